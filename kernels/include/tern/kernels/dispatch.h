@@ -1,0 +1,75 @@
+// tern/kernels/dispatch.h — one table of kernels per ISA, chosen once.
+//
+// Each ISA compiled into tern contributes one KernelTable: a struct of plain
+// function pointers, filled at compile time, living in that ISA's own
+// translation units (compiled with that ISA's flags and nothing else is). The
+// first kernel call picks a table — the TERN_ISA environment variable if set,
+// otherwise the widest ISA that is both built and supported by this CPU — and
+// every later call goes straight through that table: no feature test inside
+// any kernel.
+//
+// The table entries are *unchecked*: they trust their arguments. Callers that
+// have already validated shapes once (the runtime, when a model is built) call
+// them directly in their inner loops; everyone else uses the checked entry
+// points of tern/kernels/kernels.h.
+//
+// A request that cannot be honoured (unknown name, ISA not built, CPU lacks
+// it) is an error that names what is available. tern never silently falls
+// back to another ISA: a benchmark or a bit-identity test that asked for
+// avx512 must not quietly measure scalar.
+#pragma once
+
+#include <cstddef>
+
+#include "tern/kernels/kernels.h"
+#include "tern/platform/isa.h"
+
+namespace tern {
+
+struct KernelTable {
+  Isa isa;
+  void (*gemm_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* x,
+                        std::size_t ldx, const float* w, std::size_t ldw, const float* bias,
+                        float* y, std::size_t ldy, Activation act);
+  void (*rank1_accumulate_f32)(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                               const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                               float* g, std::size_t ldg);
+  void (*column_sums_accumulate_f32)(std::size_t n, std::size_t m, float alpha, const float* d,
+                                     std::size_t ldd, float* g);
+  void (*backprop_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                            std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                            std::size_t lddx, float* scratch);
+};
+
+// The table of `isa`, or nullptr when that ISA was not compiled in. Does not
+// look at the CPU: calling into a table the CPU cannot run faults.
+const KernelTable* kernel_table(Isa isa);
+
+// ISAs compiled into this build.
+IsaMask built_isas();
+// ISAs compiled in and runnable on this CPU: built_isas() & cpu_isas().
+IsaMask available_isas();
+
+// Why the active table is the active table.
+enum class SelectionReason { kNone, kDefault, kEnvironment, kApi };
+const char* selection_reason_text(SelectionReason reason);
+
+// Makes `isa` the active ISA for all later kernel calls (process-wide).
+// kUnsupportedIsa, naming the available ISAs, if it is not built or not
+// supported; the active selection is then left unchanged.
+Status select_isa(Isa isa);
+// Same, by name ("avx2"); an unknown name is kUnsupportedIsa too.
+Status select_isa(const char* name);
+// Forgets any select_isa() call: the next kernel call selects again from
+// TERN_ISA or the default.
+void reset_isa_selection();
+
+// The active table, selecting it first if needed. Fails (and keeps failing on
+// every call) while TERN_ISA names an ISA that cannot be used.
+Status active_kernels(const KernelTable** out);
+
+// The active ISA and why; selects first if needed. On a failed selection
+// returns false and leaves the outputs untouched.
+bool active_isa(Isa* isa, SelectionReason* reason);
+
+}  // namespace tern

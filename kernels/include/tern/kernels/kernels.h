@@ -1,0 +1,98 @@
+// tern/kernels/kernels.h — the hot operations of a dense layer, checked.
+//
+// A dense layer applied position-wise to an n x k activation matrix X (one
+// row per sample of a batch, or per token of a sequence) computes
+//     Z_i = X_i W + b                  for every row i   (gemm_rows)
+// and its training needs
+//     dL/dW += sum_i X_i^T dZ_i        a sum of n rank-1 outer products
+//                                      (rank1_accumulate)
+//     dL/db += sum_i dZ_i              (column_sums_accumulate)
+//     dX     = dZ W^T                  delta propagation (backprop_rows)
+//
+// Every function here validates its arguments (null pointers, strides smaller
+// than a row, overlapping input and output, scratch too small) and returns a
+// Status, then runs the kernel of the active ISA (tern/kernels/dispatch.h).
+// Matrices are row-major float32 with a row stride ("leading dimension") in
+// elements, so a view into a larger matrix costs nothing.
+//
+// ---------------------------------------------------------------------------
+// Arithmetic contract — the same bits on every ISA
+// ---------------------------------------------------------------------------
+// Each output element is computed by exactly one chain of fused multiply-adds
+// (one rounding per step) in increasing index order, with a fixed start value:
+//
+//   gemm_rows:        acc = b[j] (or +0.0f without bias)
+//                     for p = 0 .. k-1:  acc = fma(X[i][p], W[p][j], acc)
+//                     Y[i][j] = act(acc)        relu: acc > 0 ? acc : +0.0f
+//   rank1_accumulate: s = +0.0f
+//                     for i = 0 .. n-1:  s = fma(U[i][p], D[i][j], s)
+//                     G[p][j] = fma(alpha, s, G[p][j])
+//   column_sums_accumulate:
+//                     s = +0.0f; for i = 0 .. n-1: s = s + D[i][j]
+//                     g[j] = fma(alpha, s, g[j])
+//   backprop_rows:    acc = +0.0f
+//                     for j = 0 .. m-1:  acc = fma(D[i][j], W[p][j], acc)
+//                     dX[i][p] = acc
+//
+// A vector kernel computes many such chains side by side (one per lane) and
+// never splits one chain across lanes, so its result does not depend on the
+// vector width: scalar, AVX2, AVX-512 and NEON agree bit for bit. The one
+// reduction that runs along a contiguous row, backprop_rows, is computed in
+// the "transposed broadcast" form: W is packed into panels of kPanelCols
+// columns of W^T (in the caller's scratch) so that lanes run along p and the
+// chain over j stays in order. Compilers must not contract or reassociate
+// float expressions elsewhere either: tern builds with -ffp-contract=off and
+// never with -ffast-math.
+#pragma once
+
+#include <cstddef>
+
+#include "tern/platform/status.h"
+
+namespace tern {
+
+enum class Activation : unsigned char {
+  kNone = 0,
+  kRelu = 1,  // x > 0 ? x : +0.0f  (so NaN becomes +0.0f; tern checks data for NaN elsewhere)
+};
+
+// Scratch that backprop_rows needs: one packed panel of W^T, kPanelCols
+// columns by at most kPanelDepth rows. The figure depends only on m, never on
+// the ISA, so an arena sized at compile time fits every ISA.
+constexpr std::size_t kPanelCols = 32;    // two AVX-512, four AVX2, eight NEON vectors
+constexpr std::size_t kPanelDepth = 256;  // 32 x 256 floats = 32 KiB: fits L1 with room
+constexpr std::size_t backprop_rows_scratch_floats(std::size_t m) {
+  return kPanelCols * (m < kPanelDepth ? m : kPanelDepth);
+}
+
+// Y (n x m) = act(X (n x k) W (k x m) + b). bias may be null (no bias).
+// k == 0 gives Y = act(b) (or act(0)). n == 0 or m == 0 does nothing.
+Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m,
+                     const float* x, std::size_t ldx,
+                     const float* w, std::size_t ldw,
+                     const float* bias,
+                     float* y, std::size_t ldy,
+                     Activation act = Activation::kNone);
+
+// G (k x m) += alpha * sum_i U_i^T D_i, U n x k, D n x m: n rank-1 updates
+// accumulated in registers, never materialised one by one. n == 0 leaves G
+// unchanged (alpha * 0 is added: G + 0 == G, except -0.0 becomes +0.0).
+Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                            const float* u, std::size_t ldu,
+                            const float* d, std::size_t ldd,
+                            float* g, std::size_t ldg);
+
+// g (m) += alpha * column sums of D (n x m): the bias gradient.
+Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha,
+                                  const float* d, std::size_t ldd, float* g);
+
+// dX (n x k) = D (n x m) W^T, W k x m: the delta handed to the previous layer.
+// `scratch` must hold backprop_rows_scratch_floats(m) floats and must not
+// overlap anything else; its contents on return are unspecified.
+Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m,
+                         const float* d, std::size_t ldd,
+                         const float* w, std::size_t ldw,
+                         float* dx, std::size_t lddx,
+                         float* scratch, std::size_t scratch_floats);
+
+}  // namespace tern

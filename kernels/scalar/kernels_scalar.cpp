@@ -1,0 +1,75 @@
+// The scalar reference kernels.
+//
+// Plain loops that spell out the arithmetic contract of
+// tern/kernels/kernels.h one output element at a time. They are the fallback
+// on cores without a vector unit (Cortex-M) and the oracle every vector kernel
+// is tested against bit for bit, so they favour obviousness over speed: no
+// blocking, no unrolling, one std::fma per step.
+#include <cmath>
+
+#include "../src/kernel_tables.h"
+
+namespace tern::kernels::scalar {
+namespace {
+
+float apply(Activation act, float v) {
+  if (act == Activation::kRelu) return v > 0.0f ? v : 0.0f;
+  return v;
+}
+
+void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
+               const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
+               Activation act) {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < m; ++j) {
+      float acc = bias ? bias[j] : 0.0f;
+      for (std::size_t p = 0; p < k; ++p) acc = std::fma(x[i * ldx + p], w[p * ldw + j], acc);
+      y[i * ldy + j] = apply(act, acc);
+    }
+  }
+}
+
+void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                      std::size_t ldg) {
+  for (std::size_t p = 0; p < k; ++p) {
+    for (std::size_t j = 0; j < m; ++j) {
+      float s = 0.0f;
+      for (std::size_t i = 0; i < n; ++i) s = std::fma(u[i * ldu + p], d[i * ldd + j], s);
+      g[p * ldg + j] = std::fma(alpha, s, g[p * ldg + j]);
+    }
+  }
+}
+
+void column_sums_accumulate(std::size_t n, std::size_t m, float alpha, const float* d,
+                            std::size_t ldd, float* g) {
+  for (std::size_t j = 0; j < m; ++j) {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) s = s + d[i * ldd + j];
+    g[j] = std::fma(alpha, s, g[j]);
+  }
+}
+
+void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
+                   const float* w, std::size_t ldw, float* dx, std::size_t lddx,
+                   float* /*scratch: the reference needs no packing*/) {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t p = 0; p < k; ++p) {
+      float acc = 0.0f;
+      for (std::size_t j = 0; j < m; ++j) acc = std::fma(d[i * ldd + j], w[p * ldw + j], acc);
+      dx[i * lddx + p] = acc;
+    }
+  }
+}
+
+}  // namespace
+
+const KernelTable kTable = {
+    Isa::kScalar,
+    gemm_rows,
+    rank1_accumulate,
+    column_sums_accumulate,
+    backprop_rows,
+};
+
+}  // namespace tern::kernels::scalar

@@ -1,0 +1,137 @@
+// Checked entry points: validate once, then call the active table.
+#include <cstdint>
+
+#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernels.h"
+
+namespace tern {
+namespace {
+
+// The byte range a row-major view touches, [begin, end).
+struct Extent {
+  std::uintptr_t begin = 0, end = 0;
+};
+
+// Validates a rows x cols view with row stride ld and reports the bytes it
+// spans. Empty views are valid whatever the pointer.
+Status check_view(const char* op, const char* name, const void* p, std::size_t rows,
+                  std::size_t cols, std::size_t ld, Extent* extent) {
+  *extent = Extent{};
+  if (rows == 0 || cols == 0) return Status();
+  if (p == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s is null for a %zux%zu operand", op,
+                         name, rows, cols);
+  }
+  if (ld < cols) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: row stride of %s is %zu, smaller than its %zu columns", op, name, ld,
+                         cols);
+  }
+  // (rows - 1) * ld + cols elements must be addressable without overflow.
+  const std::size_t max_elems = SIZE_MAX / sizeof(float);
+  if ((rows - 1) > (max_elems - cols) / ld) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s of %zux%zu (stride %zu) overflows",
+                         op, name, rows, cols, ld);
+  }
+  extent->begin = reinterpret_cast<std::uintptr_t>(p);
+  extent->end = extent->begin + ((rows - 1) * ld + cols) * sizeof(float);
+  return Status();
+}
+
+bool overlaps(const Extent& a, const Extent& b) {
+  return a.begin < a.end && b.begin < b.end && a.begin < b.end && b.begin < a.end;
+}
+
+Status check_disjoint(const char* op, const char* out_name, const Extent& out,
+                      const char* in_name, const Extent& in) {
+  if (overlaps(out, in)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: output %s overlaps input %s", op,
+                         out_name, in_name);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x,
+                     std::size_t ldx, const float* w, std::size_t ldw, const float* bias,
+                     float* y, std::size_t ldy, Activation act) {
+  const char* op = "gemm_rows_f32";
+  if (act != Activation::kNone && act != Activation::kRelu) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown activation %d", op,
+                         static_cast<int>(act));
+  }
+  if (n == 0 || m == 0) return Status();
+  Extent ex, ew, eb, ey;
+  TERN_RETURN_IF_ERROR(check_view(op, "X", x, n, k, ldx, &ex));
+  TERN_RETURN_IF_ERROR(check_view(op, "W", w, k, m, ldw, &ew));
+  if (bias) TERN_RETURN_IF_ERROR(check_view(op, "bias", bias, 1, m, m, &eb));
+  TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "X", ex));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "W", ew));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
+  const KernelTable* t = nullptr;
+  TERN_RETURN_IF_ERROR(active_kernels(&t));
+  t->gemm_rows_f32(n, k, m, x, ldx, w, ldw, bias, y, ldy, act);
+  return Status();
+}
+
+Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                            const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                            float* g, std::size_t ldg) {
+  const char* op = "rank1_accumulate_f32";
+  if (k == 0 || m == 0) return Status();
+  Extent eu, ed, eg;
+  TERN_RETURN_IF_ERROR(check_view(op, "U", u, n, k, ldu, &eu));
+  TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
+  TERN_RETURN_IF_ERROR(check_view(op, "G", g, k, m, ldg, &eg));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "U", eu));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "D", ed));
+  const KernelTable* t = nullptr;
+  TERN_RETURN_IF_ERROR(active_kernels(&t));
+  t->rank1_accumulate_f32(n, k, m, alpha, u, ldu, d, ldd, g, ldg);
+  return Status();
+}
+
+Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, const float* d,
+                                  std::size_t ldd, float* g) {
+  const char* op = "column_sums_accumulate_f32";
+  if (m == 0) return Status();
+  Extent ed, eg;
+  TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
+  TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, m, m, &eg));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "g", eg, "D", ed));
+  const KernelTable* t = nullptr;
+  TERN_RETURN_IF_ERROR(active_kernels(&t));
+  t->column_sums_accumulate_f32(n, m, alpha, d, ldd, g);
+  return Status();
+}
+
+Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                         std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                         std::size_t lddx, float* scratch, std::size_t scratch_floats) {
+  const char* op = "backprop_rows_f32";
+  if (n == 0 || k == 0) return Status();
+  Extent ed, ew, edx, es;
+  TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
+  TERN_RETURN_IF_ERROR(check_view(op, "W", w, k, m, ldw, &ew));
+  TERN_RETURN_IF_ERROR(check_view(op, "dX", dx, n, k, lddx, &edx));
+  const std::size_t need = backprop_rows_scratch_floats(m);
+  if (scratch_floats < need) {
+    return Status::error(StatusCode::kOutOfMemory,
+                         "%s: scratch holds %zu floats, needs %zu (backprop_rows_scratch_floats(%zu))",
+                         op, scratch_floats, need, m);
+  }
+  TERN_RETURN_IF_ERROR(check_view(op, "scratch", scratch, 1, need, need, &es));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "D", ed));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "W", ew));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "D", ed));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "W", ew));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "dX", edx));
+  const KernelTable* t = nullptr;
+  TERN_RETURN_IF_ERROR(active_kernels(&t));
+  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx, scratch);
+  return Status();
+}
+
+}  // namespace tern

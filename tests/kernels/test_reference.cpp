@@ -1,0 +1,283 @@
+// Every kernel of every ISA this CPU runs, against
+//  (1) the arithmetic contract of tern/kernels/kernels.h, spelled out here as
+//      explicit std::fma chains: equality of bits, not closeness;
+//  (2) a double-precision reference with the rounding-error bound of a chain
+//      of fused multiply-adds.
+// Shapes cover 1, primes, and tails around every vector width (8, 16, 32);
+// views are strided and misaligned; guard zones catch stray writes.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernels.h"
+
+using namespace tern;
+using tern::test::GuardedMatrix;
+
+namespace {
+
+const std::size_t kShapes[] = {1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127};
+
+// The contract, one element at a time (independent of kernels/scalar).
+float contract_gemm(const GuardedMatrix& x, const GuardedMatrix& w, const float* b, bool relu,
+                    std::size_t i, std::size_t j) {
+  float acc = b ? b[j] : 0.0f;
+  for (std::size_t p = 0; p < x.cols(); ++p) acc = std::fma(x.at(i, p), w.at(p, j), acc);
+  return relu ? (acc > 0.0f ? acc : 0.0f) : acc;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+struct Shape {
+  std::size_t n, k, m;
+};
+
+std::vector<Shape> shape_grid() {
+  std::vector<Shape> out;
+  // Every listed size in every dimension against a mid-size partner, plus a
+  // diagonal, plus 1000 in each dimension once.
+  for (std::size_t s : kShapes) {
+    out.push_back({s, 17, 33});
+    out.push_back({7, s, 33});
+    out.push_back({7, 17, s});
+    out.push_back({s, s, s});
+  }
+  out.push_back({1000, 3, 5});
+  out.push_back({3, 1000, 5});
+  out.push_back({3, 5, 1000});
+  return out;
+}
+
+void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool use_bias,
+                     bool relu, std::mt19937& rng) {
+  const KernelTable* t = kernel_table(isa);
+  GuardedMatrix x(s.n, s.k, s.k + pad, offset), w(s.k, s.m, s.m + pad, offset);
+  GuardedMatrix b(1, s.m, s.m, offset), y(s.n, s.m, s.m + pad, offset);
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  const float* bias = use_bias ? b.data() : nullptr;
+  t->gemm_rows_f32(s.n, s.k, s.m, x.data(), x.stride(), w.data(), w.stride(), bias, y.data(),
+                   y.stride(), relu ? Activation::kRelu : Activation::kNone);
+  REQUIRE(y.guards_intact());
+  std::vector<double> ref, scale;
+  tern::test::ref_gemm_rows(x, w, bias, relu, &ref, &scale);
+  for (std::size_t i = 0; i < s.n; ++i)
+    for (std::size_t j = 0; j < s.m; ++j) {
+      const float got = y.at(i, j);
+      if (!same_bits(got, contract_gemm(x, w, bias, relu, i, j))) {
+        FAIL("gemm_rows[" << std::string(isa_name(isa)) << "] " << s.n << "x" << s.k << "x" << s.m << " at ("
+                          << i << "," << j << "): " << got << " differs from the FMA chain "
+                          << contract_gemm(x, w, bias, relu, i, j));
+      }
+      const double tol = tern::test::fma_chain_tolerance(s.k + 1, scale[i * s.m + j]);
+      if (std::fabs(got - ref[i * s.m + j]) > tol) {
+        FAIL("gemm_rows[" << std::string(isa_name(isa)) << "] off the double reference by "
+                          << std::fabs(got - ref[i * s.m + j]) << " > " << tol);
+      }
+    }
+}
+
+void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float alpha,
+                 std::mt19937& rng) {
+  const KernelTable* t = kernel_table(isa);
+  GuardedMatrix u(s.n, s.k, s.k + pad, offset), d(s.n, s.m, s.m + pad, offset);
+  GuardedMatrix g(s.k, s.m, s.m + pad, offset), g0(s.k, s.m);
+  u.fill_random(rng);
+  d.fill_random(rng);
+  g.fill_random(rng);
+  g0.copy_from(g);
+  t->rank1_accumulate_f32(s.n, s.k, s.m, alpha, u.data(), u.stride(), d.data(), d.stride(),
+                          g.data(), g.stride());
+  REQUIRE(g.guards_intact());
+  const double uround = std::ldexp(1.0, -24);
+  for (std::size_t p = 0; p < s.k; ++p)
+    for (std::size_t j = 0; j < s.m; ++j) {
+      float chain = 0.0f;
+      double ref = 0.0, scale = 0.0;
+      for (std::size_t i = 0; i < s.n; ++i) {
+        chain = std::fma(u.at(i, p), d.at(i, j), chain);
+        ref += double(u.at(i, p)) * d.at(i, j);
+        scale += std::fabs(double(u.at(i, p)) * d.at(i, j));
+      }
+      const float expect = std::fma(alpha, chain, g0.at(p, j));
+      const float got = g.at(p, j);
+      if (!same_bits(got, expect)) {
+        FAIL("rank1_accumulate[" << std::string(isa_name(isa)) << "] " << s.n << "x" << s.k << "x" << s.m
+                                 << " at (" << p << "," << j << "): " << got << " vs " << expect);
+      }
+      const double full = double(g0.at(p, j)) + double(alpha) * ref;
+      const double tol = (s.n + 2) * uround * (std::fabs(double(alpha)) * scale +
+                                               std::fabs(double(g0.at(p, j)))) * 1.0001 + 1e-37;
+      if (std::fabs(got - full) > tol) FAIL("rank1_accumulate off the double reference");
+    }
+}
+
+void check_backprop(Isa isa, Shape s, std::size_t pad, std::size_t offset, std::mt19937& rng) {
+  const KernelTable* t = kernel_table(isa);
+  GuardedMatrix d(s.n, s.m, s.m + pad, offset), w(s.k, s.m, s.m + pad, offset);
+  GuardedMatrix dx(s.n, s.k, s.k + pad, offset);
+  std::vector<float> scratch(backprop_rows_scratch_floats(s.m) + 1);
+  d.fill_random(rng);
+  w.fill_random(rng);
+  t->backprop_rows_f32(s.n, s.k, s.m, d.data(), d.stride(), w.data(), w.stride(), dx.data(),
+                       dx.stride(), scratch.data() + offset);
+  REQUIRE(dx.guards_intact());
+  for (std::size_t i = 0; i < s.n; ++i)
+    for (std::size_t p = 0; p < s.k; ++p) {
+      float chain = 0.0f;
+      double ref = 0.0, scale = 0.0;
+      for (std::size_t j = 0; j < s.m; ++j) {
+        chain = std::fma(d.at(i, j), w.at(p, j), chain);
+        ref += double(d.at(i, j)) * w.at(p, j);
+        scale += std::fabs(double(d.at(i, j)) * w.at(p, j));
+      }
+      const float got = dx.at(i, p);
+      if (!same_bits(got, chain)) {
+        FAIL("backprop_rows[" << std::string(isa_name(isa)) << "] " << s.n << "x" << s.k << "x" << s.m
+                              << " at (" << i << "," << p << "): " << got << " vs " << chain);
+      }
+      if (std::fabs(got - ref) > tern::test::fma_chain_tolerance(s.m, scale))
+        FAIL("backprop_rows off the double reference");
+    }
+}
+
+void check_column_sums(Isa isa, std::size_t n, std::size_t m, std::size_t pad, std::size_t offset,
+                       float alpha, std::mt19937& rng) {
+  const KernelTable* t = kernel_table(isa);
+  GuardedMatrix d(n, m, m + pad, offset), g(1, m, m, offset), g0(1, m);
+  d.fill_random(rng);
+  g.fill_random(rng);
+  g0.copy_from(g);
+  t->column_sums_accumulate_f32(n, m, alpha, d.data(), d.stride(), g.data());
+  REQUIRE(g.guards_intact());
+  for (std::size_t j = 0; j < m; ++j) {
+    float s = 0.0f;
+    double ref = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      s = s + d.at(i, j);
+      ref += d.at(i, j);
+      scale += std::fabs(d.at(i, j));
+    }
+    const float expect = std::fma(alpha, s, g0.at(0, j));
+    if (!same_bits(g.at(0, j), expect)) FAIL("column_sums[" << std::string(isa_name(isa)) << "] bits differ");
+    const double full = g0.at(0, j) + double(alpha) * ref;
+    const double tol = (n + 2) * std::ldexp(1.0, -24) *
+                           (std::fabs(alpha) * scale + std::fabs(g0.at(0, j))) * 1.0001 + 1e-37;
+    if (std::fabs(g.at(0, j) - full) > tol) FAIL("column_sums off the double reference");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gemm_rows: FMA-chain contract and double reference, every ISA, odd shapes") {
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    std::mt19937 rng(1234);
+    for (const Shape& s : shape_grid()) {
+      check_gemm_rows(isa, s, 0, 0, true, false, rng);
+      check_gemm_rows(isa, s, 3, 1, false, true, rng);   // strided, misaligned, fused ReLU
+      check_gemm_rows(isa, s, 5, 3, true, true, rng);
+    }
+  }
+}
+
+TEST_CASE("rank1_accumulate: FMA-chain contract and double reference, every ISA") {
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    std::mt19937 rng(99);
+    for (const Shape& s : shape_grid()) {
+      check_rank1(isa, s, 0, 0, 1.0f, rng);
+      check_rank1(isa, s, 7, 1, -0.37f, rng);
+    }
+  }
+}
+
+TEST_CASE("backprop_rows: transposed-broadcast contract and double reference, every ISA") {
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    std::mt19937 rng(7);
+    for (const Shape& s : shape_grid()) {
+      check_backprop(isa, s, 0, 0, rng);
+      check_backprop(isa, s, 2, 1, rng);
+    }
+    check_backprop(isa, {3, 40, 600}, 1, 1, rng);  // m beyond one packed panel depth
+  }
+}
+
+TEST_CASE("column_sums_accumulate: contract and double reference, every ISA") {
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    std::mt19937 rng(5);
+    for (std::size_t n : kShapes)
+      for (std::size_t m : kShapes) check_column_sums(isa, n, m, 1, 1, 0.5f, rng);
+    check_column_sums(isa, 1000, 1000, 0, 0, -1.0f, rng);
+  }
+}
+
+TEST_CASE("degenerate sizes: n = 0 and k = 0") {
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    REQUIRE(select_isa(isa).ok());
+    GuardedMatrix y(3, 5), b(1, 5), g(4, 5), dx(3, 4);
+    b.fill(0.25f);
+    y.fill(9.0f);
+    // k = 0: Y is the bias alone (ReLU applied); X and W may be null.
+    REQUIRE(gemm_rows_f32(3, 0, 5, nullptr, 0, nullptr, 5, b.data(), y.data(), 5,
+                          Activation::kRelu).ok());
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t j = 0; j < 5; ++j) CHECK(y.at(i, j) == 0.25f);
+    REQUIRE(gemm_rows_f32(3, 0, 5, nullptr, 0, nullptr, 5, nullptr, y.data(), 5).ok());
+    CHECK(y.at(2, 4) == 0.0f);
+    // n = 0: nothing is written, nothing is read.
+    y.fill(9.0f);
+    REQUIRE(gemm_rows_f32(0, 4, 5, nullptr, 4, nullptr, 5, nullptr, y.data(), 5).ok());
+    CHECK(y.at(0, 0) == 9.0f);
+    // rank-1 with n = 0 adds alpha * 0.
+    g.fill(1.5f);
+    REQUIRE(rank1_accumulate_f32(0, 4, 5, 1.0f, nullptr, 4, nullptr, 5, g.data(), 5).ok());
+    CHECK(g.at(3, 4) == 1.5f);
+    // backprop with m = 0: dX is zero (empty sum).
+    dx.fill(9.0f);
+    REQUIRE(backprop_rows_f32(3, 4, 0, nullptr, 0, nullptr, 0, dx.data(), 4, nullptr, 0).ok());
+    CHECK(dx.at(2, 3) == 0.0f);
+    CHECK(y.guards_intact());
+    CHECK(dx.guards_intact());
+  }
+  reset_isa_selection();
+}
+
+TEST_CASE("checked entry points reject bad arguments with a message") {
+  std::vector<float> x(6, 1.0f), w(6, 1.0f), y(4, 0.0f), scratch(64);
+  Status s = gemm_rows_f32(2, 3, 2, nullptr, 3, w.data(), 2, nullptr, y.data(), 2);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("X is null") != std::string::npos);
+
+  s = gemm_rows_f32(2, 3, 2, x.data(), 2, w.data(), 2, nullptr, y.data(), 2);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("row stride of X is 2, smaller than its 3 columns") !=
+        std::string::npos);
+
+  s = gemm_rows_f32(2, 3, 2, x.data(), 3, w.data(), 2, nullptr, x.data(), 2);
+  CHECK(std::string(s.message()).find("output Y overlaps input X") != std::string::npos);
+
+  s = gemm_rows_f32(2, 3, 2, x.data(), 3, w.data(), 2, nullptr, y.data(), 2,
+                    static_cast<Activation>(7));
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+
+  s = backprop_rows_f32(2, 3, 2, y.data(), 2, x.data(), 2, w.data(), 3, scratch.data(), 1);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  CHECK(std::string(s.message()).find("needs 64") != std::string::npos);
+
+  s = rank1_accumulate_f32(2, 3, 2, 1.0f, x.data(), 3, y.data(), 2, x.data(), 2);
+  CHECK(std::string(s.message()).find("output G overlaps input U") != std::string::npos);
+
+  s = column_sums_accumulate_f32(2, 2, 1.0f, y.data(), 2, nullptr);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+}

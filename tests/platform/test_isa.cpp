@@ -1,0 +1,74 @@
+// CPU detection, cross-checked against two independent detectors: Highway's
+// hwy::SupportedTargets() and the compiler's __builtin_cpu_supports.
+#include <doctest/doctest.h>
+
+#include <hwy/targets.h>
+
+#include <string>
+
+#include "tern/platform/compiler.h"
+#include "tern/platform/isa.h"
+
+using namespace tern;
+
+TEST_CASE("ISA names round-trip and unknown names are rejected with the valid list") {
+  for (int i = 0; i < kIsaCount; ++i) {
+    Isa parsed;
+    REQUIRE(parse_isa(isa_name(static_cast<Isa>(i)), &parsed).ok());
+    CHECK(parsed == static_cast<Isa>(i));
+  }
+  Isa parsed;
+  Status s = parse_isa("AVX2", &parsed);  // exact, lower case
+  CHECK(s.code() == StatusCode::kUnsupportedIsa);
+  CHECK(std::string(s.message()) ==
+        "unknown ISA 'AVX2': expected one of scalar, avx2, avx512, neon");
+  char buf[64];
+  format_isa_mask(isa_bit(Isa::kScalar) | isa_bit(Isa::kAvx512), buf, sizeof buf);
+  CHECK(std::string(buf) == "scalar avx512");
+  format_isa_mask(0, buf, sizeof buf);
+  CHECK(std::string(buf) == "(none)");
+}
+
+TEST_CASE("scalar is always supported") { CHECK((cpu_isas() & isa_bit(Isa::kScalar)) != 0); }
+
+#if TERN_ARCH_X86
+TEST_CASE("x86 detection agrees with Highway and with the compiler's cpu model") {
+  const IsaMask mine = cpu_isas();
+  const bool tern_avx2 = mine & isa_bit(Isa::kAvx2);
+  const bool tern_avx512 = mine & isa_bit(Isa::kAvx512);
+  const std::int64_t hwy = hwy::SupportedTargets();
+  const bool hwy_avx2 = hwy & HWY_AVX2;
+  const bool hwy_avx3 = hwy & HWY_AVX3;
+  INFO("tern avx2=" << tern_avx2 << " avx512=" << tern_avx512 << "; hwy AVX2=" << hwy_avx2
+                    << " AVX3=" << hwy_avx3);
+  // Highway's AVX2 target needs AVX2+FMA and more (BMI2, F16C, ...), so it
+  // implies tern's; tern's avx512 needs F+VL+DQ+BW (Highway's AVX3) and CD.
+  if (hwy_avx2) CHECK(tern_avx2);
+  if (tern_avx512) CHECK(hwy_avx3);
+  // On the machines tern is developed and tested on, all of them agree.
+  if (hwy_avx3) CHECK(tern_avx512 == bool(__builtin_cpu_supports("avx512cd")));
+
+  __builtin_cpu_init();
+  CHECK(tern_avx2 == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
+  CHECK(tern_avx512 ==
+        (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512cd")));
+  // XGETBV agrees with CPUID's OSXSAVE: YMM state must be on for AVX2 at all.
+  const X86Features f = x86_features();
+  CHECK(f.cpuid_ok);
+  if (tern_avx2) CHECK(f.os_ymm);
+  if (tern_avx512) CHECK(f.os_zmm);
+  char model[64];
+  cpu_model(model, sizeof model);
+  CHECK(std::string(model).size() > 0);
+}
+#endif
+
+TEST_CASE("a feature mask injected by firmware replaces detection") {
+  const IsaMask detected = cpu_isas();
+  set_cpu_isas(isa_bit(Isa::kNeon));
+  CHECK(cpu_isas() == (isa_bit(Isa::kNeon) | isa_bit(Isa::kScalar)));
+  set_cpu_isas(0);
+  CHECK(cpu_isas() == detected);
+}
