@@ -1,0 +1,32 @@
+// AVX-512 instantiation of the dense-layer kernels and its kernel table.
+//
+// Tile 8 x 32 (kMR x kNV vectors of 16 lanes): 16 zmm accumulators, 2 zmm for
+// the B row, and the A scalars come as embedded-broadcast memory operands of
+// vfmadd231ps, so 18 of the 32 zmm registers are live. Per step: 2 vector
+// loads + 8 broadcasts feed 16 FMAs (8 cycles at 2 FMA/cycle), within the 2-3
+// loads/cycle the cores sustain. 16 independent chains cover the 4-cycle FMA
+// latency twice over.
+// Few rows (n <= 4): 4 x 64 (kSmallMR x kSmallNV): 16 chains again, so a
+// single sample still issues 4 independent FMAs per W row.
+#include "avx512/simd_avx512.h"
+#include "src/kernel_tables.h"
+#include "tern/platform/compiler.h"
+
+namespace tern::kernels::avx512 {
+
+constexpr int kMR = 8, kNV = 2;
+constexpr int kSmallMR = 4, kSmallNV = 4;
+
+#include "generic/gemm-inl.h"
+
+void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
+                           float* dst) {
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t c = 0; c < rows; ++c) dst[j * kPanelCols + c] = src[c * lds + j];
+}
+
+extern const KernelTable kTable = {
+    Isa::kAvx512, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
+};
+
+}  // namespace tern::kernels::avx512

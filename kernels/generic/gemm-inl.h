@@ -1,0 +1,236 @@
+// kernels/generic/gemm-inl.h — register-tiled dense-layer kernels, one
+// template for every vector ISA. Included inside an ISA namespace after the
+// ISA has defined `Arch` (an xsimd architecture tag), `Simd` (its traits),
+// and the tile constants kMR, kNV, kSmallMR, kSmallNV (see kernels/<isa>/).
+//
+// Why one tile serves three operations
+// ------------------------------------
+// All three products are "C[MR x NR] (+)= sum_t A(r, t) * B(t, 0..NR)" with
+// the chain variable t running in increasing order:
+//   gemm_rows        A = X        (row stride ldx, column stride 1), B = W
+//   rank1_accumulate A = U^T      (row stride 1,   column stride ldu), B = D
+//   backprop_rows    A = D        (row stride ldd, column stride 1), B = packed W^T
+// The tile keeps MR x NV vector accumulators in registers; per step t it
+// loads NV vectors of B once and broadcasts MR scalars of A, so each loaded B
+// vector feeds MR FMAs and each broadcast feeds NV. Every lane of every
+// accumulator is one output element's FMA chain, in the contract's order, so
+// the result is bit-identical to the scalar reference whatever MR, NV or the
+// vector width are. Column tails use the ISA's partial load/store (masked on
+// AVX2/AVX-512): lanes past the edge compute chains on zeros and are never
+// stored. Row tails use smaller MR instantiations.
+//
+// Blocking
+// --------
+// gemm_rows walks the k dimension in blocks of kKc steps: a kKc x NR panel of
+// W (256 x 32 floats = 32 KiB on AVX-512) stays in L1 while every row block
+// of X streams past it. Between blocks the partial sums are stored to Y and
+// reloaded — a float round-trip is exact, so blocking does not change a bit.
+// The fused ReLU is applied only after the last block.
+
+// How an accumulator tile starts and ends.
+enum class Start { kZero, kBias, kLoad };
+enum class Finish { kStore, kStoreRelu, kAxpy };  // kAxpy: C = fma(alpha, acc, C)
+
+constexpr std::size_t kKc = 256;
+
+using V = xsimd::batch<float, Arch>;
+constexpr std::size_t kW = V::size;
+
+// One tile. NV full vectors per row, the last of which holds only `last`
+// valid lanes when kPartial.
+template <int MR, int NV, bool kPartial>
+TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::size_t a_cs,
+                      const float* b, std::size_t ldb, std::size_t last, float* c,
+                      std::size_t ldc, Start start, const float* bias, Finish finish,
+                      float alpha) {
+  V acc[MR][NV];
+  for (int v = 0; v < NV; ++v) {
+    V init(0.0f);
+    const bool part = kPartial && v == NV - 1;
+    if (start == Start::kBias && bias != nullptr) {
+      init = part ? Simd::load_partial(bias + v * kW, last) : V::load_unaligned(bias + v * kW);
+    }
+    for (int r = 0; r < MR; ++r) {
+      if (start == Start::kLoad) {
+        const float* src = c + r * ldc + v * kW;
+        acc[r][v] = part ? Simd::load_partial(src, last) : V::load_unaligned(src);
+      } else {
+        acc[r][v] = init;
+      }
+    }
+  }
+  for (std::size_t t = 0; t < kc; ++t) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) {
+      const float* src = b + t * ldb + v * kW;
+      bv[v] = (kPartial && v == NV - 1) ? Simd::load_partial(src, last) : V::load_unaligned(src);
+    }
+    const float* at = a + t * a_cs;
+    for (int r = 0; r < MR; ++r) {
+      const V ar(at[r * a_rs]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Simd::fma(ar, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < NV; ++v) {
+      float* dst = c + r * ldc + v * kW;
+      const bool part = kPartial && v == NV - 1;
+      V out = acc[r][v];
+      if (finish == Finish::kStoreRelu) {
+        out = xsimd::select(out > V(0.0f), out, V(0.0f));
+      } else if (finish == Finish::kAxpy) {
+        const V old = part ? Simd::load_partial(dst, last) : V::load_unaligned(dst);
+        out = Simd::fma(V(alpha), out, old);
+      }
+      if (part) Simd::store_partial(dst, out, last);
+      else out.store_unaligned(dst);
+    }
+  }
+}
+
+// Which tile covers the columns [j, j + cols) with up to NV vectors: full
+// tiles while cols >= NV * kW, then one tile with the fewest vectors, the last
+// partial. Dispatches MR at run time (row tails) through a switch.
+template <int MR, int NV>
+TERN_INLINE void tile_cols(std::size_t cols, std::size_t kc, const float* a, std::size_t a_rs,
+                           std::size_t a_cs, const float* b, std::size_t ldb, float* c,
+                           std::size_t ldc, Start start, const float* bias, Finish finish,
+                           float alpha) {
+  if (cols == NV * kW) {
+    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, alpha);
+    return;
+  }
+  // cols < NV * kW: nv vectors, the last holding `last` lanes (1..kW).
+  const std::size_t nv = (cols + kW - 1) / kW;
+  const std::size_t last = cols - (nv - 1) * kW;
+  if constexpr (NV > 1) {
+    if (nv < NV) {
+      tile_cols<MR, NV - 1>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+      return;
+    }
+  }
+  if (last == kW) {
+    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, alpha);
+  } else {
+    tile<MR, NV, true>(kc, a, a_rs, a_cs, b, ldb, last, c, ldc, start, bias, finish, alpha);
+  }
+}
+
+template <int MR, int NV>
+TERN_INLINE void tile_rows(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
+                           std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
+                           float* c, std::size_t ldc, Start start, const float* bias,
+                           Finish finish, float alpha) {
+  if constexpr (MR > 1) {
+    if (rows < MR) {
+      tile_rows<MR - 1, NV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
+                            alpha);
+      return;
+    }
+  }
+  tile_cols<MR, NV>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+}
+
+// C[rows x cols] over A (rows x kc, strides a_rs/a_cs) and B (kc x cols,
+// stride ldb): column panels of NR outer, row blocks of MR inner, so a B
+// panel is reused from L1 by every row block.
+template <int MR, int NV>
+TERN_NOINLINE void block(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
+                         std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
+                         float* c, std::size_t ldc, Start start, const float* bias, Finish finish,
+                         float alpha) {
+  constexpr std::size_t NR = NV * kW;
+  for (std::size_t j = 0; j < cols; j += NR) {
+    const std::size_t nc = cols - j < NR ? cols - j : NR;
+    const float* bias_j = bias ? bias + j : nullptr;
+    std::size_t i = 0;
+    for (; i + MR <= rows; i += MR) {
+      tile_cols<MR, NV>(nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc,
+                        start, bias_j, finish, alpha);
+    }
+    if (i < rows) {
+      tile_rows<MR - 1, NV>(rows - i, nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb,
+                            c + i * ldc + j, ldc, start, bias_j, finish, alpha);
+    }
+  }
+}
+
+// Few rows (one sample, a short sequence): a wider, shorter tile keeps enough
+// independent FMA chains in flight to hide FMA latency while W streams in.
+TERN_INLINE void block_any(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
+                           std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
+                           float* c, std::size_t ldc, Start start, const float* bias,
+                           Finish finish, float alpha) {
+  if (rows <= kSmallMR) {
+    block<kSmallMR, kSmallNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
+                              alpha);
+  } else {
+    block<kMR, kNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+  }
+}
+
+void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
+               const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
+               Activation act) {
+  const Finish last_finish = act == Activation::kRelu ? Finish::kStoreRelu : Finish::kStore;
+  if (k == 0) {  // empty chain: Y = act(bias or 0). X and W may be null and are
+                 // never read; y stands in so no offset is applied to a null pointer.
+    block_any(n, m, 0, y, ldy, 1, y, ldy, y, ldy, bias ? Start::kBias : Start::kZero, bias,
+              last_finish, 0.0f);
+    return;
+  }
+  for (std::size_t p = 0; p < k; p += kKc) {
+    const std::size_t kc = k - p < kKc ? k - p : kKc;
+    const Start start = p == 0 ? (bias ? Start::kBias : Start::kZero) : Start::kLoad;
+    const Finish finish = p + kc == k ? last_finish : Finish::kStore;
+    block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+  }
+}
+
+void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                      std::size_t ldg) {
+  // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
+  // U and D may be null and are never read; g stands in for them.
+  if (n == 0) u = d = g, ldu = ldd = ldg;
+  block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+}
+
+void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
+                   const float* w, std::size_t ldw, float* dx, std::size_t lddx, float* scratch) {
+  // dX[:, p0 .. p0+32) = D W[p0 .. p0+32, :]^T, one packed panel at a time:
+  // scratch[j][c] = W[p0 + c][j0 + j] for a block of kPanelDepth columns j of
+  // W, zero-padded past the last row of W so the tile reads no garbage.
+  constexpr std::size_t P = kPanelCols;
+  if (m == 0) {  // empty chains: dX = 0; D, W and scratch may be null
+    block_any(n, k, 0, dx, lddx, 1, dx, lddx, dx, lddx, Start::kZero, nullptr, Finish::kStore, 0);
+    return;
+  }
+  for (std::size_t p0 = 0; p0 < k; p0 += P) {
+    const std::size_t pc = k - p0 < P ? k - p0 : P;
+    for (std::size_t j0 = 0; j0 < m; j0 += kPanelDepth) {
+      const std::size_t jc = m - j0 < kPanelDepth ? m - j0 : kPanelDepth;
+      Simd::pack_transposed(w + p0 * ldw + j0, ldw, pc, jc, scratch);
+      block_any(n, pc, jc, d + j0, ldd, 1, scratch, P, dx + p0, lddx,
+                j0 == 0 ? Start::kZero : Start::kLoad, nullptr, Finish::kStore, 0.0f);
+    }
+  }
+}
+
+void column_sums_accumulate(std::size_t n, std::size_t m, float alpha, const float* d,
+                            std::size_t ldd, float* g) {
+  // Vectorised along j: each lane adds its column top to bottom, as the
+  // scalar reference does (an addition, not an FMA with 1: identical result).
+  std::size_t j = 0;
+  for (; j < m; j += kW) {
+    const std::size_t lanes = m - j < kW ? m - j : kW;
+    V s(0.0f);
+    if (lanes == kW) {
+      for (std::size_t i = 0; i < n; ++i) s = s + V::load_unaligned(d + i * ldd + j);
+      Simd::fma(V(alpha), s, V::load_unaligned(g + j)).store_unaligned(g + j);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) s = s + Simd::load_partial(d + i * ldd + j, lanes);
+      Simd::store_partial(g + j, Simd::fma(V(alpha), s, Simd::load_partial(g + j, lanes)), lanes);
+    }
+  }
+}
