@@ -1,0 +1,172 @@
+// tern/runtime/model.h — a model built from a ModelSpec inside an arena:
+// forward, backward, optimizer step.
+//
+// Model::build() checks the spec, takes exactly arena_bytes(spec) bytes from
+// the arena, resolves every buffer of the plan (tern/runtime/plan.h) into a
+// pointer and fetches the active kernel table once. Nothing after build()
+// allocates: a training step is a fixed sequence of kernel calls on
+// pre-planned buffers, and the shapes of those calls were validated when the
+// model was built, so the hot loops call the unchecked table entries.
+//
+// A training step, for a batch of n <= spec.rows rows:
+//   forward   point 0 = the batch (copied into the arena, checked finite),
+//             point l+1 = layer l (point l)
+//   loss      mean over rows of softmax cross-entropy or 0.5*squared error;
+//             the delta of the output point is its gradient
+//   backward  for l = L-1 .. 0: Dense layers accumulate dL/dW as a sum of
+//             per-row outer products (rank1_accumulate), dL/db as column
+//             sums, and hand dL/dX = dZ W^T (backprop_rows) to layer l-1;
+//             LayerNorm and residual add are plain loops in a fixed order
+//   update    SGD with momentum, Adam or AdamW, in place, one tensor at a time
+// Every step gives the same bits under every ISA (the kernels' arithmetic
+// contract; the runtime's own loops are portable C++ with a fixed order).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tern/kernels/dispatch.h"
+#include "tern/platform/status.h"
+#include "tern/runtime/arena.h"
+#include "tern/runtime/plan.h"
+#include "tern/runtime/spec.h"
+#include "tern/runtime/view.h"
+
+namespace tern {
+
+// A batch for training or evaluation. Sample s is the row x + s * ldx (with
+// its label labels[s] or target row targets + s * ldt); the batch is samples
+// 0 .. rows-1, or indices[0 .. rows-1] when indices is given (a shuffled
+// epoch gathers its batches this way, without copying the data set).
+struct Batch {
+  const float* x = nullptr;
+  std::size_t ldx = 0;
+  std::size_t rows = 0;
+  const std::uint32_t* labels = nullptr;  // softmax cross-entropy
+  const float* targets = nullptr;         // MSE
+  std::size_t ldt = 0;
+  const std::uint32_t* indices = nullptr;  // optional
+  std::size_t samples = 0;                 // with indices: rows of x that exist
+};
+
+struct OptimizerParams {
+  float learning_rate = 1e-3f;
+  float momentum = 0.9f;  // SGD
+  float beta1 = 0.9f;     // Adam, AdamW
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+  // Applied to Dense weights only (not to biases or LayerNorm's gamma/beta):
+  // SGD and Adam add weight_decay * w to the gradient, AdamW decays w
+  // directly (decoupled).
+  float weight_decay = 0.0f;
+};
+
+// One parameter tensor and its training buffers (empty spans where the
+// mode or optimizer has none).
+struct Tensor {
+  std::uint32_t layer = 0;
+  bool is_bias = false;  // b of a Dense layer, beta of a LayerNorm
+  Span<float> value, grad, moment1, moment2;
+};
+
+class Model {
+ public:
+  Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Validates `spec` and takes arena_bytes(spec) bytes from `arena`
+  // (kOutOfMemory names the bytes needed). Parameters are zero and the
+  // optimizer state is reset; call initialize() before training.
+  Status build(const ModelSpec& spec, Arena& arena);
+  bool built() const { return base_ != nullptr; }
+  const ModelSpec& spec() const { return spec_; }
+  std::size_t bytes() const { return bytes_; }
+  // The ISA of the kernel table fetched by build().
+  Isa isa() const { return kernels_ != nullptr ? kernels_->isa : Isa::kScalar; }
+
+  // Deterministic initialisation: Dense W uniform with He (limit
+  // sqrt(6/fan_in)) or Xavier (sqrt(6/(fan_in+fan_out))) scale, biases 0,
+  // LayerNorm gamma 1 and beta 0; optimizer state and step counter reset.
+  void initialize(std::uint64_t seed);
+
+  // ---- inference (either mode) ------------------------------------------
+  // Runs the layers on rows x input_width inputs (1 <= rows <= spec.rows),
+  // which must be finite. The result is output().
+  Status forward(const float* x, std::size_t ldx, std::size_t rows);
+  // The output point of the last forward(): rows x output_width.
+  MatrixView<const float> output() const;
+  // forward() then the index of the largest output of each row (first on ties).
+  Status predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes);
+
+  // ---- training (Mode::kTraining) ---------------------------------------
+  Status set_optimizer(const OptimizerParams& params);
+  const OptimizerParams& optimizer() const { return opt_; }
+  // Forward, loss and backward: the gradients of the mean loss over the
+  // batch replace the previous ones. *mean_loss may be null.
+  Status compute_gradients(const Batch& batch, float* mean_loss);
+  // One optimizer step with the current gradients.
+  Status apply_gradients();
+  // compute_gradients() + apply_gradients().
+  Status train_step(const Batch& batch, float* mean_loss);
+  // Optimizer steps taken since initialize().
+  std::uint32_t steps() const { return steps_; }
+  void set_steps(std::uint32_t steps) { steps_ = steps; }
+
+  // ---- parameters -------------------------------------------------------
+  std::uint32_t tensor_count() const { return tensor_count_; }
+  // Tensor i, in plan order (layer by layer, weight before bias).
+  Tensor tensor(std::uint32_t i) const;
+  // Total parameter floats (the sum of the tensors' sizes).
+  std::size_t parameter_count() const { return parameter_count_; }
+
+  // Activation matrix of point p (rows x width) as the last forward() left
+  // it, and (training) the delta of point p >= 1 after compute_gradients().
+  // For tests and diagnostics; in inference mode points share buffers.
+  MatrixView<const float> point(std::uint32_t p) const;
+  MatrixView<const float> delta(std::uint32_t p) const;
+
+ private:
+  struct LayerBuffers {
+    float* weight = nullptr;
+    float* bias = nullptr;
+    float* weight_grad = nullptr;
+    float* bias_grad = nullptr;
+    float* weight_m = nullptr;
+    float* bias_m = nullptr;
+    float* weight_v = nullptr;
+    float* bias_v = nullptr;
+    float* pre = nullptr;
+    float* mean = nullptr;
+    float* rstd = nullptr;
+  };
+
+  Status check_training(const char* op) const;
+  Status load_batch(const Batch& batch);
+  void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
+  void run_backward(std::size_t rows);
+  std::size_t weight_count(std::uint32_t layer) const;
+
+  ModelSpec spec_;
+  const KernelTable* kernels_ = nullptr;
+  unsigned char* base_ = nullptr;
+  std::size_t bytes_ = 0;
+  LayerBuffers layers_[kMaxLayers];
+  float* points_[kMaxLayers + 1] = {};
+  float* deltas_[kMaxLayers + 1] = {};
+  void* labels_ = nullptr;
+  float* gradients_ = nullptr;
+  std::size_t gradient_bytes_ = 0;
+  float* scratch_ = nullptr;
+  std::size_t scratch_floats_ = 0;
+  std::size_t rows_done_ = 0;  // rows of the last forward()
+  std::uint32_t tensor_count_ = 0;
+  std::size_t parameter_count_ = 0;
+  OptimizerParams opt_;
+  std::uint32_t steps_ = 0;
+};
+
+const char* layer_kind_name(LayerKind kind);
+const char* pointwise_name(Pointwise f);
+
+}  // namespace tern

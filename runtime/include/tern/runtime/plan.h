@@ -1,0 +1,302 @@
+// tern/runtime/plan.h — where every buffer of a model lives in its arena.
+//
+// One constexpr function, plan_model(), walks the layers of a ModelSpec and
+// gives every buffer an offset and a size. arena_bytes(spec) is its total,
+// and Model::build() takes one block of exactly that size from the arena and
+// resolves the same offsets into pointers: size and layout come from the same
+// code and cannot drift apart.
+//
+// Every buffer starts on a 64-byte boundary and its size is rounded up to 64
+// bytes (align_up), like every Arena allocation. The order is
+//
+//   parameters   W, b of each Dense; gamma, beta of each LayerNorm
+//   gradients    same shapes, same order                      (training)
+//   moment 1     SGD velocity or Adam m, same order            (training)
+//   moment 2     Adam v, same order                  (training, Adam/AdamW)
+//   points       activation matrices, rows x width
+//   pre / stats  GELU/tanh/sigmoid pre-activations, LayerNorm
+//                mean and 1/std per row                         (training)
+//   deltas       dL/d(point), rows x width                      (training)
+//   labels       the batch's labels or regression targets       (training)
+//   scratch      backprop_rows' packed panel of W^T             (training)
+//
+// so each group is one contiguous span (the gradients are zeroed with one
+// memset per step).
+//
+// Memory sharing. Buffers whose lifetimes do not overlap share memory:
+//  * Inference keeps no activation for later: each point lives from the
+//    layer that writes it to the last layer that reads it (the next layer,
+//    or a residual further on). Points are packed into slots, first fit in
+//    order of creation; a slot is reused once its last occupant is dead, and
+//    is as large as its largest occupant. An MLP thus ping-pongs between two
+//    buffers; a feed-forward block needs three (its input stays alive for
+//    the residual). Point 0 is the caller's input, read in place.
+//  * Training keeps every point for the backward pass (each layer's input is
+//    needed for its weight gradient), but deltas are transient: dL/d(point p)
+//    lives from the backward step that writes it until layer p-1 has consumed
+//    it (longer when a residual must add it to an earlier point's delta).
+//    The same slot packing over backward time makes an MLP's deltas
+//    ping-pong between two buffers sized for the widest layers.
+//  * Activation derivatives are applied in place on the delta; ReLU after a
+//    Dense layer is fused into the GEMM and differentiated from its output,
+//    so it needs no pre-activation buffer; GELU, tanh and sigmoid keep one.
+//  * backprop_rows' scratch panel is one buffer shared by every layer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tern/kernels/kernels.h"
+#include "tern/runtime/arena.h"
+#include "tern/runtime/spec.h"
+
+namespace tern {
+
+// A buffer of a plan: `bytes` (a multiple of 64, 0 when absent) at `offset`
+// from the start of the model's block. 64-bit so that a 32-bit target can
+// compute an oversized plan and reject it instead of wrapping around.
+struct Region {
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+  constexpr bool present() const { return bytes != 0; }
+  constexpr std::uint64_t end() const { return offset + bytes; }
+};
+
+struct LayerPlan {
+  Region weight, bias;            // Dense W (in x out), b (out); LayerNorm gamma, beta (out)
+  Region weight_grad, bias_grad;  // training
+  Region weight_m, bias_m;        // training: SGD velocity or Adam first moment
+  Region weight_v, bias_v;        // training, Adam/AdamW: second moment
+  Region pre;                     // training: Dense pre-activation (GELU, tanh, sigmoid)
+  Region mean, rstd;              // training: LayerNorm statistics, one float per row
+};
+
+struct ModelPlan {
+  SpecCheck check;
+  LayerPlan layers[kMaxLayers] = {};
+  Region points[kMaxLayers + 1] = {};  // inference: points[0] absent (the caller's input)
+  Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
+  Region labels;                       // training: uint32 labels or float targets
+  Region scratch;                      // training: backprop_rows panel
+  Region parameters, gradients, moment1, moment2;  // the group spans
+  std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
+  std::uint32_t tensor_count = 0;      // parameter tensors (two per Dense / LayerNorm)
+  std::uint32_t point_buffers = 0;     // distinct activation buffers
+  std::uint32_t delta_buffers = 0;     // distinct delta buffers
+  std::uint64_t total = 0;             // bytes of the whole block
+};
+
+namespace plan_detail {
+
+// align_up() in 64-bit arithmetic, so that 32-bit targets detect overflow.
+constexpr std::uint64_t round_up(std::uint64_t bytes) {
+  return (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+constexpr std::uint64_t bytes_of_floats(std::uint64_t count) { return round_up(count * 4); }
+
+// One buffer request for slot packing: alive over [start, end] (inclusive,
+// in steps of the pass), `bytes` large.
+struct Interval {
+  std::int64_t start = 0, end = 0;
+  std::uint64_t bytes = 0;
+};
+
+// First-fit packing of intervals given in increasing `start`: a slot is free
+// for an interval when its latest occupant ended before the interval starts.
+// Writes each interval's slot and each slot's size; returns the slot count.
+constexpr std::uint32_t pack_slots(const Interval* items, std::uint32_t count, std::uint32_t* slot_of,
+                                   std::uint64_t* slot_bytes) {
+  std::int64_t slot_end[kMaxLayers + 1] = {};
+  std::uint32_t slots = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t s = slots;
+    for (std::uint32_t c = 0; c < slots; ++c) {
+      if (slot_end[c] < items[i].start) {
+        s = c;
+        break;
+      }
+    }
+    if (s == slots) {
+      slot_bytes[slots] = 0;
+      ++slots;
+    }
+    slot_of[i] = s;
+    slot_end[s] = items[i].end;
+    if (items[i].bytes > slot_bytes[s]) slot_bytes[s] = items[i].bytes;
+  }
+  return slots;
+}
+
+struct Cursor {
+  std::uint64_t at = 0;
+  constexpr Region take(std::uint64_t bytes) {
+    Region r{at, bytes};
+    at += bytes;
+    return r;
+  }
+};
+
+constexpr bool keeps_pre_activation(const LayerSpec& l) {
+  return l.kind == LayerKind::kDense && l.act != Pointwise::kIdentity &&
+         l.act != Pointwise::kRelu;
+}
+
+}  // namespace plan_detail
+
+constexpr ModelPlan plan_model(const ModelSpec& spec) {
+  using namespace plan_detail;
+  ModelPlan plan;
+  plan.check = check_spec(spec);
+  if (!plan.check.ok()) return plan;
+
+  const std::uint32_t L = spec.layer_count;
+  const std::uint64_t n = spec.rows;
+  const bool training = spec.mode == Mode::kTraining;
+  const bool two_moments = spec.optimizer != OptimizerKind::kSgd;
+  Cursor cur;
+
+  // Parameters and, for training, their gradients and optimizer moments:
+  // four passes over the layers in the same order, so the groups have the
+  // same internal layout.
+  auto param_floats = [&](std::uint32_t l, bool weight) -> std::uint64_t {
+    const LayerSpec& ls = spec.layers[l];
+    if (ls.kind == LayerKind::kDense) {
+      return weight ? std::uint64_t{ls.in} * ls.out : std::uint64_t{ls.out};
+    }
+    if (ls.kind == LayerKind::kLayerNorm) return ls.out;
+    return 0;
+  };
+  plan.parameters.offset = cur.at;
+  for (std::uint32_t l = 0; l < L; ++l) {
+    if (!has_parameters(spec.layers[l].kind)) continue;
+    plan.layers[l].weight = cur.take(bytes_of_floats(param_floats(l, true)));
+    plan.layers[l].bias = cur.take(bytes_of_floats(param_floats(l, false)));
+    plan.parameter_floats += param_floats(l, true) + param_floats(l, false);
+    plan.tensor_count += 2;
+  }
+  plan.parameters.bytes = cur.at - plan.parameters.offset;
+  if (training) {
+    plan.gradients.offset = cur.at;
+    for (std::uint32_t l = 0; l < L; ++l) {
+      if (!has_parameters(spec.layers[l].kind)) continue;
+      plan.layers[l].weight_grad = cur.take(plan.layers[l].weight.bytes);
+      plan.layers[l].bias_grad = cur.take(plan.layers[l].bias.bytes);
+    }
+    plan.gradients.bytes = cur.at - plan.gradients.offset;
+    plan.moment1.offset = cur.at;
+    for (std::uint32_t l = 0; l < L; ++l) {
+      if (!has_parameters(spec.layers[l].kind)) continue;
+      plan.layers[l].weight_m = cur.take(plan.layers[l].weight.bytes);
+      plan.layers[l].bias_m = cur.take(plan.layers[l].bias.bytes);
+    }
+    plan.moment1.bytes = cur.at - plan.moment1.offset;
+    plan.moment2.offset = cur.at;
+    if (two_moments) {
+      for (std::uint32_t l = 0; l < L; ++l) {
+        if (!has_parameters(spec.layers[l].kind)) continue;
+        plan.layers[l].weight_v = cur.take(plan.layers[l].weight.bytes);
+        plan.layers[l].bias_v = cur.take(plan.layers[l].bias.bytes);
+      }
+    }
+    plan.moment2.bytes = cur.at - plan.moment2.offset;
+  }
+
+  // Points.
+  if (training) {
+    for (std::uint32_t p = 0; p <= L; ++p) plan.points[p] = cur.take(bytes_of_floats(n * spec.width(p)));
+    plan.point_buffers = L + 1;
+  } else {
+    // Point p (1..L) is written by layer p-1 and read by layer p and by any
+    // residual layer r with from == p; the output point lives on.
+    Interval items[kMaxLayers + 1] = {};
+    for (std::uint32_t p = 1; p <= L; ++p) {
+      Interval& it = items[p - 1];
+      it.start = p - 1;
+      it.end = p == L ? std::int64_t{L} + 1 : std::int64_t{p};
+      for (std::uint32_t r = p; r < L; ++r) {
+        if (spec.layers[r].kind == LayerKind::kResidual && spec.layers[r].from == p && r > it.end) {
+          it.end = r;
+        }
+      }
+      it.bytes = bytes_of_floats(n * spec.width(p));
+    }
+    std::uint32_t slot_of[kMaxLayers + 1] = {};
+    std::uint64_t slot_bytes[kMaxLayers + 1] = {};
+    const std::uint32_t slots = pack_slots(items, L, slot_of, slot_bytes);
+    Region slot_region[kMaxLayers + 1] = {};
+    for (std::uint32_t s = 0; s < slots; ++s) slot_region[s] = cur.take(slot_bytes[s]);
+    for (std::uint32_t p = 1; p <= L; ++p) {
+      plan.points[p] = Region{slot_region[slot_of[p - 1]].offset, items[p - 1].bytes};
+    }
+    plan.point_buffers = slots;
+  }
+
+  if (training) {
+    for (std::uint32_t l = 0; l < L; ++l) {
+      const LayerSpec& ls = spec.layers[l];
+      if (keeps_pre_activation(ls)) plan.layers[l].pre = cur.take(bytes_of_floats(n * ls.out));
+      if (ls.kind == LayerKind::kLayerNorm) {
+        plan.layers[l].mean = cur.take(bytes_of_floats(n));
+        plan.layers[l].rstd = cur.take(bytes_of_floats(n));
+      }
+    }
+
+    // Deltas over backward time: layer l runs its backward step at time
+    // t = L-1-l; the loss writes dL/d(point L) at t = -1. Delta p is written
+    // at time L-1-p and read by layer p-1 at time L-p; a residual layer r
+    // adding point s reads delta r+1 again right after layer s's backward
+    // step, at time L-1-s.
+    Interval items[kMaxLayers + 1] = {};
+    for (std::uint32_t p = L; p >= 1; --p) {
+      Interval& it = items[L - p];
+      it.start = std::int64_t{L} - 1 - p;
+      it.end = std::int64_t{L} - p;
+      it.bytes = bytes_of_floats(n * spec.width(p));
+    }
+    for (std::uint32_t r = 0; r < L; ++r) {
+      const LayerSpec& ls = spec.layers[r];
+      if (ls.kind != LayerKind::kResidual || ls.from == 0) continue;
+      Interval& it = items[L - (r + 1)];
+      const std::int64_t t = std::int64_t{L} - 1 - ls.from;
+      if (t > it.end) it.end = t;
+    }
+    std::uint32_t slot_of[kMaxLayers + 1] = {};
+    std::uint64_t slot_bytes[kMaxLayers + 1] = {};
+    const std::uint32_t slots = pack_slots(items, L, slot_of, slot_bytes);
+    Region slot_region[kMaxLayers + 1] = {};
+    for (std::uint32_t s = 0; s < slots; ++s) slot_region[s] = cur.take(slot_bytes[s]);
+    for (std::uint32_t p = L; p >= 1; --p) {
+      plan.deltas[p] = Region{slot_region[slot_of[L - p]].offset, items[L - p].bytes};
+    }
+    plan.delta_buffers = slots;
+
+    const std::uint64_t label_bytes =
+        spec.loss == LossKind::kSoftmaxCrossEntropy ? n * 4 : n * spec.output_width() * 4;
+    plan.labels = cur.take(round_up(label_bytes));
+
+    std::uint64_t panel = 0;
+    for (std::uint32_t l = 1; l < L; ++l) {
+      if (spec.layers[l].kind != LayerKind::kDense) continue;
+      const std::uint64_t f = backprop_rows_scratch_floats(spec.layers[l].out);
+      if (f > panel) panel = f;
+    }
+    plan.scratch = cur.take(bytes_of_floats(panel));
+  }
+
+  plan.total = cur.at;
+  if (plan.total > SIZE_MAX) {
+    ModelPlan too_large;
+    too_large.check = SpecCheck{SpecError::kTooLarge, 0};
+    return too_large;
+  }
+  return plan;
+}
+
+// Bytes of arena a model of this spec needs: exactly what Model::build()
+// takes (0 for an invalid spec, so a static array sized by it fails to
+// compile). The arena itself must be 64-byte aligned.
+constexpr std::size_t arena_bytes(const ModelSpec& spec) {
+  return static_cast<std::size_t>(plan_model(spec).total);
+}
+
+}  // namespace tern

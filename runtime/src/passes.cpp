@@ -1,0 +1,317 @@
+// The passes of a model: forward, loss, backward, optimizer update. Shapes
+// were validated by Model::build(), so the dense-layer kernels are called
+// through the kernel table without further checks.
+#include <cstring>
+
+#include "ops.h"
+#include "tern/kernels/elementwise.h"
+#include "tern/runtime/model.h"
+
+namespace tern {
+
+namespace {
+
+Status check_rows(const char* op, std::size_t rows, std::uint32_t capacity) {
+  if (rows == 0 || rows > capacity) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: %zu rows; the model was built for 1..%u rows per step", op, rows,
+                         capacity);
+  }
+  return Status();
+}
+
+Status check_input(const char* op, const float* x, std::size_t ldx, std::size_t width) {
+  if (x == nullptr) return Status::error(StatusCode::kInvalidArgument, "%s: input is null", op);
+  if (ldx < width) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: input row stride %zu is smaller than the input width %zu", op, ldx,
+                         width);
+  }
+  return Status();
+}
+
+// Index of the first non-finite value of a row, or `width` if none.
+std::size_t first_non_finite(const float* row, std::size_t width) {
+  for (std::size_t j = 0; j < width; ++j) {
+    if (!ops::is_finite(row[j])) return j;
+  }
+  return width;
+}
+
+}  // namespace
+
+Status Model::check_training(const char* op) const {
+  if (!built()) {
+    return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", op);
+  }
+  if (spec_.mode != Mode::kTraining) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the model was built for inference (Mode::kInference): it has no "
+                         "gradients or optimizer state",
+                         op);
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------------------
+// Forward
+// ---------------------------------------------------------------------------
+
+void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
+  const KernelTable& k = *kernels_;
+  const bool training = spec_.mode == Mode::kTraining;
+  const float* in = x0;
+  std::size_t ld_in = ld0;
+  for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
+    const LayerSpec& ls = spec_.layers[l];
+    const LayerBuffers& b = layers_[l];
+    const std::size_t m = ls.out;
+    float* out = points_[l + 1];
+    switch (ls.kind) {
+      case LayerKind::kDense:
+        if (ls.act == Pointwise::kIdentity || ls.act == Pointwise::kRelu) {
+          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, out, m,
+                          ls.act == Pointwise::kRelu ? Activation::kRelu : Activation::kNone);
+        } else {
+          // Training keeps the pre-activation for the derivative; inference
+          // applies the function in place.
+          float* z = training ? b.pre : out;
+          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, z, m, Activation::kNone);
+          (void)pointwise_forward_f32(ls.act, rows, m, z, m, out, m);
+        }
+        break;
+      case LayerKind::kActivation:
+        (void)pointwise_forward_f32(ls.act, rows, m, in, ld_in, out, m);
+        break;
+      case LayerKind::kLayerNorm:
+        ops::layer_norm_forward(rows, m, in, ld_in, b.weight, b.bias, out, m, b.mean, b.rstd);
+        break;
+      case LayerKind::kResidual: {
+        const bool from_input = ls.from == 0;
+        const float* skip = from_input ? x0 : points_[ls.from];
+        ops::add_rows(rows, m, in, ld_in, skip, from_input ? ld0 : m, out, m);
+        break;
+      }
+    }
+    in = out;
+    ld_in = m;
+  }
+  rows_done_ = rows;
+}
+
+Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
+  const char* op = "forward";
+  if (!built()) {
+    return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", op);
+  }
+  TERN_RETURN_IF_ERROR(check_rows(op, rows, spec_.rows));
+  TERN_RETURN_IF_ERROR(check_input(op, x, ldx, spec_.input_width));
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t j = first_non_finite(x + i * ldx, spec_.input_width);
+    if (j != spec_.input_width) {
+      return Status::error(StatusCode::kNonFinite, "%s: input row %zu column %zu is not finite",
+                           op, i, j);
+    }
+  }
+  run_forward(x, ldx, rows);
+  return Status();
+}
+
+Status Model::predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes) {
+  if (classes == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "predict: classes is null");
+  }
+  TERN_RETURN_IF_ERROR(forward(x, ldx, rows));
+  const MatrixView<const float> y = output();
+  for (std::size_t i = 0; i < rows; ++i) {
+    std::uint32_t best = 0;
+    for (std::size_t j = 1; j < y.cols; ++j) {
+      if (y(i, j) > y(i, best)) best = static_cast<std::uint32_t>(j);
+    }
+    classes[i] = best;
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------------------
+// Training
+// ---------------------------------------------------------------------------
+
+// Copies the batch into point 0 and the label buffer, validating as it goes.
+Status Model::load_batch(const Batch& batch) {
+  const char* op = "train";
+  const std::size_t rows = batch.rows;
+  const std::uint32_t in_w = spec_.input_width, out_w = spec_.output_width();
+  TERN_RETURN_IF_ERROR(check_rows(op, rows, spec_.rows));
+  TERN_RETURN_IF_ERROR(check_input(op, batch.x, batch.ldx, in_w));
+  const bool sce = spec_.loss == LossKind::kSoftmaxCrossEntropy;
+  if (sce && batch.labels == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: softmax cross-entropy needs labels, and batch.labels is null", op);
+  }
+  if (!sce && (batch.targets == nullptr || batch.ldt < out_w)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: MSE needs targets with a row stride >= %u (targets %s, stride %zu)",
+                         op, out_w, batch.targets == nullptr ? "null" : "given", batch.ldt);
+  }
+  if (batch.indices != nullptr && batch.samples == 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: batch.indices given but batch.samples is 0", op);
+  }
+  float* x0 = points_[0];
+  for (std::size_t i = 0; i < rows; ++i) {
+    std::size_t s = i;
+    if (batch.indices != nullptr) {
+      s = batch.indices[i];
+      if (s >= batch.samples) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: batch row %zu selects sample %zu of %zu", op, i, s,
+                             batch.samples);
+      }
+    }
+    const float* src = batch.x + s * batch.ldx;
+    const std::size_t j = first_non_finite(src, in_w);
+    if (j != in_w) {
+      return Status::error(StatusCode::kNonFinite,
+                           "%s: input sample %zu (batch row %zu) column %zu is not finite", op, s,
+                           i, j);
+    }
+    std::memcpy(x0 + i * in_w, src, in_w * sizeof(float));
+    if (sce) {
+      const std::uint32_t label = batch.labels[s];
+      if (label >= out_w) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: label %u of sample %zu is out of range for %u classes", op,
+                             label, s, out_w);
+      }
+      static_cast<std::uint32_t*>(labels_)[i] = label;
+    } else {
+      const float* t = batch.targets + s * batch.ldt;
+      const std::size_t jt = first_non_finite(t, out_w);
+      if (jt != out_w) {
+        return Status::error(StatusCode::kNonFinite,
+                             "%s: target of sample %zu column %zu is not finite", op, s, jt);
+      }
+      std::memcpy(static_cast<float*>(labels_) + i * out_w, t, out_w * sizeof(float));
+    }
+  }
+  return Status();
+}
+
+void Model::run_backward(std::size_t rows) {
+  const KernelTable& k = *kernels_;
+  std::memset(gradients_, 0, gradient_bytes_);
+  for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
+    const LayerSpec& ls = spec_.layers[l];
+    const LayerBuffers& b = layers_[l];
+    const std::size_t m = ls.out, kin = ls.in;
+    float* d = deltas_[l + 1];
+    const float* x = points_[l];
+    const float* y = points_[l + 1];
+    float* dx = l >= 1 ? deltas_[l] : nullptr;
+    switch (ls.kind) {
+      case LayerKind::kDense:
+        if (ls.act == Pointwise::kRelu) {
+          // relu'(z) = z > 0, and y = relu(z) > 0 exactly when z > 0.
+          (void)pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
+        } else if (ls.act != Pointwise::kIdentity) {
+          (void)pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
+        }
+        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m);
+        k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
+        if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin, scratch_);
+        break;
+      case LayerKind::kActivation:
+        if (dx != nullptr) (void)pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
+        break;
+      case LayerKind::kLayerNorm:
+        ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, dx, m,
+                                 b.weight_grad, b.bias_grad);
+        break;
+      case LayerKind::kResidual:
+        if (dx != nullptr) std::memcpy(dx, d, rows * m * sizeof(float));
+        break;
+    }
+    // The skip connections that read point l add their delta to point l's.
+    if (dx != nullptr) {
+      for (std::uint32_t r = l + 1; r < spec_.layer_count; ++r) {
+        const LayerSpec& rs = spec_.layers[r];
+        if (rs.kind == LayerKind::kResidual && rs.from == l) {
+          ops::accumulate_rows(rows, kin, deltas_[r + 1], kin, dx, kin);
+        }
+      }
+    }
+  }
+}
+
+Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
+  TERN_RETURN_IF_ERROR(check_training("compute_gradients"));
+  TERN_RETURN_IF_ERROR(load_batch(batch));
+  const std::size_t rows = batch.rows;
+  run_forward(points_[0], spec_.input_width, rows);
+
+  const std::uint32_t L = spec_.layer_count;
+  const std::size_t m = spec_.output_width();
+  const float scale = 1.0f / static_cast<float>(rows);
+  float loss_sum = 0.0f;
+  if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
+    Status s = softmax_cross_entropy_f32(rows, m, points_[L], m,
+                                         static_cast<const std::uint32_t*>(labels_), scale,
+                                         deltas_[L], m, &loss_sum);
+    if (!s.ok()) {
+      return Status::error(s.code(), "compute_gradients: loss failed (training diverged?): %s",
+                           s.message());
+    }
+  } else {
+    Status s = mse_f32(rows, m, points_[L], m, static_cast<const float*>(labels_), m, scale,
+                       deltas_[L], m, &loss_sum);
+    if (!s.ok()) return s;
+  }
+  run_backward(rows);
+  if (mean_loss != nullptr) *mean_loss = loss_sum * scale;
+  return Status();
+}
+
+Status Model::apply_gradients() {
+  TERN_RETURN_IF_ERROR(check_training("apply_gradients"));
+  ++steps_;
+  for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
+    const LayerSpec& ls = spec_.layers[l];
+    if (!has_parameters(ls.kind)) continue;
+    const LayerBuffers& b = layers_[l];
+    for (int t = 0; t < 2; ++t) {
+      const bool is_weight = t == 0;
+      const std::size_t count = is_weight ? weight_count(l) : ls.out;
+      float* w = is_weight ? b.weight : b.bias;
+      const float* g = is_weight ? b.weight_grad : b.bias_grad;
+      float* m1 = is_weight ? b.weight_m : b.bias_m;
+      float* m2 = is_weight ? b.weight_v : b.bias_v;
+      const float decay = (is_weight && ls.kind == LayerKind::kDense) ? opt_.weight_decay : 0.0f;
+      if (spec_.optimizer == OptimizerKind::kSgd) {
+        SgdParams p;
+        p.learning_rate = opt_.learning_rate;
+        p.momentum = opt_.momentum;
+        p.weight_decay = decay;
+        (void)sgd_momentum_f32(count, w, g, m1, p);
+      } else {
+        AdamParams p;
+        p.learning_rate = opt_.learning_rate;
+        p.beta1 = opt_.beta1;
+        p.beta2 = opt_.beta2;
+        p.epsilon = opt_.epsilon;
+        p.weight_decay = decay;
+        p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
+        p.step = steps_;
+        (void)adam_f32(count, w, g, m1, m2, p);
+      }
+    }
+  }
+  return Status();
+}
+
+Status Model::train_step(const Batch& batch, float* mean_loss) {
+  TERN_RETURN_IF_ERROR(compute_gradients(batch, mean_loss));
+  return apply_gradients();
+}
+
+}  // namespace tern

@@ -1,0 +1,66 @@
+// Helpers shared by the runtime tests: 64-byte aligned heap buffers for
+// arenas, and bitwise comparison of parameter tensors.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tern/runtime/arena.h"
+#include "tern/runtime/model.h"
+
+namespace tern::test {
+
+// A heap buffer whose data() is 64-byte aligned (set-up only, outside any
+// counted scope).
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(std::size_t bytes, unsigned char fill = 0)
+      : storage_(bytes + 64, fill), bytes_(bytes) {
+    const auto a = reinterpret_cast<std::uintptr_t>(storage_.data());
+    offset_ = (64 - a % 64) % 64;
+  }
+  unsigned char* data() { return storage_.data() + offset_; }
+  std::size_t size() const { return bytes_; }
+
+ private:
+  std::vector<unsigned char> storage_;
+  std::size_t bytes_;
+  std::size_t offset_ = 0;
+};
+
+// A model and the arena it lives in.
+struct ModelInArena {
+  explicit ModelInArena(const ModelSpec& spec, std::size_t extra = 0, unsigned char fill = 0)
+      : buffer(arena_bytes(spec) + extra, fill) {
+    status = arena.attach(buffer.data(), buffer.size());
+    if (status.ok()) status = model.build(spec, arena);
+  }
+  AlignedBuffer buffer;
+  Arena arena;
+  Model model;
+  Status status;
+};
+
+inline bool contains(const Status& s, const char* text) {
+  return std::string(s.message()).find(text) != std::string::npos;
+}
+
+// All parameter values of a model, in tensor order.
+inline std::vector<float> parameters_of(const Model& m) {
+  std::vector<float> out;
+  for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
+    const Tensor tensor = m.tensor(t);
+    out.insert(out.end(), tensor.value.begin(), tensor.value.end());
+  }
+  return out;
+}
+
+inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+}  // namespace tern::test

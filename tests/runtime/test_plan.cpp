@@ -1,0 +1,260 @@
+// Arena sizing: arena_bytes(spec) is a compile-time constant, equals a
+// hand-derived formula of the buffers each model needs, and equals the bytes
+// Model::build() really takes (the arena's high-water mark).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <vector>
+
+#include "runtime_test_util.h"
+#include "tern/runtime/plan.h"
+
+using namespace tern;
+using tern::test::contains;
+using tern::test::ModelInArena;
+
+namespace {
+
+std::size_t R(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// The bytes an MLP needs, derived by hand from what each pass keeps:
+// parameters (W, b per layer) and, for training, gradients and 1 or 2
+// optimizer moments of the same shapes; every point of the forward pass
+// (training) or two ping-pong buffers (inference); two ping-pong delta
+// buffers; labels; one backprop_rows panel (32 x min(m, 256) floats).
+std::size_t mlp_formula(const std::vector<std::size_t>& w, std::size_t n, bool training,
+                        int moments) {
+  const std::size_t L = w.size() - 1;
+  std::size_t params = 0;
+  for (std::size_t l = 0; l < L; ++l) params += R(4 * w[l] * w[l + 1]) + R(4 * w[l + 1]);
+  if (!training) {
+    std::size_t odd = 0, even = 0;
+    for (std::size_t p = 1; p <= L; ++p) {
+      std::size_t& slot = p % 2 == 1 ? odd : even;
+      slot = std::max(slot, R(4 * n * w[p]));
+    }
+    return params + odd + even;
+  }
+  std::size_t total = params * (2 + moments);
+  for (std::size_t p = 0; p <= L; ++p) total += R(4 * n * w[p]);
+  std::size_t a = 0, b = 0;
+  for (std::size_t p = 1; p <= L; ++p) {
+    std::size_t& slot = (L - p) % 2 == 0 ? a : b;
+    slot = std::max(slot, R(4 * n * w[p]));
+  }
+  total += a + b + R(4 * n);
+  std::size_t scratch = 0;
+  for (std::size_t l = 1; l < L; ++l) scratch = std::max(scratch, R(4 * 32 * std::min<std::size_t>(w[l + 1], 256)));
+  return total + scratch;
+}
+
+// The feed-forward block LN(X + Dense2(gelu(Dense1(X)))) with MSE.
+std::size_t ffn_formula(std::size_t n, std::size_t d, std::size_t dff, bool training,
+                        int moments) {
+  const std::size_t params = R(4 * d * dff) + R(4 * dff) + R(4 * dff * d) + R(4 * d) +
+                             R(4 * d) + R(4 * d);
+  // Inference: the input is the caller's; h (n x dff) and the d-wide points
+  // alternate between two buffers (the residual reads the caller's input).
+  if (!training) return params + R(4 * n * dff) + R(4 * n * d);
+  std::size_t total = params * (2 + moments);
+  total += R(4 * n * d) + R(4 * n * dff) + 3 * R(4 * n * d);  // points 0..4
+  total += R(4 * n * dff);                                     // GELU pre-activation
+  total += 2 * R(4 * n);                                       // LayerNorm mean, rstd
+  total += R(4 * n * d) + R(4 * n * std::max(d, dff));         // delta slots
+  total += R(4 * n * d);                                       // MSE targets
+  total += R(4 * 32 * std::min<std::size_t>(d, 256));          // panel for Dense2
+  return total;
+}
+
+// A firmware-style declaration: the arena is a static array sized in the
+// compiler, and its budget is checked in the compiler too.
+constexpr ModelSpec kFirmwareSpec =
+    mlp({16, 24, 4}, 8, Mode::kTraining, Pointwise::kRelu, LossKind::kSoftmaxCrossEntropy,
+        OptimizerKind::kSgd);
+static_assert(arena_bytes(kFirmwareSpec) > 0, "valid spec");
+static_assert(arena_bytes(kFirmwareSpec) % 64 == 0, "whole cache lines");
+static_assert(arena_bytes(kFirmwareSpec) <= 16 * 1024, "fits a 16 KiB RAM budget");
+alignas(64) unsigned char g_firmware_arena[arena_bytes(kFirmwareSpec)];
+
+}  // namespace
+
+TEST_CASE("plan: arena_bytes sizes a static array and the model fits it exactly") {
+  Arena arena;
+  REQUIRE(arena.attach(g_firmware_arena, sizeof g_firmware_arena).ok());
+  Model model;
+  const Status s = model.build(kFirmwareSpec, arena);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(arena.free_bytes() == 0);
+  CHECK(arena.high_water() == sizeof g_firmware_arena);
+  CHECK(sizeof g_firmware_arena == mlp_formula({16, 24, 4}, 8, true, 1));
+}
+
+TEST_CASE("plan: arena_bytes equals the hand-derived formula and the bytes build() takes") {
+  struct Case {
+    const char* name;
+    ModelSpec spec;
+    std::size_t expected;
+  };
+  const std::vector<Case> cases = {
+      {"fashion mlp, training, adam",
+       mlp({784, 256, 128, 10}, 32, Mode::kTraining, Pointwise::kRelu,
+           LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam),
+       mlp_formula({784, 256, 128, 10}, 32, true, 2)},
+      {"fashion mlp, inference", mlp({784, 256, 128, 10}, 128, Mode::kInference),
+       mlp_formula({784, 256, 128, 10}, 128, false, 0)},
+      {"odd mlp, training, sgd",
+       mlp({5, 7, 3}, 3, Mode::kTraining, Pointwise::kRelu, LossKind::kSoftmaxCrossEntropy,
+           OptimizerKind::kSgd),
+       mlp_formula({5, 7, 3}, 3, true, 1)},
+      {"deep odd mlp, training, adamw",
+       mlp({13, 300, 17, 41, 2}, 5, Mode::kTraining, Pointwise::kRelu,
+           LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdamW),
+       mlp_formula({13, 300, 17, 41, 2}, 5, true, 2)},
+      {"deep odd mlp, inference", mlp({13, 300, 17, 41, 2}, 5, Mode::kInference),
+       mlp_formula({13, 300, 17, 41, 2}, 5, false, 0)},
+      {"ffn block, training, adam", ffn(16, 24, 40, Mode::kTraining),
+       ffn_formula(16, 24, 40, true, 2)},
+      {"ffn block, training, sgd",
+       ffn(7, 300, 100, Mode::kTraining, Pointwise::kGelu, LossKind::kMse, OptimizerKind::kSgd),
+       ffn_formula(7, 300, 100, true, 1)},
+      {"ffn block n=128 d=256 d_ff=1024, inference", ffn(128, 256, 1024, Mode::kInference),
+       ffn_formula(128, 256, 1024, false, 0)},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    CHECK(arena_bytes(c.spec) == c.expected);
+    // The model takes exactly that, and the arena's high-water mark shows it,
+    // also when the model is not the arena's first allocation.
+    ModelInArena m(c.spec, 128);
+    REQUIRE_MESSAGE(m.status.ok(), m.status.message());
+    CHECK(m.arena.high_water() == c.expected);
+    CHECK(m.model.bytes() == c.expected);
+    Arena second;
+    REQUIRE(second.attach(m.buffer.data(), m.buffer.size()).ok());
+    void* first = nullptr;
+    REQUIRE(second.allocate_bytes(100, &first).ok());
+    Model again;
+    REQUIRE(again.build(c.spec, second).ok());
+    CHECK(second.high_water() == 128 + c.expected);
+  }
+}
+
+TEST_CASE("plan: activation and delta buffers are shared where lifetimes allow") {
+  const ModelPlan mlp_inf = plan_model(mlp({784, 256, 128, 64, 10}, 32, Mode::kInference));
+  CHECK(mlp_inf.point_buffers == 2);
+  CHECK(mlp_inf.points[1].offset == mlp_inf.points[3].offset);
+  CHECK(mlp_inf.points[2].offset == mlp_inf.points[4].offset);
+  CHECK(mlp_inf.points[1].offset != mlp_inf.points[2].offset);
+
+  const ModelPlan mlp_train = plan_model(mlp({784, 256, 128, 64, 10}, 32, Mode::kTraining));
+  CHECK(mlp_train.point_buffers == 5);  // every point is kept for backward
+  CHECK(mlp_train.delta_buffers == 2);
+  CHECK(mlp_train.deltas[4].offset == mlp_train.deltas[2].offset);
+  CHECK(mlp_train.deltas[3].offset == mlp_train.deltas[1].offset);
+
+  // Two stacked feed-forward blocks: the second block's input (point 4)
+  // must outlive the two Dense layers for its residual, so inference needs a
+  // third buffer; in training the delta of the residual's output must
+  // survive until point 4's own delta is ready.
+  const ModelSpec two = ffn_block(ffn_block(ModelSpec::input(24, 8), 40), 40);
+  REQUIRE(check_spec(two).ok());
+  const ModelPlan two_inf = plan_model(two);
+  CHECK(two_inf.point_buffers == 3);
+  const ModelPlan two_train = plan_model(two.training(LossKind::kMse, OptimizerKind::kAdam));
+  // Delta 7 (the second residual's output) is read again after layer 4's
+  // backward step: it must not share memory with deltas 6, 5 or 4.
+  const Region d7 = two_train.deltas[7];
+  for (int p : {4, 5, 6}) {
+    CAPTURE(p);
+    const Region o = two_train.deltas[p];
+    CHECK((d7.end() <= o.offset || o.end() <= d7.offset));
+  }
+}
+
+TEST_CASE("plan: invalid specs are rejected with the numbers that matter") {
+  Arena arena;
+  alignas(64) static unsigned char buffer[4096];
+  REQUIRE(arena.attach(buffer, sizeof buffer).ok());
+  Model model;
+
+  ModelSpec bad = mlp({10, 20, 5}, 4);
+  bad.layers[1].in = 21;  // hand-edited: does not match point 1 (20 wide)
+  CHECK(arena_bytes(bad) == 0);
+  Status s = model.build(bad, arena);
+  CHECK(s.code() == StatusCode::kShapeMismatch);
+  CHECK(contains(s, "layer 1 (dense) has in=21 out=5 but its input point has width 20"));
+
+  ModelSpec res = ModelSpec::input(8, 2).dense(8).dense(6).residual(0);
+  s = model.build(res, arena);
+  CHECK(s.code() == StatusCode::kShapeMismatch);
+  CHECK(contains(s, "residual layer 2 adds point 0"));
+  CHECK(arena_bytes(ModelSpec::input(8, 2).dense(8).residual(1)) == 0);  // not an earlier point
+
+  CHECK(model.build(mlp({10, 20, 5}, 0), arena).code() == StatusCode::kInvalidArgument);
+  CHECK(contains(model.build(mlp({10, 20, 5}, 0), arena), "rows per step is 0"));
+  CHECK(model.build(ModelSpec::input(10, 4), arena).code() == StatusCode::kInvalidArgument);
+  CHECK(model.build(mlp({10, 0, 5}, 4), arena).code() == StatusCode::kInvalidArgument);
+  CHECK(model.build(mlp({10, 1}, 4, Mode::kTraining), arena).code() ==
+        StatusCode::kInvalidArgument);  // softmax over one class
+
+  ModelSpec deep = ModelSpec::input(4, 1);
+  for (std::size_t i = 0; i < kMaxLayers + 1; ++i) deep = deep.dense(4);
+  CHECK(deep.overflowed);
+  CHECK(arena_bytes(deep) == 0);
+  CHECK(contains(model.build(deep, arena), "more layers than kMaxLayers"));
+
+  ModelSpec huge = mlp({kMaxDimension + 1, 4}, 1);
+  CHECK(arena_bytes(huge) == 0);
+  CHECK(arena.used() == 0);  // nothing was taken by any failed build
+  CHECK_FALSE(model.built());
+}
+
+TEST_CASE("plan: an arena one cache line too small is refused, naming the bytes needed") {
+  const ModelSpec spec = mlp({30, 20, 10}, 4, Mode::kTraining);
+  const std::size_t need = arena_bytes(spec);
+  tern::test::AlignedBuffer buffer(need);
+  Arena arena;
+  REQUIRE(arena.attach(buffer.data(), need - 64).ok());
+  Model model;
+  const Status s = model.build(spec, arena);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  char expect[96];
+  std::snprintf(expect, sizeof expect, "needs %zu bytes of arena", need);
+  CHECK(contains(s, expect));
+  CHECK(arena.used() == 0);
+  CHECK_FALSE(model.built());
+  Arena unattached;
+  CHECK(model.build(spec, unattached).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("plan: parameter tensors are laid out layer by layer, weight then bias") {
+  const ModelSpec spec = ffn(4, 6, 10, Mode::kTraining, Pointwise::kGelu, LossKind::kMse,
+                             OptimizerKind::kAdam);
+  ModelInArena m(spec);
+  REQUIRE(m.status.ok());
+  const Model& model = m.model;
+  REQUIRE(model.tensor_count() == 6);
+  const std::size_t sizes[6] = {6 * 10, 10, 10 * 6, 6, 6, 6};
+  const std::uint32_t layers[6] = {0, 0, 1, 1, 3, 3};
+  std::size_t total = 0;
+  for (std::uint32_t t = 0; t < 6; ++t) {
+    CAPTURE(t);
+    const Tensor x = model.tensor(t);
+    CHECK(x.layer == layers[t]);
+    CHECK(x.is_bias == (t % 2 == 1));
+    CHECK(x.value.size == sizes[t]);
+    CHECK(x.grad.size == sizes[t]);
+    CHECK(x.moment1.size == sizes[t]);
+    CHECK(x.moment2.size == sizes[t]);
+    total += sizes[t];
+  }
+  CHECK(model.parameter_count() == total);
+  CHECK(model.tensor(6).value.data == nullptr);
+  // Inference models have no training buffers.
+  ModelInArena inf(spec.inference());
+  REQUIRE(inf.status.ok());
+  CHECK(inf.model.tensor(0).grad.data == nullptr);
+  CHECK(inf.model.tensor(0).moment1.data == nullptr);
+}
