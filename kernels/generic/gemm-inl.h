@@ -21,9 +21,9 @@
 //
 // Blocking
 // --------
-// gemm_rows walks the k dimension in blocks of kKc steps: a kKc x NR panel of
-// W (256 x 32 floats = 32 KiB on AVX-512) stays in L1 while every row block
-// of X streams past it. Between blocks the partial sums are stored to Y and
+// gemm_rows walks the k dimension in blocks of kKc steps: a kKc x 32 panel of
+// W (256 x 32 floats = 32 KiB), packed into the caller's scratch, stays in L1
+// while every row block of X streams past it. Between blocks the partial sums are stored to Y and
 // reloaded — a float round-trip is exact, so blocking does not change a bit.
 // The fused ReLU is applied only after the last block.
 
@@ -31,7 +31,7 @@
 enum class Start { kZero, kBias, kLoad };
 enum class Finish { kStore, kStoreRelu, kAxpy };  // kAxpy: C = fma(alpha, acc, C)
 
-constexpr std::size_t kKc = 256;
+constexpr std::size_t kKc = kPanelDepth;
 
 using V = xsimd::batch<float, Arch>;
 constexpr std::size_t kW = V::size;
@@ -169,9 +169,30 @@ TERN_INLINE void block_any(std::size_t rows, std::size_t cols, std::size_t kc, c
   }
 }
 
+// Copies a rows x cols (cols <= kPanelCols) block of a row-major matrix into
+// a contiguous panel with rows kPanelCols floats apart. Packing turns the
+// tile's B stream into one sequential run: with the original stride (often a
+// power of two such as 1024 floats = 4 KiB) every row of a 256-row panel maps
+// to the same L1 set and the panel thrashes; packed, it stays resident.
+TERN_INLINE void pack_panel(const float* src, std::size_t lds, std::size_t rows,
+                            std::size_t cols, float* dst) {
+  for (std::size_t t = 0; t < rows; ++t) {
+    const float* s = src + t * lds;
+    float* d = dst + t * kPanelCols;
+    std::size_t c = 0;
+    for (; c + kW <= cols; c += kW) V::load_unaligned(s + c).store_unaligned(d + c);
+    if (c < cols) Simd::store_partial(d + c, Simd::load_partial(s + c, cols - c), cols - c);
+  }
+}
+
+// With this many rows or fewer, W is streamed in place even when scratch is
+// given: each W element feeds at most kSmallMR FMAs, so a copy would cost as
+// much as the product.
+constexpr std::size_t kPackMinRows = kSmallMR;
+
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
                const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
-               Activation act) {
+               Activation act, float* scratch) {
   const Finish last_finish = act == Activation::kRelu ? Finish::kStoreRelu : Finish::kStore;
   if (k == 0) {  // empty chain: Y = act(bias or 0). X and W may be null and are
                  // never read; y stands in so no offset is applied to a null pointer.
@@ -179,21 +200,76 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
               last_finish, 0.0f);
     return;
   }
+  const bool pack = scratch != nullptr && n > kPackMinRows;
   for (std::size_t p = 0; p < k; p += kKc) {
     const std::size_t kc = k - p < kKc ? k - p : kKc;
     const Start start = p == 0 ? (bias ? Start::kBias : Start::kZero) : Start::kLoad;
     const Finish finish = p + kc == k ? last_finish : Finish::kStore;
-    block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+    if (!pack) {
+      block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+      continue;
+    }
+    for (std::size_t j = 0; j < m; j += kPanelCols) {
+      const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
+      pack_panel(w + p * ldw + j, ldw, kc, nc, scratch);
+      block<kMR, kNV>(n, nc, kc, x + p, ldx, 1, scratch, kPanelCols, y + j, ldy, start,
+                      bias ? bias + j : nullptr, finish, 0.0f);
+    }
   }
 }
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg) {
+                      std::size_t ldg, float* scratch) {
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;
-  block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+  // The chain runs over all n rows before G is touched, so n is not blocked,
+  // and panels are packed only while n rows fit (rank1_accumulate_scratch_floats).
+  if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows) {
+    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+    return;
+  }
+  // The BLIS arrangement: G's rows come in chunks of up to kRank1Rows. A chunk
+  // of U^T is packed once, as row blocks of kMR (block b holds
+  // U[t][p0 + b*kMR + r] at [b][t][r], so each tile reads its A operand as
+  // one sequential run; in place, a power-of-two ldu would send all n lines
+  // of a row block to a few L1 sets). Then for every 32-column panel of D,
+  // packed into L1, all row blocks of the chunk sweep past it. Each element
+  // of U is copied once per call, each element of D once per chunk.
+  constexpr std::size_t kChunk = kRank1Rows / kMR * kMR;
+  float* dpanel = scratch;
+  float* ablock = scratch + kPanelCols * n;
+  for (std::size_t p0 = 0; p0 < k; p0 += kChunk) {
+    const std::size_t pc = k - p0 < kChunk ? k - p0 : kChunk;
+    for (std::size_t t = 0; t < n; ++t) {
+      const float* src = u + t * ldu + p0;
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
+        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
+        float* dst = ablock + (b * n + t) * kMR;
+        for (std::size_t r = 0; r < rows; ++r) dst[r] = src[r0 + r];
+      }
+    }
+    for (std::size_t j = 0; j < m; j += kPanelCols) {
+      const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
+      pack_panel(d + j, ldd, n, nc, dpanel);
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
+        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
+        const float* a = ablock + b * n * kMR;  // A(r, t) = a[t * kMR + r]
+        for (std::size_t jj = 0; jj < nc; jj += kNV * kW) {
+          const std::size_t cols = nc - jj < kNV * kW ? nc - jj : kNV * kW;
+          float* c = g + (p0 + r0) * ldg + j + jj;
+          if (rows == kMR) {
+            tile_cols<kMR, kNV>(cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+                                Start::kZero, nullptr, Finish::kAxpy, alpha);
+          } else {
+            tile_rows<kMR - 1, kNV>(rows, cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+                                    Start::kZero, nullptr, Finish::kAxpy, alpha);
+          }
+        }
+      }
+    }
+  }
 }
 
 void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,

@@ -19,7 +19,7 @@ float apply(Activation act, float v) {
 
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
                const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
-               Activation act) {
+               Activation act, float* /*scratch: the reference needs no packing*/) {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < m; ++j) {
       float acc = bias ? bias[j] : 0.0f;
@@ -31,7 +31,7 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg) {
+                      std::size_t ldg, float* /*scratch*/) {
   for (std::size_t p = 0; p < k; ++p) {
     for (std::size_t j = 0; j < m; ++j) {
       float s = 0.0f;

@@ -55,7 +55,7 @@ std::vector<Shape> shape_grid() {
 }
 
 void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool use_bias,
-                     bool relu, std::mt19937& rng) {
+                     bool relu, bool use_scratch, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
   GuardedMatrix x(s.n, s.k, s.k + pad, offset), w(s.k, s.m, s.m + pad, offset);
   GuardedMatrix b(1, s.m, s.m, offset), y(s.n, s.m, s.m + pad, offset);
@@ -63,8 +63,11 @@ void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool
   w.fill_random(rng);
   b.fill_random(rng);
   const float* bias = use_bias ? b.data() : nullptr;
+  GuardedMatrix scratch(1, gemm_rows_scratch_floats(s.k) + 1, 0, offset);
   t->gemm_rows_f32(s.n, s.k, s.m, x.data(), x.stride(), w.data(), w.stride(), bias, y.data(),
-                   y.stride(), relu ? Activation::kRelu : Activation::kNone);
+                   y.stride(), relu ? Activation::kRelu : Activation::kNone,
+                   use_scratch ? scratch.data() : nullptr);
+  REQUIRE(scratch.guards_intact());
   REQUIRE(y.guards_intact());
   std::vector<double> ref, scale;
   tern::test::ref_gemm_rows(x, w, bias, relu, &ref, &scale);
@@ -85,7 +88,7 @@ void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool
 }
 
 void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float alpha,
-                 std::mt19937& rng) {
+                 bool use_scratch, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
   GuardedMatrix u(s.n, s.k, s.k + pad, offset), d(s.n, s.m, s.m + pad, offset);
   GuardedMatrix g(s.k, s.m, s.m + pad, offset), g0(s.k, s.m);
@@ -93,8 +96,10 @@ void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float al
   d.fill_random(rng);
   g.fill_random(rng);
   g0.copy_from(g);
+  GuardedMatrix scratch(1, rank1_accumulate_scratch_floats(s.n) + 1, 0, offset);
   t->rank1_accumulate_f32(s.n, s.k, s.m, alpha, u.data(), u.stride(), d.data(), d.stride(),
-                          g.data(), g.stride());
+                          g.data(), g.stride(), use_scratch ? scratch.data() : nullptr);
+  REQUIRE(scratch.guards_intact());
   REQUIRE(g.guards_intact());
   const double uround = std::ldexp(1.0, -24);
   for (std::size_t p = 0; p < s.k; ++p)
@@ -181,9 +186,14 @@ TEST_CASE("gemm_rows: FMA-chain contract and double reference, every ISA, odd sh
     CAPTURE(isa_name(isa));
     std::mt19937 rng(1234);
     for (const Shape& s : shape_grid()) {
-      check_gemm_rows(isa, s, 0, 0, true, false, rng);
-      check_gemm_rows(isa, s, 3, 1, false, true, rng);   // strided, misaligned, fused ReLU
-      check_gemm_rows(isa, s, 5, 3, true, true, rng);
+      check_gemm_rows(isa, s, 0, 0, true, false, true, rng);
+      check_gemm_rows(isa, s, 3, 1, false, true, true, rng);  // strided, misaligned, fused ReLU
+      check_gemm_rows(isa, s, 5, 3, true, true, false, rng);  // W read in place
+    }
+    // k beyond one packed panel depth (blocked chain, reloaded partial sums).
+    for (std::size_t k : {255, 256, 257, 600}) {
+      check_gemm_rows(isa, {9, k, 37}, 1, 1, true, true, true, rng);
+      check_gemm_rows(isa, {9, k, 37}, 0, 0, false, false, false, rng);
     }
   }
 }
@@ -193,8 +203,13 @@ TEST_CASE("rank1_accumulate: FMA-chain contract and double reference, every ISA"
     CAPTURE(isa_name(isa));
     std::mt19937 rng(99);
     for (const Shape& s : shape_grid()) {
-      check_rank1(isa, s, 0, 0, 1.0f, rng);
-      check_rank1(isa, s, 7, 1, -0.37f, rng);
+      check_rank1(isa, s, 0, 0, 1.0f, true, rng);
+      check_rank1(isa, s, 7, 1, -0.37f, true, rng);
+      check_rank1(isa, s, 2, 0, 0.5f, false, rng);
+    }
+    // n around the packing limit: packed up to kPanelDepth rows, in place above.
+    for (std::size_t n : {255, 256, 257}) {
+      check_rank1(isa, {n, 41, 35}, 1, 1, 1.0f, true, rng);
     }
   }
 }
@@ -280,4 +295,22 @@ TEST_CASE("checked entry points reject bad arguments with a message") {
 
   s = column_sums_accumulate_f32(2, 2, 1.0f, y.data(), 2, nullptr);
   CHECK(s.code() == StatusCode::kInvalidArgument);
+
+  // Optional scratch: too small is an error naming the formula; overlapping
+  // an operand is refused; null is accepted.
+  s = gemm_rows_f32(2, 3, 2, x.data(), 3, w.data(), 2, nullptr, y.data(), 2, Activation::kNone,
+                    scratch.data(), 10);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  CHECK(std::string(s.message()).find("needs 96 (gemm_rows_scratch_floats(k))") !=
+        std::string::npos);
+  std::vector<float> big(256);
+  s = gemm_rows_f32(2, 3, 2, big.data(), 3, w.data(), 2, nullptr, y.data(), 2, Activation::kNone,
+                    big.data() + 4, 200);
+  CHECK(std::string(s.message()).find("scratch overlaps an operand") != std::string::npos);
+  s = rank1_accumulate_f32(2, 3, 2, 1.0f, x.data(), 3, y.data(), 2, w.data(), 2, scratch.data(),
+                           64);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  CHECK(std::string(s.message()).find("needs 320") != std::string::npos);
+  s = backprop_rows_f32(2, 3, 2, y.data(), 2, x.data(), 2, w.data(), 3, nullptr, 0);
+  CHECK(std::string(s.message()).find("scratch is null; it needs 64 floats") != std::string::npos);
 }

@@ -56,31 +56,56 @@ enum class Activation : unsigned char {
   kRelu = 1,  // x > 0 ? x : +0.0f  (so NaN becomes +0.0f; tern checks data for NaN elsewhere)
 };
 
-// Scratch that backprop_rows needs: one packed panel of W^T, kPanelCols
-// columns by at most kPanelDepth rows. The figure depends only on m, never on
-// the ISA, so an arena sized at compile time fits every ISA.
+// Scratch: packed panels, always from the caller (the arena), never the heap
+// or a large stack frame.
+//
+// Vector kernels copy B operands into contiguous panels of kPanelCols columns
+// by at most kPanelDepth rows. Packing turns a strided stream (often with a
+// power-of-two stride that maps every row to one L1 set) into one sequential
+// run that stays in L1. The figures depend only on the shape, never on the
+// ISA, so an arena sized at compile time fits every ISA; the scalar kernels
+// accept the same scratch and ignore it.
+//   gemm_rows:        optional. Without it, W is read in place (same bits,
+//                     slower for more than a handful of rows).
+//   rank1_accumulate: optional, used for n <= kPanelDepth (same bits either way).
+//   backprop_rows:    required: the packed panel of W^T is the algorithm.
 constexpr std::size_t kPanelCols = 32;    // two AVX-512, four AVX2, eight NEON vectors
 constexpr std::size_t kPanelDepth = 256;  // 32 x 256 floats = 32 KiB: fits L1 with room
+constexpr std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
+constexpr std::size_t gemm_rows_scratch_floats(std::size_t k) {
+  return kPanelCols * min_size(k, kPanelDepth);
+}
+// rank1_accumulate packs a panel of D (n x kPanelCols) and a chunk of U^T
+// (kRank1Rows x n: 128 KiB at n = 256, an L2-sized block); nothing when
+// n > kPanelDepth.
+constexpr std::size_t kRank1Rows = 128;
+constexpr std::size_t rank1_accumulate_scratch_floats(std::size_t n) {
+  return n <= kPanelDepth ? (kPanelCols + kRank1Rows) * n : 0;
+}
 constexpr std::size_t backprop_rows_scratch_floats(std::size_t m) {
-  return kPanelCols * (m < kPanelDepth ? m : kPanelDepth);
+  return kPanelCols * min_size(m, kPanelDepth);
 }
 
 // Y (n x m) = act(X (n x k) W (k x m) + b). bias may be null (no bias).
 // k == 0 gives Y = act(b) (or act(0)). n == 0 or m == 0 does nothing.
+// scratch: null, or gemm_rows_scratch_floats(k) floats (see above).
 Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m,
                      const float* x, std::size_t ldx,
                      const float* w, std::size_t ldw,
                      const float* bias,
                      float* y, std::size_t ldy,
-                     Activation act = Activation::kNone);
+                     Activation act = Activation::kNone,
+                     float* scratch = nullptr, std::size_t scratch_floats = 0);
 
 // G (k x m) += alpha * sum_i U_i^T D_i, U n x k, D n x m: n rank-1 updates
 // accumulated in registers, never materialised one by one. n == 0 leaves G
 // unchanged (alpha * 0 is added: G + 0 == G, except -0.0 becomes +0.0).
+// scratch: null, or rank1_accumulate_scratch_floats(n) floats (see above).
 Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                             const float* u, std::size_t ldu,
                             const float* d, std::size_t ldd,
-                            float* g, std::size_t ldg);
+                            float* g, std::size_t ldg,
+                            float* scratch = nullptr, std::size_t scratch_floats = 0);
 
 // g (m) += alpha * column sums of D (n x m): the bias gradient.
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha,
