@@ -137,26 +137,18 @@ Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, con
 
 Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* d,
                          std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                         std::size_t lddx, float* scratch, std::size_t scratch_floats) {
+                         std::size_t lddx) {
   const char* op = "backprop_rows_f32";
   if (n == 0 || k == 0) return Status();
-  Extent ed, ew, edx, es;
+  Extent ed, ew, edx;
   TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
   TERN_RETURN_IF_ERROR(check_view(op, "W", w, k, m, ldw, &ew));
   TERN_RETURN_IF_ERROR(check_view(op, "dX", dx, n, k, lddx, &edx));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "D", ed));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "W", ew));
-  const std::size_t need = backprop_rows_scratch_floats(m);
-  if (need > 0 && scratch == nullptr) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: scratch is null; it needs %zu floats (backprop_rows_scratch_floats(%zu))",
-                         op, need, m);
-  }
-  TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats, need,
-                                     "backprop_rows_scratch_floats(m)", {&ed, &ew, &edx}));
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx, scratch);
+  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx);
   return Status();
 }
 

@@ -40,7 +40,7 @@ struct KernelTable {
                                      std::size_t ldd, float* g);
   void (*backprop_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* d,
                             std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                            std::size_t lddx, float* scratch);
+                            std::size_t lddx);
 };
 
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not
