@@ -71,12 +71,14 @@ void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
       case LayerKind::kDense:
         if (ls.act == Pointwise::kIdentity || ls.act == Pointwise::kRelu) {
           k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, out, m,
-                          ls.act == Pointwise::kRelu ? Activation::kRelu : Activation::kNone);
+                          ls.act == Pointwise::kRelu ? Activation::kRelu : Activation::kNone,
+                          scratch_);
         } else {
           // Training keeps the pre-activation for the derivative; inference
           // applies the function in place.
           float* z = training ? b.pre : out;
-          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, z, m, Activation::kNone);
+          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, z, m, Activation::kNone,
+                          scratch_);
           (void)pointwise_forward_f32(ls.act, rows, m, z, m, out, m);
         }
         break;
@@ -201,6 +203,7 @@ Status Model::load_batch(const Batch& batch) {
 void Model::run_backward(std::size_t rows) {
   const KernelTable& k = *kernels_;
   std::memset(gradients_, 0, gradient_bytes_);
+  float* rank1_scratch = rank1_accumulate_scratch_floats(rows) != 0 ? scratch_ : nullptr;
   for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
     const LayerSpec& ls = spec_.layers[l];
     const LayerBuffers& b = layers_[l];
@@ -217,9 +220,9 @@ void Model::run_backward(std::size_t rows) {
         } else if (ls.act != Pointwise::kIdentity) {
           (void)pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
         }
-        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m);
+        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m, rank1_scratch);
         k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
-        if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin, scratch_);
+        if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
         break;
       case LayerKind::kActivation:
         if (dx != nullptr) (void)pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);

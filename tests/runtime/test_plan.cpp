@@ -19,11 +19,23 @@ namespace {
 
 std::size_t R(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+// Packed-panel scratch, from 16 rows per step: gemm_rows packs 32 x min(k,
+// 256) floats of W; rank1_accumulate 160 n floats when n <= 256.
+std::size_t scratch_formula(const std::vector<std::size_t>& in_widths, std::size_t n, bool training) {
+  if (n < 16) return 0;
+  std::size_t s = 0;
+  for (std::size_t l = 0; l + 1 < in_widths.size(); ++l) {
+    s = std::max(s, R(4 * 32 * std::min<std::size_t>(in_widths[l], 256)));
+  }
+  if (training && n <= 256) s = std::max(s, R(4 * 160 * n));
+  return s;
+}
+
 // The bytes an MLP needs, derived by hand from what each pass keeps:
 // parameters (W, b per layer) and, for training, gradients and 1 or 2
 // optimizer moments of the same shapes; every point of the forward pass
 // (training) or two ping-pong buffers (inference); two ping-pong delta
-// buffers; labels; one backprop_rows panel (32 x min(m, 256) floats).
+// buffers; labels; the kernels' scratch.
 std::size_t mlp_formula(const std::vector<std::size_t>& w, std::size_t n, bool training,
                         int moments) {
   const std::size_t L = w.size() - 1;
@@ -35,7 +47,7 @@ std::size_t mlp_formula(const std::vector<std::size_t>& w, std::size_t n, bool t
       std::size_t& slot = p % 2 == 1 ? odd : even;
       slot = std::max(slot, R(4 * n * w[p]));
     }
-    return params + odd + even;
+    return params + odd + even + scratch_formula(w, n, false);
   }
   std::size_t total = params * (2 + moments);
   for (std::size_t p = 0; p <= L; ++p) total += R(4 * n * w[p]);
@@ -45,9 +57,7 @@ std::size_t mlp_formula(const std::vector<std::size_t>& w, std::size_t n, bool t
     slot = std::max(slot, R(4 * n * w[p]));
   }
   total += a + b + R(4 * n);
-  std::size_t scratch = 0;
-  for (std::size_t l = 1; l < L; ++l) scratch = std::max(scratch, R(4 * 32 * std::min<std::size_t>(w[l + 1], 256)));
-  return total + scratch;
+  return total + scratch_formula(w, n, training);
 }
 
 // The feed-forward block LN(X + Dense2(gelu(Dense1(X)))) with MSE.
@@ -57,15 +67,15 @@ std::size_t ffn_formula(std::size_t n, std::size_t d, std::size_t dff, bool trai
                              R(4 * d) + R(4 * d);
   // Inference: the input is the caller's; h (n x dff) and the d-wide points
   // alternate between two buffers (the residual reads the caller's input).
-  if (!training) return params + R(4 * n * dff) + R(4 * n * d);
+  const std::size_t scratch = scratch_formula({d, dff, d}, n, training);
+  if (!training) return params + R(4 * n * dff) + R(4 * n * d) + scratch;
   std::size_t total = params * (2 + moments);
   total += R(4 * n * d) + R(4 * n * dff) + 3 * R(4 * n * d);  // points 0..4
   total += R(4 * n * dff);                                     // GELU pre-activation
   total += 2 * R(4 * n);                                       // LayerNorm mean, rstd
   total += R(4 * n * d) + R(4 * n * std::max(d, dff));         // delta slots
   total += R(4 * n * d);                                       // MSE targets
-  total += R(4 * 32 * std::min<std::size_t>(d, 256));          // panel for Dense2
-  return total;
+  return total + scratch;
 }
 
 // A firmware-style declaration: the arena is a static array sized in the

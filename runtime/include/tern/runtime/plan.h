@@ -18,7 +18,7 @@
 //                mean and 1/std per row                         (training)
 //   deltas       dL/d(point), rows x width                      (training)
 //   labels       the batch's labels or regression targets       (training)
-//   scratch      backprop_rows' packed panel of W^T             (training)
+//   scratch      the kernels' packed panels          (rows >= kPackMinRows)
 //
 // so each group is one contiguous span (the gradients are zeroed with one
 // memset per step).
@@ -40,7 +40,11 @@
 //  * Activation derivatives are applied in place on the delta; ReLU after a
 //    Dense layer is fused into the GEMM and differentiated from its output,
 //    so it needs no pre-activation buffer; GELU, tanh and sigmoid keep one.
-//  * backprop_rows' scratch panel is one buffer shared by every layer.
+//  * The kernels' scratch (gemm_rows packs W into 32-column panels,
+//    rank1_accumulate packs D and U^T) is one buffer shared by every layer.
+//    Packing pays off only when many rows reuse a panel, so models with
+//    fewer than kPackMinRows rows per step get no scratch and the kernels
+//    read the operands in place (same bits, less RAM).
 #pragma once
 
 #include <cstddef>
@@ -77,7 +81,7 @@ struct ModelPlan {
   Region points[kMaxLayers + 1] = {};  // inference: points[0] absent (the caller's input)
   Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
   Region labels;                       // training: uint32 labels or float targets
-  Region scratch;                      // training: backprop_rows panel
+  Region scratch;                      // packed panels (rows >= kPackMinRows)
   Region parameters, gradients, moment1, moment2;  // the group spans
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
   std::uint32_t tensor_count = 0;      // parameter tensors (two per Dense / LayerNorm)
@@ -85,6 +89,11 @@ struct ModelPlan {
   std::uint32_t delta_buffers = 0;     // distinct delta buffers
   std::uint64_t total = 0;             // bytes of the whole block
 };
+
+// Rows per step from which the kernels get scratch for packed panels. At
+// fewer rows each panel would be read about once, so packing it first only
+// adds a copy (and a microcontroller saves up to 32 KiB).
+constexpr std::uint32_t kPackMinRows = 16;
 
 namespace plan_detail {
 
@@ -274,11 +283,21 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
         spec.loss == LossKind::kSoftmaxCrossEntropy ? n * 4 : n * spec.output_width() * 4;
     plan.labels = cur.take(round_up(label_bytes));
 
+  }
+
+  // One scratch buffer for the kernels' packed panels, shared by every
+  // layer (the kernels run one at a time).
+  if (spec.rows >= kPackMinRows) {
     std::uint64_t panel = 0;
-    for (std::uint32_t l = 1; l < L; ++l) {
-      if (spec.layers[l].kind != LayerKind::kDense) continue;
-      const std::uint64_t f = backprop_rows_scratch_floats(spec.layers[l].out);
-      if (f > panel) panel = f;
+    for (std::uint32_t l = 0; l < L; ++l) {
+      const LayerSpec& ls = spec.layers[l];
+      if (ls.kind != LayerKind::kDense) continue;
+      const std::uint64_t g = gemm_rows_scratch_floats(ls.in);
+      if (g > panel) panel = g;
+      if (training) {
+        const std::uint64_t r = rank1_accumulate_scratch_floats(spec.rows);
+        if (r > panel) panel = r;
+      }
     }
     plan.scratch = cur.take(bytes_of_floats(panel));
   }
