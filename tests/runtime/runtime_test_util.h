@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
 
@@ -43,6 +45,12 @@ struct ModelInArena {
   Model model;
   Status status;
 };
+
+// A file name unique to this process: ctest runs the suite's ISA variants
+// in parallel in the same directory.
+inline std::string temp_name(const char* base) {
+  return "tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + base;
+}
 
 inline bool contains(const Status& s, const char* text) {
   return std::string(s.message()).find(text) != std::string::npos;

@@ -264,7 +264,7 @@ TEST_CASE("persist: a failing source is an I/O error; files round-trip through t
   CHECK(contains(s, "flash read error"));
   CHECK(Snapshot(b.model) == untouched);
 
-  const std::string path = "tern_persist_test.model";
+  const std::string path = tern::test::temp_name("persist.model");
   REQUIRE(save_model_file(a.model, path.c_str(), true).ok());
   REQUIRE(load_model_file(b.model, path.c_str(), true).ok());
   CHECK(Snapshot(b.model) == Snapshot(a.model));

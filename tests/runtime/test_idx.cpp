@@ -1,0 +1,101 @@
+// The IDX reader of the examples, on small generated .gz files.
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "data/idx.h"
+#include "runtime_test_util.h"
+
+using tern::StatusCode;
+using tern::test::contains;
+namespace data = tern::data;
+
+namespace {
+
+std::vector<unsigned char> idx(unsigned char type, std::vector<std::uint32_t> dims,
+                               std::vector<unsigned char> payload) {
+  std::vector<unsigned char> b = {0, 0, type, static_cast<unsigned char>(dims.size())};
+  for (std::uint32_t d : dims) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(d >> s));
+  }
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+void write_gz(const std::string& path, const std::vector<unsigned char>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == int(bytes.size()));
+  REQUIRE(gzclose(f) == Z_OK);
+}
+
+}  // namespace
+
+TEST_CASE("idx: reads a gzip'ed image/label pair exactly") {
+  const std::string prefix = tern::test::temp_name("tiny");
+  std::vector<unsigned char> pixels;
+  for (int i = 0; i < 18; ++i) pixels.push_back(static_cast<unsigned char>(i * 15));
+  write_gz(prefix + "-images-idx3-ubyte.gz", idx(0x08, {3, 2, 3}, pixels));
+  write_gz(prefix + "-labels-idx1-ubyte.gz", idx(0x08, {3}, {2, 0, 9}));
+  data::Dataset d;
+  const tern::Status s = data::load_idx_pair(".", prefix.c_str(), 10, &d);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(d.count == 3);
+  CHECK(d.width == 6);
+  REQUIRE(d.x.size() == 18);
+  for (int i = 0; i < 18; ++i) CHECK(d.x[i] == float(i * 15) / 255.0f);
+  CHECK(d.y == std::vector<std::uint32_t>{2, 0, 9});
+
+  // Different image and label counts.
+  write_gz(prefix + "-labels-idx1-ubyte.gz", idx(0x08, {2}, {2, 0}));
+  CHECK(data::load_idx_pair(".", prefix.c_str(), 10, &d).code() == StatusCode::kShapeMismatch);
+  // A label out of range.
+  write_gz(prefix + "-labels-idx1-ubyte.gz", idx(0x08, {3}, {2, 10, 9}));
+  const tern::Status range = data::load_idx_pair(".", prefix.c_str(), 10, &d);
+  CHECK(range.code() == StatusCode::kCorruptData);
+  CHECK(contains(range, "label 1 is 10, not below 10"));
+  std::remove((prefix + "-images-idx3-ubyte.gz").c_str());
+  std::remove((prefix + "-labels-idx1-ubyte.gz").c_str());
+  CHECK(data::load_idx_pair(".", prefix.c_str(), 10, &d).code() == StatusCode::kIoError);
+}
+
+TEST_CASE("idx: bad magic, wrong sizes and truncation are errors") {
+  std::vector<float> px;
+  std::size_t count = 0, width = 0;
+  auto images = [&](const std::vector<unsigned char>& b) {
+    return data::parse_idx_images(b, "test", &px, &count, &width);
+  };
+  CHECK(images(idx(0x08, {1, 2, 2}, {1, 2, 3, 4})).ok());
+  tern::Status s = images(idx(0x09, {1, 2, 2}, {1, 2, 3, 4}));  // signed bytes: not ours
+  CHECK(s.code() == StatusCode::kCorruptData);
+  CHECK(contains(s, "bad IDX magic 00 00 09 03"));
+  CHECK(contains(images(idx(0x08, {4}, {1, 2, 3, 4})), "bad IDX magic"));  // 1-D, not images
+  s = images(idx(0x08, {2, 2, 2}, {1, 2, 3, 4}));  // header says 8 bytes of data
+  CHECK(contains(s, "the header describes 8 bytes of data, the file has 4"));
+  CHECK(contains(images(idx(0x08, {1, 2, 2}, {1, 2, 3, 4, 5})), "the file has 5"));
+  CHECK(contains(images(idx(0x08, {0, 2, 2}, {})), "dimension 0 is 0"));
+  CHECK(contains(images({0, 0, 8}), "too short"));
+  std::vector<unsigned char> cut = idx(0x08, {1, 2, 2}, {});
+  cut.resize(9);
+  CHECK(contains(images(cut), "truncated header"));
+  std::vector<std::uint32_t> labels;
+  CHECK(data::parse_idx_labels(idx(0x08, {1, 1, 1}, {1}), "l", 10, &labels).code() ==
+        StatusCode::kCorruptData);
+}
+
+TEST_CASE("idx: the gzip reader also takes uncompressed files and reports missing ones") {
+  const std::vector<unsigned char> raw = idx(0x08, {2}, {7, 8});
+  const std::string plain = tern::test::temp_name("plain-idx1");
+  std::FILE* f = std::fopen(plain.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  std::fwrite(raw.data(), 1, raw.size(), f);
+  std::fclose(f);
+  std::vector<unsigned char> back;
+  REQUIRE(data::read_gzip_file(plain.c_str(), &back).ok());
+  CHECK(back == raw);
+  std::remove(plain.c_str());
+  CHECK(data::read_gzip_file("/nonexistent/file.gz", &back).code() == StatusCode::kIoError);
+}
