@@ -213,13 +213,6 @@ std::size_t encode_header(const Model& model, bool with_state, unsigned char* ou
 
 }  // namespace
 
-std::size_t model_file_bytes(const ModelSpec& spec, bool optimizer_state) {
-  const ModelPlan plan = plan_model(spec);
-  if (!plan.check.ok()) return 0;
-  const std::uint64_t state = optimizer_state ? state_floats(spec, plan.parameter_floats) : 0;
-  return model_file_header_bytes(spec.layer_count) +
-         static_cast<std::size_t>(4 * (plan.parameter_floats + state)) + 4;
-}
 
 // ---------------------------------------------------------------------------
 // Save
@@ -376,8 +369,19 @@ Status stream_payload(const ByteSource& src, const ParsedHeader& h, const unsign
 }
 
 void describe_layer(const LayerSpec& l, char* out, std::size_t cap) {
-  std::snprintf(out, cap, "%s %u->%u %s from %u", layer_kind_name(l.kind), l.in, l.out,
-                pointwise_name(l.act), l.kind == LayerKind::kResidual ? l.from : 0u);
+  switch (l.kind) {
+    case LayerKind::kDense:
+      std::snprintf(out, cap, "dense %u->%u %s", l.in, l.out, pointwise_name(l.act));
+      break;
+    case LayerKind::kActivation:
+      std::snprintf(out, cap, "activation %s %u", pointwise_name(l.act), l.out);
+      break;
+    case LayerKind::kLayerNorm: std::snprintf(out, cap, "layer_norm %u", l.out); break;
+    case LayerKind::kResidual:
+      std::snprintf(out, cap, "residual %u + point %u", l.out, l.from);
+      break;
+    default: std::snprintf(out, cap, "unknown layer kind %u", static_cast<unsigned>(l.kind));
+  }
 }
 
 Status compare_architecture(const ModelSpec& file, const ModelSpec& model) {

@@ -34,6 +34,7 @@
 #include "tern/platform/compiler.h"
 #include "tern/platform/status.h"
 #include "tern/runtime/model.h"
+#include "tern/runtime/plan.h"
 #include "tern/runtime/spec.h"
 
 namespace tern {
@@ -73,9 +74,19 @@ class MemorySink {
 };
 ByteSource memory_source(const void* data, std::size_t size);
 
-// Header bytes and total file bytes for a spec (0 for an invalid spec).
-constexpr std::size_t model_file_header_bytes(std::uint32_t layers) { return 48 + 16 * std::size_t{layers}; }
-std::size_t model_file_bytes(const ModelSpec& spec, bool optimizer_state);
+// Header bytes and total file bytes for a spec (0 for an invalid spec);
+// constexpr, so firmware can reserve a flash or RAM buffer for the file.
+constexpr std::size_t model_file_header_bytes(std::uint32_t layers) {
+  return 48 + 16 * std::size_t{layers};
+}
+constexpr std::size_t model_file_bytes(const ModelSpec& spec, bool optimizer_state) {
+  const ModelPlan plan = plan_model(spec);
+  if (!plan.check.ok()) return 0;
+  const std::uint64_t moments = spec.optimizer == OptimizerKind::kSgd ? 1 : 2;
+  const std::uint64_t state = optimizer_state ? moments * plan.parameter_floats : 0;
+  return model_file_header_bytes(spec.layer_count) +
+         static_cast<std::size_t>(4 * (plan.parameter_floats + state)) + 4;
+}
 
 // Saves the parameters (and, with optimizer_state, the moments and step
 // count of a training model). kNonFinite if a parameter is NaN or Inf.
