@@ -567,8 +567,9 @@ def write_report(res, path):
                "÷ the peer (**bold** below 1); `<isa> %% peak` = that tern ISA ÷ peak/<isa>; "
                "for n ≤ %d the attainable roofline and tern's best as a percentage of it. "
                "* = repetitions spread more than %.0f %%. All operands are warm in cache "
-               "(the same buffers every iteration). gemm_rows has a bias and no activation; the "
-               "peers add the bias by filling Y with b and accumulating the product into it "
+               "(the same buffers every iteration); tern's gemm_rows and rank1_accumulate get "
+               "their optional panel scratch, as the runtime gives them from its arena. "
+               "gemm_rows has a bias and no activation; the peers add the bias by filling Y with b and accumulating the product into it "
                "(OpenBLAS: sgemm with beta = 1; Eigen: `Y.rowwise() = b; Y.noalias() += X*W`). "
                "rank1_accumulate is `G += alpha·Uᵀ·D` (sgemm TransA, beta = 1), backprop_rows "
                "`dX = D·Wᵀ` (sgemm TransB)." % (MEMORY_BOUND_ROWS, 100 * NOISY_CV))
