@@ -25,11 +25,9 @@ void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, 
 
 extern const KernelTable kTable = {
     Isa::kAvx2, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
-    // Element-wise kernels: the scalar reference (compiled in its own
-    // baseline translation unit) until the vector versions land.
-    scalar::add_bias, scalar::pointwise_forward, scalar::pointwise_backward,
-    scalar::softmax_rows, scalar::softmax_cross_entropy, scalar::mse, scalar::sgd_momentum,
-    scalar::adam,
+    // Element-wise kernels: elementwise_avx2.cpp.
+    add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
+    sgd_momentum, adam,
 };
 
 }  // namespace tern::kernels::avx2

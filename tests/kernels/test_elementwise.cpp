@@ -97,8 +97,9 @@ void require_same(const GuardedMatrix& got, const GuardedMatrix& want, const cha
   for (std::size_t i = 0; i < got.rows(); ++i)
     for (std::size_t j = 0; j < got.cols(); ++j)
       if (!same(got.at(i, j), want.at(i, j))) {
-        FAIL(what << "[" << isa_name(isa) << "] " << n << "x" << m << " at (" << i << "," << j
-                  << "): " << got.at(i, j) << " vs scalar " << want.at(i, j));
+        FAIL(std::string(what) << "[" << std::string(isa_name(isa)) << "] " << n << "x" << m
+                               << " at (" << i << "," << j << "): " << got.at(i, j)
+                               << " vs scalar " << want.at(i, j));
       }
   REQUIRE(got.guards_intact());
 }
