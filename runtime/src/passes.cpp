@@ -79,11 +79,11 @@ void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
           float* z = training ? b.pre : out;
           k.gemm_rows_f32(rows, ls.in, m, in, ld_in, b.weight, m, b.bias, z, m, Activation::kNone,
                           scratch_);
-          (void)pointwise_forward_f32(ls.act, rows, m, z, m, out, m);
+          k.pointwise_forward_f32(ls.act, rows, m, z, m, out, m);
         }
         break;
       case LayerKind::kActivation:
-        (void)pointwise_forward_f32(ls.act, rows, m, in, ld_in, out, m);
+        k.pointwise_forward_f32(ls.act, rows, m, in, ld_in, out, m);
         break;
       case LayerKind::kLayerNorm:
         ops::layer_norm_forward(rows, m, in, ld_in, b.weight, b.bias, out, m, b.mean, b.rstd);
@@ -216,16 +216,16 @@ void Model::run_backward(std::size_t rows) {
       case LayerKind::kDense:
         if (ls.act == Pointwise::kRelu) {
           // relu'(z) = z > 0, and y = relu(z) > 0 exactly when z > 0.
-          (void)pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
+          k.pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
         } else if (ls.act != Pointwise::kIdentity) {
-          (void)pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
+          k.pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
         }
         k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m, rank1_scratch);
         k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
         if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
         break;
       case LayerKind::kActivation:
-        if (dx != nullptr) (void)pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
+        if (dx != nullptr) k.pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
         break;
       case LayerKind::kLayerNorm:
         ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, dx, m,
@@ -258,17 +258,19 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
   const float scale = 1.0f / static_cast<float>(rows);
   float loss_sum = 0.0f;
   if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
-    Status s = softmax_cross_entropy_f32(rows, m, points_[L], m,
-                                         static_cast<const std::uint32_t*>(labels_), scale,
-                                         deltas_[L], m, &loss_sum);
-    if (!s.ok()) {
-      return Status::error(s.code(), "compute_gradients: loss failed (training diverged?): %s",
-                           s.message());
-    }
+    kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
+                                        static_cast<const std::uint32_t*>(labels_), scale,
+                                        deltas_[L], m, &loss_sum);
   } else {
-    Status s = mse_f32(rows, m, points_[L], m, static_cast<const float*>(labels_), m, scale,
-                       deltas_[L], m, &loss_sum);
-    if (!s.ok()) return s;
+    kernels_->mse_f32(rows, m, points_[L], m, static_cast<const float*>(labels_), m, scale,
+                      deltas_[L], m, &loss_sum);
+  }
+  // The inputs were checked finite, so a non-finite loss means the weights
+  // or activations have blown up: stop before the gradients spread it.
+  if (!ops::is_finite(loss_sum)) {
+    return Status::error(StatusCode::kNonFinite,
+                         "compute_gradients: the loss is not finite (training diverged; lower "
+                         "the learning rate?)");
   }
   run_backward(rows);
   if (mean_loss != nullptr) *mean_loss = loss_sum * scale;
@@ -278,6 +280,31 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
 Status Model::apply_gradients() {
   TERN_RETURN_IF_ERROR(check_training("apply_gradients"));
   ++steps_;
+  const KernelTable& k = *kernels_;
+  // Two sets of step constants: weight decay applies to Dense weights only.
+  SgdParams sgd[2];
+  AdamStepConstants adam[2] = {};
+  for (int decayed = 0; decayed < 2; ++decayed) {
+    const float decay = decayed ? opt_.weight_decay : 0.0f;
+    sgd[decayed].learning_rate = opt_.learning_rate;
+    sgd[decayed].momentum = opt_.momentum;
+    sgd[decayed].weight_decay = decay;
+    if (spec_.optimizer != OptimizerKind::kSgd) {
+      AdamParams p;
+      p.learning_rate = opt_.learning_rate;
+      p.beta1 = opt_.beta1;
+      p.beta2 = opt_.beta2;
+      p.epsilon = opt_.epsilon;
+      p.weight_decay = decay;
+      p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
+      p.step = steps_;
+      const Status s = adam_step_constants(p, &adam[decayed]);
+      if (!s.ok()) {
+        --steps_;
+        return s;
+      }
+    }
+  }
   for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
     const LayerSpec& ls = spec_.layers[l];
     if (!has_parameters(ls.kind)) continue;
@@ -289,23 +316,11 @@ Status Model::apply_gradients() {
       const float* g = is_weight ? b.weight_grad : b.bias_grad;
       float* m1 = is_weight ? b.weight_m : b.bias_m;
       float* m2 = is_weight ? b.weight_v : b.bias_v;
-      const float decay = (is_weight && ls.kind == LayerKind::kDense) ? opt_.weight_decay : 0.0f;
+      const int decayed = (is_weight && ls.kind == LayerKind::kDense) ? 1 : 0;
       if (spec_.optimizer == OptimizerKind::kSgd) {
-        SgdParams p;
-        p.learning_rate = opt_.learning_rate;
-        p.momentum = opt_.momentum;
-        p.weight_decay = decay;
-        (void)sgd_momentum_f32(count, w, g, m1, p);
+        k.sgd_momentum_f32(count, w, g, m1, sgd[decayed]);
       } else {
-        AdamParams p;
-        p.learning_rate = opt_.learning_rate;
-        p.beta1 = opt_.beta1;
-        p.beta2 = opt_.beta2;
-        p.epsilon = opt_.epsilon;
-        p.weight_decay = decay;
-        p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
-        p.step = steps_;
-        (void)adam_f32(count, w, g, m1, m2, p);
+        k.adam_f32(count, w, g, m1, m2, adam[decayed]);
       }
     }
   }
