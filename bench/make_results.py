@@ -130,11 +130,12 @@ class Results:
                 self.skipped[name] = b.get("error_message", "error")
                 continue
             agg = b.get("aggregate_name")
-            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads") if k in b}
+            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads", "samples_per_s")
+                        if k in b}
             if agg == "median" or (agg is None and b.get("run_type") == "iteration"):
                 self.median[name] = counters
             elif agg == "cv":
-                main = counters.get("GFLOPS", counters.get("GBps"))
+                main = counters.get("GFLOPS", counters.get("GBps", counters.get("samples_per_s")))
                 if main is not None:
                     self.cv[name] = main
             elif agg == "max":
@@ -376,6 +377,52 @@ def kernel_table(a, kernel):
             row.append(pct(ratio(best[0] if best else None, attainable)))
         else:
             row += ["", ""]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+TRAIN_PEERS = ["eigen"]
+
+
+def training_section(a):
+    """Samples/s of one training step per implementation, and tern's fastest
+    ISA divided by the Eigen step."""
+    res = a.res
+    models, impls = [], []
+    for name in res.order:
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == "train_step":
+            if parts[2] not in models:
+                models.append(parts[2])
+            if parts[1] not in impls:
+                impls.append(parts[1])
+    if not models:
+        return ["(no train_step benchmarks in this run)"]
+    tern_impls = [i for i in TERN_IMPLS if i in impls]
+    peers = [p for p in TRAIN_PEERS if p in impls]
+    head = ["model"] + tern_impls + peers + ["best/%s" % p for p in peers]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def rate(impl, model):
+        return res.median.get("train_step/%s/%s" % (impl, model), {}).get("samples_per_s")
+
+    for model in models:
+        row = [model]
+        for impl in tern_impls + peers:
+            name = "train_step/%s/%s" % (impl, model)
+            if name in res.skipped:
+                row.append("skip")
+                continue
+            v = rate(impl, model)
+            cell = "–" if v is None else "%.0f" % v
+            if v is not None and res.cv.get(name, 0) > NOISY_CV:
+                cell += "*"
+            row.append(cell)
+        measured = [v for v in (rate(i, model) for i in tern_impls) if v is not None]
+        best = max(measured) if measured else None
+        for p in peers:
+            r = ratio(best, rate(p, model))
+            row.append(("**%s**" if r is not None and r < 1 else "%s") % fmt_ratio(r))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -631,6 +678,21 @@ def write_report(res, path):
         out.append("### %s" % kernel)
         out.append("")
         out += kernel_table(a, kernel)
+    out.append("")
+    out.append("## Training step")
+    out.append("")
+    out.append("One `Model::train_step` — batch copied in and validated, forward, loss, "
+               "backward (rank1_accumulate, column sums, backprop_rows), Adam on every tensor "
+               "— through the public API with the model built under each ISA "
+               "(`tern::select_isa`), beside a hand-written Eigen step doing the same "
+               "arithmetic (`bench/peer_eigen_train.cpp`, compiled like the Eigen peer). "
+               "Models: the Fashion-MNIST MLP 784-256-128-10 (ReLU, softmax cross-entropy) at "
+               "batch 1, 32 and 128, and the feed-forward block LayerNorm(X + "
+               "Dense(gelu(Dense(X)))) with n=128, d=256, d_ff=1024 and MSE. Figures are "
+               "samples (rows) per second, medians; `best/eigen` = tern's fastest ISA ÷ Eigen "
+               "(**bold** below 1).")
+    out.append("")
+    out += training_section(a)
     out.append("")
     out.append("## Targets")
     out.append("")

@@ -4,9 +4,10 @@
 //
 // Names: <kernel>/<impl>/<n>x<k>x<m> with kernel in gemm_rows,
 // rank1_accumulate, backprop_rows and impl in scalar, avx2, avx512, neon
-// (tern's own tables), openblas, eigen; peak/<isa>; membw/<cache>/<k>x<m>.
+// (tern's own tables), openblas, eigen; peak/<isa>; membw/<cache>/<k>x<m>;
+// train_step/<impl>/<model> (whole training steps, train_bench.cpp).
 // Every kernel benchmark reports GFLOPS = 2 n k m per iteration over the
-// measured time; membw reports GBps.
+// measured time; membw reports GBps; train_step samples_per_s.
 //
 // What is measured, so the figures compare like with like:
 // - tern is called through the UNCHECKED kernel table of each ISA
@@ -42,6 +43,7 @@
 #include "tern/kernels/dispatch.h"
 #include "tern/kernels/kernels.h"
 #include "tern/platform/isa.h"
+#include "train_units.h"
 #include "units.h"
 
 namespace {
@@ -456,7 +458,7 @@ void register_all(const PeerSkips& skips) {
 #endif
     }
   }
-  (void)skips;
+  tern_bench::register_training_benchmarks(skips.eigen.c_str());
   register_ceilings("/end");
 }
 
