@@ -1,0 +1,45 @@
+// NEON instantiation of the dense-layer kernels and its kernel table, for
+// AArch64 (AdvSIMD) and ARMv7 (NEON + VFPv4). 4 float lanes per q register.
+//
+// The tile is sized from the register file (A = the broadcast scalar of X,
+// B = the row of W loaded per step, accumulators = MR x NV q registers):
+#include "neon/simd_neon.h"
+#include "src/kernel_tables.h"
+#include "tern/platform/compiler.h"
+
+namespace tern::kernels::neon {
+
+#if defined(__aarch64__)
+// AArch64 has 32 q registers (v0-v31).
+// Tile 8 x 12 (kMR = 8 rows, kNV = 3 vectors = 12 columns): 24 accumulators
+// + 3 B vectors + 1 broadcast = 28 of 32, leaving room for the compiler.
+// Per step: 3 vector loads + 8 broadcast loads (ld1r) feed 24 FMAs; the
+// 24 independent chains cover a 4-cycle FMLA latency on two pipes
+// (Cortex-A72/A76: 8 chains needed) three times over.
+constexpr int kMR = 8, kNV = 3;
+// Few rows (n <= 2): 2 x 32 (kSmallNV = 8): 16 accumulators + 8 B vectors
+// + 1 broadcast = 25 registers, still 16 chains for a single sample.
+constexpr int kSmallMR = 2, kSmallNV = 8;
+#else
+// ARMv7 has 16 q registers (q0-q15, aliasing d0-d31) and no FMA by scalar.
+// Tile 4 x 8 (kMR = 4, kNV = 2): 8 accumulators + 2 B vectors + 1 broadcast
+// = 11 of 16: 8 chains, enough for the in-order Cortex-A7 and most of what an
+// out-of-order Cortex-A15 can overlap, without spilling.
+constexpr int kMR = 4, kNV = 2;
+// Few rows (n <= 2): 2 x 16 (kSmallNV = 4): 8 accumulators + 4 B + 1 = 13.
+constexpr int kSmallMR = 2, kSmallNV = 4;
+#endif
+
+#include "generic/gemm-inl.h"
+
+void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
+                           float* dst) {
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t c = 0; c < rows; ++c) dst[j * kPanelCols + c] = src[c * lds + j];
+}
+
+extern const KernelTable kTable = {
+    Isa::kNeon, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
+};
+
+}  // namespace tern::kernels::neon
