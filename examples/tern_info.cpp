@@ -21,13 +21,14 @@ struct Shape {
 void run(const tern::KernelTable* t, const Shape& s, const std::vector<float>& x,
          const std::vector<float>& w, const std::vector<float>& b, std::vector<float>* out) {
   std::vector<float> y(s.n * s.m), g(s.k * s.m, 0.5f), gb(s.m, 0.25f), dx(s.n * s.k);
-  std::vector<float> scratch(tern::backprop_rows_scratch_floats(s.m));
+  std::vector<float> scratch(tern::gemm_rows_scratch_floats(s.k) +
+                             tern::rank1_accumulate_scratch_floats(s.n));
   t->gemm_rows_f32(s.n, s.k, s.m, x.data(), s.k, w.data(), s.m, b.data(), y.data(), s.m,
-                   tern::Activation::kRelu);
-  t->rank1_accumulate_f32(s.n, s.k, s.m, -0.5f, x.data(), s.k, y.data(), s.m, g.data(), s.m);
+                   tern::Activation::kRelu, scratch.data());
+  t->rank1_accumulate_f32(s.n, s.k, s.m, -0.5f, x.data(), s.k, y.data(), s.m, g.data(), s.m,
+                          scratch.data());
   t->column_sums_accumulate_f32(s.n, s.m, 1.0f, y.data(), s.m, gb.data());
-  t->backprop_rows_f32(s.n, s.k, s.m, y.data(), s.m, w.data(), s.m, dx.data(), s.k,
-                       scratch.data());
+  t->backprop_rows_f32(s.n, s.k, s.m, y.data(), s.m, w.data(), s.m, dx.data(), s.k);
   for (auto* v : {&y, &g, &gb, &dx}) out->insert(out->end(), v->begin(), v->end());
 }
 

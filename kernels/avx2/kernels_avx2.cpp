@@ -14,14 +14,12 @@ namespace tern::kernels::avx2 {
 
 constexpr int kMR = 6, kNV = 2;
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// backprop_rows: 16 lanes are 2 ymm, so 2 x 2 outputs = 8 accumulators + 4 D
+// + 2 W = 14 registers; per 16 columns 8 loads feed 8 FMAs. Fewer than 2
+// rows of D: 1 x 4, 8 accumulators again.
+constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 
 #include "generic/gemm-inl.h"
-
-void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
-                           float* dst) {
-  for (std::size_t j = 0; j < cols; ++j)
-    for (std::size_t c = 0; c < rows; ++c) dst[j * kPanelCols + c] = src[c * lds + j];
-}
 
 extern const KernelTable kTable = {
     Isa::kAvx2, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,

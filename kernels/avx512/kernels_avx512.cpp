@@ -16,14 +16,12 @@ namespace tern::kernels::avx512 {
 
 constexpr int kMR = 8, kNV = 2;
 constexpr int kSmallMR = 4, kSmallNV = 4;
+// backprop_rows: 4 x 4 outputs of 16 lanes = 16 zmm accumulators + 4 D + 1 W
+// vectors; per 16 columns 8 loads feed 16 FMAs. One row of D (n < 4): 1 x 8,
+// 8 independent chains to cover the FMA latency while W streams in.
+constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 8;
 
 #include "generic/gemm-inl.h"
-
-void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
-                           float* dst) {
-  for (std::size_t j = 0; j < cols; ++j)
-    for (std::size_t c = 0; c < rows; ++c) dst[j * kPanelCols + c] = src[c * lds + j];
-}
 
 extern const KernelTable kTable = {
     Isa::kAvx512, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,

@@ -8,7 +8,18 @@
 // silently lose bit-identity. Simd::fma calls _mm512_fmadd_ps directly.
 #pragma once
 
+// GCC 12's AVX-512 headers pass _mm512_undefined_ps() through masked
+// builtins and then warn -Wmaybe-uninitialized at every inlined use of
+// extract/shuffle intrinsics. The warning is located in the header, so it is
+// silenced for the header alone.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #include <xsimd/xsimd.hpp>
 
 #include <cstddef>
@@ -30,9 +41,35 @@ struct Simd {
   static void store_partial(float* p, V v, std::size_t lanes) {
     _mm512_mask_storeu_ps(p, mask(lanes), v);
   }
-  // dst[j * 32 + c] = src[c * lds + j] for c < rows (<= 32), j < cols.
-  static void pack_transposed(const float* src, std::size_t lds, std::size_t rows,
-                              std::size_t cols, float* dst);
+  // c + a * b in the first `lanes` lanes; the other lanes of c unchanged.
+  static V fma_partial(V a, V b, V c, std::size_t lanes) {
+    return _mm512_mask3_fmadd_ps(a, b, c, mask(lanes));
+  }
+  // The fixed tree (pairs l+8, l+4, l+2, l+1) of 16 accumulators at once:
+  // returns lane q = the tree sum of acc[q]. Each level adds two registers
+  // whose lanes hold the two halves of every pair, gathered by shuffles, so
+  // the pairing (and thus every rounding) is exactly the scalar tree's.
+  static V reduce_batch(const V* acc) {
+    __m512 b1[8], b2[4], b3[2];
+    for (int q = 0; q < 8; ++q) {  // (l, l+8): blocks 0,1 with blocks 2,3
+      const __m512 x = acc[2 * q], y = acc[2 * q + 1];
+      b1[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE));
+    }
+    for (int q = 0; q < 4; ++q) {  // (l, l+4): even blocks with odd blocks
+      const __m512 x = b1[2 * q], y = b1[2 * q + 1];
+      b2[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
+    }
+    for (int q = 0; q < 2; ++q) {  // (l, l+2) inside each 128-bit block
+      const __m512 x = b2[2 * q], y = b2[2 * q + 1];
+      b3[q] = _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    // (l, l+1). Lane 4j+e now holds accumulator 4e+j; one permute restores order.
+    const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(b3[0], b3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(b3[0], b3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, e);
+  }
 };
 
 }  // namespace tern::kernels::avx512

@@ -21,9 +21,9 @@
 //
 // Blocking
 // --------
-// gemm_rows walks the k dimension in blocks of kKc steps: a kKc x NR panel of
-// W (256 x 32 floats = 32 KiB on AVX-512) stays in L1 while every row block
-// of X streams past it. Between blocks the partial sums are stored to Y and
+// gemm_rows walks the k dimension in blocks of kKc steps: a kKc x 32 panel of
+// W (256 x 32 floats = 32 KiB), packed into the caller's scratch, stays in L1
+// while every row block of X streams past it. Between blocks the partial sums are stored to Y and
 // reloaded — a float round-trip is exact, so blocking does not change a bit.
 // The fused ReLU is applied only after the last block.
 
@@ -31,7 +31,7 @@
 enum class Start { kZero, kBias, kLoad };
 enum class Finish { kStore, kStoreRelu, kAxpy };  // kAxpy: C = fma(alpha, acc, C)
 
-constexpr std::size_t kKc = 256;
+constexpr std::size_t kKc = kPanelDepth;
 
 using V = xsimd::batch<float, Arch>;
 constexpr std::size_t kW = V::size;
@@ -169,9 +169,30 @@ TERN_INLINE void block_any(std::size_t rows, std::size_t cols, std::size_t kc, c
   }
 }
 
+// Copies a rows x cols (cols <= kPanelCols) block of a row-major matrix into
+// a contiguous panel with rows kPanelCols floats apart. Packing turns the
+// tile's B stream into one sequential run: with the original stride (often a
+// power of two such as 1024 floats = 4 KiB) every row of a 256-row panel maps
+// to the same L1 set and the panel thrashes; packed, it stays resident.
+TERN_INLINE void pack_panel(const float* src, std::size_t lds, std::size_t rows,
+                            std::size_t cols, float* dst) {
+  for (std::size_t t = 0; t < rows; ++t) {
+    const float* s = src + t * lds;
+    float* d = dst + t * kPanelCols;
+    std::size_t c = 0;
+    for (; c + kW <= cols; c += kW) V::load_unaligned(s + c).store_unaligned(d + c);
+    if (c < cols) Simd::store_partial(d + c, Simd::load_partial(s + c, cols - c), cols - c);
+  }
+}
+
+// With this many rows or fewer, W is streamed in place even when scratch is
+// given: each W element feeds at most kSmallMR FMAs, so a copy would cost as
+// much as the product.
+constexpr std::size_t kPackMinRows = kSmallMR;
+
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
                const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
-               Activation act) {
+               Activation act, float* scratch) {
   const Finish last_finish = act == Activation::kRelu ? Finish::kStoreRelu : Finish::kStore;
   if (k == 0) {  // empty chain: Y = act(bias or 0). X and W may be null and are
                  // never read; y stands in so no offset is applied to a null pointer.
@@ -179,41 +200,193 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
               last_finish, 0.0f);
     return;
   }
+  const bool pack = scratch != nullptr && n > kPackMinRows;
   for (std::size_t p = 0; p < k; p += kKc) {
     const std::size_t kc = k - p < kKc ? k - p : kKc;
     const Start start = p == 0 ? (bias ? Start::kBias : Start::kZero) : Start::kLoad;
     const Finish finish = p + kc == k ? last_finish : Finish::kStore;
-    block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+    if (!pack) {
+      block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+      continue;
+    }
+    for (std::size_t j = 0; j < m; j += kPanelCols) {
+      const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
+      pack_panel(w + p * ldw + j, ldw, kc, nc, scratch);
+      block<kMR, kNV>(n, nc, kc, x + p, ldx, 1, scratch, kPanelCols, y + j, ldy, start,
+                      bias ? bias + j : nullptr, finish, 0.0f);
+    }
   }
 }
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg) {
+                      std::size_t ldg, float* scratch) {
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;
-  block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+  // The chain runs over all n rows before G is touched, so n is not blocked,
+  // and panels are packed only while n rows fit (rank1_accumulate_scratch_floats).
+  if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows) {
+    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+    return;
+  }
+  // The BLIS arrangement: G's rows come in chunks of up to kRank1Rows. A chunk
+  // of U^T is packed once, as row blocks of kMR (block b holds
+  // U[t][p0 + b*kMR + r] at [b][t][r], so each tile reads its A operand as
+  // one sequential run; in place, a power-of-two ldu would send all n lines
+  // of a row block to a few L1 sets). Then for every 32-column panel of D,
+  // packed into L1, all row blocks of the chunk sweep past it. Each element
+  // of U is copied once per call, each element of D once per chunk.
+  constexpr std::size_t kChunk = kRank1Rows / kMR * kMR;
+  float* dpanel = scratch;
+  float* ablock = scratch + kPanelCols * n;
+  for (std::size_t p0 = 0; p0 < k; p0 += kChunk) {
+    const std::size_t pc = k - p0 < kChunk ? k - p0 : kChunk;
+    for (std::size_t t = 0; t < n; ++t) {
+      const float* src = u + t * ldu + p0;
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
+        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
+        float* dst = ablock + (b * n + t) * kMR;
+        for (std::size_t r = 0; r < rows; ++r) dst[r] = src[r0 + r];
+      }
+    }
+    for (std::size_t j = 0; j < m; j += kPanelCols) {
+      const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
+      pack_panel(d + j, ldd, n, nc, dpanel);
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
+        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
+        const float* a = ablock + b * n * kMR;  // A(r, t) = a[t * kMR + r]
+        for (std::size_t jj = 0; jj < nc; jj += kNV * kW) {
+          const std::size_t cols = nc - jj < kNV * kW ? nc - jj : kNV * kW;
+          float* c = g + (p0 + r0) * ldg + j + jj;
+          if (rows == kMR) {
+            tile_cols<kMR, kNV>(cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+                                Start::kZero, nullptr, Finish::kAxpy, alpha);
+          } else {
+            tile_rows<kMR - 1, kNV>(rows, cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+                                    Start::kZero, nullptr, Finish::kAxpy, alpha);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- backprop_rows: dX = D W^T with 16 virtual lanes along j ---------------
+//
+// Both D[i][:] and W[p][:] are contiguous along j, so lanes run along j: lane
+// l of output (i, p) accumulates the columns j = l (mod 16). kVA vectors hold
+// the 16 virtual lanes (1 on AVX-512, 2 on AVX2, 4 on NEON); the fixed tree of
+// the contract first adds whole vectors (pairs l, l+8, then l, l+4 as long as
+// there are vectors to pair), then Simd::reduce_batch finishes the remaining
+// levels inside the registers for kW outputs at once (a transposing tree:
+// about three shuffles and adds per output instead of eight). A tile keeps kBpMI x kBpMP outputs in
+// registers, loading each D and W vector once per 16 columns.
+constexpr std::size_t kVL = 16;
+constexpr std::size_t kVA = kVL / kW;
+static_assert(kVA * kW == kVL, "vector width must divide 16");
+
+template <int MI, int MP>
+TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const float* w,
+                          std::size_t ldw, float* dx, std::size_t lddx) {
+  V acc[MI][MP][kVA];
+  for (int i = 0; i < MI; ++i)
+    for (int p = 0; p < MP; ++p)
+      for (std::size_t a = 0; a < kVA; ++a) acc[i][p][a] = V(0.0f);
+  std::size_t j = 0;
+  for (; j + kVL <= m; j += kVL) {
+    V dv[MI][kVA];
+    for (int i = 0; i < MI; ++i)
+      for (std::size_t a = 0; a < kVA; ++a) dv[i][a] = V::load_unaligned(d + i * ldd + j + a * kW);
+    for (int p = 0; p < MP; ++p) {
+      for (std::size_t a = 0; a < kVA; ++a) {
+        const V wv = V::load_unaligned(w + p * ldw + j + a * kW);
+        for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma(dv[i][a], wv, acc[i][p][a]);
+      }
+    }
+  }
+  if (j < m) {  // tail: lanes past m keep their value exactly (masked FMA)
+    for (std::size_t a = 0; a < kVA && j + a * kW < m; ++a) {
+      const std::size_t lanes = m - (j + a * kW) < kW ? m - (j + a * kW) : kW;
+      for (int p = 0; p < MP; ++p) {
+        const V wv = Simd::load_partial(w + p * ldw + j + a * kW, lanes);
+        for (int i = 0; i < MI; ++i) {
+          const V dv = Simd::load_partial(d + i * ldd + j + a * kW, lanes);
+          acc[i][p][a] = Simd::fma_partial(dv, wv, acc[i][p][a], lanes);
+        }
+      }
+    }
+  }
+  // The tree: whole-vector levels per output, then the in-register levels for
+  // kW outputs at a time (Simd::reduce_batch), padded with zero accumulators.
+  constexpr int kOut = MI * MP;
+  constexpr int kGroups = (kOut + static_cast<int>(kW) - 1) / static_cast<int>(kW);
+  V red[kGroups * kW];
+  for (int i = 0; i < MI; ++i) {
+    for (int p = 0; p < MP; ++p) {
+      for (std::size_t c = kVA; c > 1; c /= 2)
+        for (std::size_t a = 0; a < c / 2; ++a) acc[i][p][a] = acc[i][p][a] + acc[i][p][a + c / 2];
+      red[i * MP + p] = acc[i][p][0];
+    }
+  }
+  for (std::size_t q = kOut; q < kGroups * kW; ++q) red[q] = V(0.0f);
+  alignas(64) float out[kGroups * kW];
+  for (int g = 0; g < kGroups; ++g) Simd::reduce_batch(red + g * kW).store_aligned(out + g * kW);
+  for (int i = 0; i < MI; ++i)
+    for (int p = 0; p < MP; ++p) dx[i * lddx + p] = out[i * MP + p];
+}
+
+template <int MI, int MP>
+TERN_INLINE void dot_rows(std::size_t rows, std::size_t m, const float* d, std::size_t ldd,
+                          const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  if constexpr (MI > 1) {
+    if (rows < MI) {
+      dot_rows<MI - 1, MP>(rows, m, d, ldd, w, ldw, dx, lddx);
+      return;
+    }
+  }
+  dot_tile<MI, MP>(m, d, ldd, w, ldw, dx, lddx);
+}
+
+template <int MI, int MP>
+TERN_INLINE void dot_cols(std::size_t rows, std::size_t cols, std::size_t m, const float* d,
+                          std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                          std::size_t lddx) {
+  if constexpr (MP > 1) {
+    if (cols < MP) {
+      dot_cols<MI, MP - 1>(rows, cols, m, d, ldd, w, ldw, dx, lddx);
+      return;
+    }
+  }
+  dot_rows<MI, MP>(rows, m, d, ldd, w, ldw, dx, lddx);
+}
+
+// W rows p .. p+MP outer (they stay in L1 while every row block of D streams
+// past), D row blocks inner.
+template <int MI, int MP>
+TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                             std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                             std::size_t lddx) {
+  for (std::size_t p = 0; p < k; p += MP) {
+    const std::size_t pc = k - p < MP ? k - p : MP;
+    for (std::size_t i = 0; i < n; i += MI) {
+      const std::size_t rc = n - i < MI ? n - i : MI;
+      dot_cols<MI, MP>(rc, pc, m, d + i * ldd, ldd, w + p * ldw, ldw, dx + i * lddx + p, lddx);
+    }
+  }
 }
 
 void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
-                   const float* w, std::size_t ldw, float* dx, std::size_t lddx, float* scratch) {
-  // dX[:, p0 .. p0+32) = D W[p0 .. p0+32, :]^T, one packed panel at a time:
-  // scratch[j][c] = W[p0 + c][j0 + j] for a block of kPanelDepth columns j of
-  // W, zero-padded past the last row of W so the tile reads no garbage.
-  constexpr std::size_t P = kPanelCols;
-  if (m == 0) {  // empty chains: dX = 0; D, W and scratch may be null
-    block_any(n, k, 0, dx, lddx, 1, dx, lddx, dx, lddx, Start::kZero, nullptr, Finish::kStore, 0);
+                   const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  if (m == 0) {  // empty chains: dX = 0; D and W may be null
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t p = 0; p < k; ++p) dx[i * lddx + p] = 0.0f;
     return;
   }
-  for (std::size_t p0 = 0; p0 < k; p0 += P) {
-    const std::size_t pc = k - p0 < P ? k - p0 : P;
-    for (std::size_t j0 = 0; j0 < m; j0 += kPanelDepth) {
-      const std::size_t jc = m - j0 < kPanelDepth ? m - j0 : kPanelDepth;
-      Simd::pack_transposed(w + p0 * ldw + j0, ldw, pc, jc, scratch);
-      block_any(n, pc, jc, d + j0, ldd, 1, scratch, P, dx + p0, lddx,
-                j0 == 0 ? Start::kZero : Start::kLoad, nullptr, Finish::kStore, 0.0f);
-    }
+  if (n < kBpMI) {
+    dot_block<1, kBpSmallMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
+  } else {
+    dot_block<kBpMI, kBpMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
   }
 }
 

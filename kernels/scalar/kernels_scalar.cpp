@@ -19,7 +19,7 @@ float apply(Activation act, float v) {
 
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
                const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
-               Activation act) {
+               Activation act, float* /*scratch: the reference needs no packing*/) {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < m; ++j) {
       float acc = bias ? bias[j] : 0.0f;
@@ -31,7 +31,7 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg) {
+                      std::size_t ldg, float* /*scratch*/) {
   for (std::size_t p = 0; p < k; ++p) {
     for (std::size_t j = 0; j < m; ++j) {
       float s = 0.0f;
@@ -51,13 +51,20 @@ void column_sums_accumulate(std::size_t n, std::size_t m, float alpha, const flo
 }
 
 void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
-                   const float* w, std::size_t ldw, float* dx, std::size_t lddx,
-                   float* /*scratch: the reference needs no packing*/) {
+                   const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t p = 0; p < k; ++p) {
-      float acc = 0.0f;
-      for (std::size_t j = 0; j < m; ++j) acc = std::fma(d[i * ldd + j], w[p * ldw + j], acc);
-      dx[i * lddx + p] = acc;
+      float lane[16];
+      for (std::size_t l = 0; l < 16; ++l) {
+        lane[l] = 0.0f;
+        for (std::size_t j = l; j < m; j += 16) {
+          lane[l] = std::fma(d[i * ldd + j], w[p * ldw + j], lane[l]);
+        }
+      }
+      for (std::size_t h = 8; h >= 1; h /= 2) {
+        for (std::size_t l = 0; l < h; ++l) lane[l] = lane[l] + lane[l + h];
+      }
+      dx[i * lddx + p] = lane[0];
     }
   }
 }

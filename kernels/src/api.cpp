@@ -1,5 +1,6 @@
 // Checked entry points: validate once, then call the active table.
 #include <cstdint>
+#include <initializer_list>
 
 #include "tern/kernels/dispatch.h"
 #include "tern/kernels/kernels.h"
@@ -51,11 +52,32 @@ Status check_disjoint(const char* op, const char* out_name, const Extent& out,
   return Status();
 }
 
+// Optional scratch: null is fine; otherwise it must hold `need` floats and
+// must not overlap any operand.
+Status check_scratch(const char* op, const float* scratch, std::size_t scratch_floats,
+                     std::size_t need, const char* formula,
+                     std::initializer_list<const Extent*> operands) {
+  if (scratch == nullptr || need == 0) return Status();
+  if (scratch_floats < need) {
+    return Status::error(StatusCode::kOutOfMemory, "%s: scratch holds %zu floats, needs %zu (%s)",
+                         op, scratch_floats, need, formula);
+  }
+  Extent es;
+  TERN_RETURN_IF_ERROR(check_view(op, "scratch", scratch, 1, need, need, &es));
+  for (const Extent* e : operands) {
+    if (overlaps(es, *e)) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: scratch overlaps an operand", op);
+    }
+  }
+  return Status();
+}
+
 }  // namespace
 
 Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x,
                      std::size_t ldx, const float* w, std::size_t ldw, const float* bias,
-                     float* y, std::size_t ldy, Activation act) {
+                     float* y, std::size_t ldy, Activation act, float* scratch,
+                     std::size_t scratch_floats) {
   const char* op = "gemm_rows_f32";
   if (act != Activation::kNone && act != Activation::kRelu) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown activation %d", op,
@@ -70,15 +92,18 @@ Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "X", ex));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "W", ew));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
+  TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats, gemm_rows_scratch_floats(k),
+                                     "gemm_rows_scratch_floats(k)", {&ex, &ew, &eb, &ey}));
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->gemm_rows_f32(n, k, m, x, ldx, w, ldw, bias, y, ldy, act);
+  t->gemm_rows_f32(n, k, m, x, ldx, w, ldw, bias, y, ldy, act, scratch);
   return Status();
 }
 
 Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                             const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                            float* g, std::size_t ldg) {
+                            float* g, std::size_t ldg, float* scratch,
+                            std::size_t scratch_floats) {
   const char* op = "rank1_accumulate_f32";
   if (k == 0 || m == 0) return Status();
   Extent eu, ed, eg;
@@ -87,9 +112,12 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
   TERN_RETURN_IF_ERROR(check_view(op, "G", g, k, m, ldg, &eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "U", eu));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "D", ed));
+  TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
+                                     rank1_accumulate_scratch_floats(n),
+                                     "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->rank1_accumulate_f32(n, k, m, alpha, u, ldu, d, ldd, g, ldg);
+  t->rank1_accumulate_f32(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
   return Status();
 }
 
@@ -109,28 +137,18 @@ Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, con
 
 Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* d,
                          std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                         std::size_t lddx, float* scratch, std::size_t scratch_floats) {
+                         std::size_t lddx) {
   const char* op = "backprop_rows_f32";
   if (n == 0 || k == 0) return Status();
-  Extent ed, ew, edx, es;
+  Extent ed, ew, edx;
   TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
   TERN_RETURN_IF_ERROR(check_view(op, "W", w, k, m, ldw, &ew));
   TERN_RETURN_IF_ERROR(check_view(op, "dX", dx, n, k, lddx, &edx));
-  const std::size_t need = backprop_rows_scratch_floats(m);
-  if (scratch_floats < need) {
-    return Status::error(StatusCode::kOutOfMemory,
-                         "%s: scratch holds %zu floats, needs %zu (backprop_rows_scratch_floats(%zu))",
-                         op, scratch_floats, need, m);
-  }
-  TERN_RETURN_IF_ERROR(check_view(op, "scratch", scratch, 1, need, need, &es));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "D", ed));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "W", ew));
-  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "D", ed));
-  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "W", ew));
-  TERN_RETURN_IF_ERROR(check_disjoint(op, "scratch", es, "dX", edx));
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx, scratch);
+  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx);
   return Status();
 }
 

@@ -55,7 +55,7 @@ std::vector<Shape> shape_grid() {
 }
 
 void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool use_bias,
-                     bool relu, std::mt19937& rng) {
+                     bool relu, bool use_scratch, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
   GuardedMatrix x(s.n, s.k, s.k + pad, offset), w(s.k, s.m, s.m + pad, offset);
   GuardedMatrix b(1, s.m, s.m, offset), y(s.n, s.m, s.m + pad, offset);
@@ -63,8 +63,11 @@ void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool
   w.fill_random(rng);
   b.fill_random(rng);
   const float* bias = use_bias ? b.data() : nullptr;
+  GuardedMatrix scratch(1, gemm_rows_scratch_floats(s.k) + 1, 0, offset);
   t->gemm_rows_f32(s.n, s.k, s.m, x.data(), x.stride(), w.data(), w.stride(), bias, y.data(),
-                   y.stride(), relu ? Activation::kRelu : Activation::kNone);
+                   y.stride(), relu ? Activation::kRelu : Activation::kNone,
+                   use_scratch ? scratch.data() : nullptr);
+  REQUIRE(scratch.guards_intact());
   REQUIRE(y.guards_intact());
   std::vector<double> ref, scale;
   tern::test::ref_gemm_rows(x, w, bias, relu, &ref, &scale);
@@ -85,7 +88,7 @@ void check_gemm_rows(Isa isa, Shape s, std::size_t pad, std::size_t offset, bool
 }
 
 void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float alpha,
-                 std::mt19937& rng) {
+                 bool use_scratch, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
   GuardedMatrix u(s.n, s.k, s.k + pad, offset), d(s.n, s.m, s.m + pad, offset);
   GuardedMatrix g(s.k, s.m, s.m + pad, offset), g0(s.k, s.m);
@@ -93,8 +96,10 @@ void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float al
   d.fill_random(rng);
   g.fill_random(rng);
   g0.copy_from(g);
+  GuardedMatrix scratch(1, rank1_accumulate_scratch_floats(s.n) + 1, 0, offset);
   t->rank1_accumulate_f32(s.n, s.k, s.m, alpha, u.data(), u.stride(), d.data(), d.stride(),
-                          g.data(), g.stride());
+                          g.data(), g.stride(), use_scratch ? scratch.data() : nullptr);
+  REQUIRE(scratch.guards_intact());
   REQUIRE(g.guards_intact());
   const double uround = std::ldexp(1.0, -24);
   for (std::size_t p = 0; p < s.k; ++p)
@@ -119,31 +124,50 @@ void check_rank1(Isa isa, Shape s, std::size_t pad, std::size_t offset, float al
     }
 }
 
+void t_backprop_signed_zero(Isa isa, const GuardedMatrix& d, const GuardedMatrix& w,
+                           GuardedMatrix* dx) {
+  kernel_table(isa)->backprop_rows_f32(d.rows(), w.rows(), d.cols(), d.data(), d.stride(),
+                                       w.data(), w.stride(), dx->data(), dx->stride());
+}
+
+// The backprop contract: 16 virtual lanes over j, then the fixed tree.
+float contract_backprop(const GuardedMatrix& d, const GuardedMatrix& w, std::size_t i,
+                        std::size_t p) {
+  float lane[16];
+  for (std::size_t l = 0; l < 16; ++l) {
+    lane[l] = 0.0f;
+    for (std::size_t j = l; j < d.cols(); j += 16) lane[l] = std::fma(d.at(i, j), w.at(p, j), lane[l]);
+  }
+  for (std::size_t h : {8, 4, 2, 1})
+    for (std::size_t l = 0; l < h; ++l) lane[l] = lane[l] + lane[l + h];
+  return lane[0];
+}
+
 void check_backprop(Isa isa, Shape s, std::size_t pad, std::size_t offset, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
   GuardedMatrix d(s.n, s.m, s.m + pad, offset), w(s.k, s.m, s.m + pad, offset);
   GuardedMatrix dx(s.n, s.k, s.k + pad, offset);
-  std::vector<float> scratch(backprop_rows_scratch_floats(s.m) + 1);
   d.fill_random(rng);
   w.fill_random(rng);
   t->backprop_rows_f32(s.n, s.k, s.m, d.data(), d.stride(), w.data(), w.stride(), dx.data(),
-                       dx.stride(), scratch.data() + offset);
+                       dx.stride());
   REQUIRE(dx.guards_intact());
   for (std::size_t i = 0; i < s.n; ++i)
     for (std::size_t p = 0; p < s.k; ++p) {
-      float chain = 0.0f;
       double ref = 0.0, scale = 0.0;
       for (std::size_t j = 0; j < s.m; ++j) {
-        chain = std::fma(d.at(i, j), w.at(p, j), chain);
         ref += double(d.at(i, j)) * w.at(p, j);
         scale += std::fabs(double(d.at(i, j)) * w.at(p, j));
       }
+      const float expect = contract_backprop(d, w, i, p);
       const float got = dx.at(i, p);
-      if (!same_bits(got, chain)) {
-        FAIL("backprop_rows[" << std::string(isa_name(isa)) << "] " << s.n << "x" << s.k << "x" << s.m
-                              << " at (" << i << "," << p << "): " << got << " vs " << chain);
+      if (!same_bits(got, expect)) {
+        FAIL("backprop_rows[" << std::string(isa_name(isa)) << "] " << s.n << "x" << s.k << "x"
+                              << s.m << " at (" << i << "," << p << "): " << got << " vs "
+                              << expect);
       }
-      if (std::fabs(got - ref) > tern::test::fma_chain_tolerance(s.m, scale))
+      // Each lane chain has ceil(m/16) roundings and the tree 4 more.
+      if (std::fabs(got - ref) > tern::test::fma_chain_tolerance((s.m + 15) / 16 + 4, scale))
         FAIL("backprop_rows off the double reference");
     }
 }
@@ -181,9 +205,14 @@ TEST_CASE("gemm_rows: FMA-chain contract and double reference, every ISA, odd sh
     CAPTURE(isa_name(isa));
     std::mt19937 rng(1234);
     for (const Shape& s : shape_grid()) {
-      check_gemm_rows(isa, s, 0, 0, true, false, rng);
-      check_gemm_rows(isa, s, 3, 1, false, true, rng);   // strided, misaligned, fused ReLU
-      check_gemm_rows(isa, s, 5, 3, true, true, rng);
+      check_gemm_rows(isa, s, 0, 0, true, false, true, rng);
+      check_gemm_rows(isa, s, 3, 1, false, true, true, rng);  // strided, misaligned, fused ReLU
+      check_gemm_rows(isa, s, 5, 3, true, true, false, rng);  // W read in place
+    }
+    // k beyond one packed panel depth (blocked chain, reloaded partial sums).
+    for (std::size_t k : {255, 256, 257, 600}) {
+      check_gemm_rows(isa, {9, k, 37}, 1, 1, true, true, true, rng);
+      check_gemm_rows(isa, {9, k, 37}, 0, 0, false, false, false, rng);
     }
   }
 }
@@ -193,13 +222,18 @@ TEST_CASE("rank1_accumulate: FMA-chain contract and double reference, every ISA"
     CAPTURE(isa_name(isa));
     std::mt19937 rng(99);
     for (const Shape& s : shape_grid()) {
-      check_rank1(isa, s, 0, 0, 1.0f, rng);
-      check_rank1(isa, s, 7, 1, -0.37f, rng);
+      check_rank1(isa, s, 0, 0, 1.0f, true, rng);
+      check_rank1(isa, s, 7, 1, -0.37f, true, rng);
+      check_rank1(isa, s, 2, 0, 0.5f, false, rng);
+    }
+    // n around the packing limit: packed up to kPanelDepth rows, in place above.
+    for (std::size_t n : {255, 256, 257}) {
+      check_rank1(isa, {n, 41, 35}, 1, 1, 1.0f, true, rng);
     }
   }
 }
 
-TEST_CASE("backprop_rows: transposed-broadcast contract and double reference, every ISA") {
+TEST_CASE("backprop_rows: 16-lane contract and double reference, every ISA") {
   for (Isa isa : tern::test::runnable_isas()) {
     CAPTURE(isa_name(isa));
     std::mt19937 rng(7);
@@ -207,7 +241,23 @@ TEST_CASE("backprop_rows: transposed-broadcast contract and double reference, ev
       check_backprop(isa, s, 0, 0, rng);
       check_backprop(isa, s, 2, 1, rng);
     }
-    check_backprop(isa, {3, 40, 600}, 1, 1, rng);  // m beyond one packed panel depth
+    check_backprop(isa, {3, 40, 600}, 1, 1, rng);
+    // Signed zeros: a lane past the end of a row must be left exactly as it
+    // is. Products that are exactly -0 (a -0.0f factor) keep the lanes at +0,
+    // but a lane chain that rounds to -0 must stay -0 through masked tails.
+    {
+      GuardedMatrix d(2, 17), w(3, 17), dx(2, 3), ref(2, 3);
+      d.fill(-0.0f);
+      w.fill(1.0f);
+      for (std::size_t j = 0; j < 16; ++j) {
+        d.at(0, j) = -1e-30f;
+        w.at(0, j) = 1e-30f;  // -1e-60 rounds to -0.0f: every lane of row 0 ends at -0
+      }
+      t_backprop_signed_zero(isa, d, w, &dx);
+      for (std::size_t i = 0; i < 2; ++i)
+        for (std::size_t p = 0; p < 3; ++p) CHECK(same_bits(dx.at(i, p), contract_backprop(d, w, i, p)));
+      CHECK(std::signbit(dx.at(0, 0)));
+    }
   }
 }
 
@@ -245,7 +295,7 @@ TEST_CASE("degenerate sizes: n = 0 and k = 0") {
     CHECK(g.at(3, 4) == 1.5f);
     // backprop with m = 0: dX is zero (empty sum).
     dx.fill(9.0f);
-    REQUIRE(backprop_rows_f32(3, 4, 0, nullptr, 0, nullptr, 0, dx.data(), 4, nullptr, 0).ok());
+    REQUIRE(backprop_rows_f32(3, 4, 0, nullptr, 0, nullptr, 0, dx.data(), 4).ok());
     CHECK(dx.at(2, 3) == 0.0f);
     CHECK(y.guards_intact());
     CHECK(dx.guards_intact());
@@ -271,13 +321,28 @@ TEST_CASE("checked entry points reject bad arguments with a message") {
                     static_cast<Activation>(7));
   CHECK(s.code() == StatusCode::kInvalidArgument);
 
-  s = backprop_rows_f32(2, 3, 2, y.data(), 2, x.data(), 2, w.data(), 3, scratch.data(), 1);
-  CHECK(s.code() == StatusCode::kOutOfMemory);
-  CHECK(std::string(s.message()).find("needs 64") != std::string::npos);
+  s = backprop_rows_f32(2, 3, 2, y.data(), 2, x.data(), 2, x.data() + 1, 3);
+  CHECK(std::string(s.message()).find("output dX overlaps input W") != std::string::npos);
 
   s = rank1_accumulate_f32(2, 3, 2, 1.0f, x.data(), 3, y.data(), 2, x.data(), 2);
   CHECK(std::string(s.message()).find("output G overlaps input U") != std::string::npos);
 
   s = column_sums_accumulate_f32(2, 2, 1.0f, y.data(), 2, nullptr);
   CHECK(s.code() == StatusCode::kInvalidArgument);
+
+  // Optional scratch: too small is an error naming the formula; overlapping
+  // an operand is refused; null is accepted.
+  s = gemm_rows_f32(2, 3, 2, x.data(), 3, w.data(), 2, nullptr, y.data(), 2, Activation::kNone,
+                    scratch.data(), 10);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  CHECK(std::string(s.message()).find("needs 96 (gemm_rows_scratch_floats(k))") !=
+        std::string::npos);
+  std::vector<float> big(256);
+  s = gemm_rows_f32(2, 3, 2, big.data(), 3, w.data(), 2, nullptr, y.data(), 2, Activation::kNone,
+                    big.data() + 4, 200);
+  CHECK(std::string(s.message()).find("scratch overlaps an operand") != std::string::npos);
+  s = rank1_accumulate_f32(2, 3, 2, 1.0f, x.data(), 3, y.data(), 2, w.data(), 2, scratch.data(),
+                           64);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  CHECK(std::string(s.message()).find("needs 320") != std::string::npos);
 }

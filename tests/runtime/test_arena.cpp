@@ -103,7 +103,7 @@ TEST_CASE("no heap allocation across arena use and kernel calls") {
   REQUIRE(arena.allocate(k, m, &g).ok());
   REQUIRE(arena.allocate(n, k, &dx).ok());
   REQUIRE(arena.allocate(m, &b).ok());
-  REQUIRE(arena.allocate(backprop_rows_scratch_floats(m), &scratch).ok());
+  REQUIRE(arena.allocate(gemm_rows_scratch_floats(k) + rank1_accumulate_scratch_floats(n), &scratch).ok());
   for (std::size_t i = 0; i < n * k; ++i) x.data[i] = float(i % 7) * 0.25f;
   for (std::size_t i = 0; i < k * m; ++i) w.data[i] = float(i % 5) * 0.5f, g.data[i] = 0;
   for (std::size_t i = 0; i < m; ++i) b.data[i] = 1.0f;
@@ -111,10 +111,11 @@ TEST_CASE("no heap allocation across arena use and kernel calls") {
     const Arena::Mark mark = arena.mark();
     Span<float> tmp;
     REQUIRE(arena.allocate(n * m, &tmp).ok());
-    REQUIRE(gemm_rows_f32(n, k, m, x.data, k, w.data, m, b.data, y.data, m, Activation::kRelu).ok());
-    REQUIRE(rank1_accumulate_f32(n, k, m, 0.5f, x.data, k, y.data, m, g.data, m).ok());
-    REQUIRE(backprop_rows_f32(n, k, m, y.data, m, w.data, m, dx.data, k, scratch.data,
-                              scratch.size).ok());
+    REQUIRE(gemm_rows_f32(n, k, m, x.data, k, w.data, m, b.data, y.data, m, Activation::kRelu,
+                          scratch.data, scratch.size).ok());
+    REQUIRE(rank1_accumulate_f32(n, k, m, 0.5f, x.data, k, y.data, m, g.data, m, scratch.data,
+                                 scratch.size).ok());
+    REQUIRE(backprop_rows_f32(n, k, m, y.data, m, w.data, m, dx.data, k).ok());
     REQUIRE(column_sums_accumulate_f32(n, m, 1.0f, y.data, m, b.data).ok());
     arena.rollback(mark);
   }

@@ -8,7 +8,9 @@
 // every later call goes straight through that table: no feature test inside
 // any kernel.
 //
-// The table entries are *unchecked*: they trust their arguments. Callers that
+// The table entries are *unchecked*: they trust their arguments. A `scratch`
+// argument is either null (where the checked API allows it) or holds the
+// floats the matching *_scratch_floats() function of kernels.h gives. Callers that
 // have already validated shapes once (the runtime, when a model is built) call
 // them directly in their inner loops; everyone else uses the checked entry
 // points of tern/kernels/kernels.h.
@@ -30,15 +32,15 @@ struct KernelTable {
   Isa isa;
   void (*gemm_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* x,
                         std::size_t ldx, const float* w, std::size_t ldw, const float* bias,
-                        float* y, std::size_t ldy, Activation act);
+                        float* y, std::size_t ldy, Activation act, float* scratch);
   void (*rank1_accumulate_f32)(std::size_t n, std::size_t k, std::size_t m, float alpha,
                                const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                               float* g, std::size_t ldg);
+                               float* g, std::size_t ldg, float* scratch);
   void (*column_sums_accumulate_f32)(std::size_t n, std::size_t m, float alpha, const float* d,
                                      std::size_t ldd, float* g);
   void (*backprop_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* d,
                             std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                            std::size_t lddx, float* scratch);
+                            std::size_t lddx);
 };
 
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not

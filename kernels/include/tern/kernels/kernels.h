@@ -18,8 +18,9 @@
 // ---------------------------------------------------------------------------
 // Arithmetic contract — the same bits on every ISA
 // ---------------------------------------------------------------------------
-// Each output element is computed by exactly one chain of fused multiply-adds
-// (one rounding per step) in increasing index order, with a fixed start value:
+// Each output element is computed by a fixed sequence of operations: chains of
+// fused multiply-adds (one rounding per step) in increasing index order from a
+// fixed start value, and for backprop_rows a fixed reduction tree:
 //
 //   gemm_rows:        acc = b[j] (or +0.0f without bias)
 //                     for p = 0 .. k-1:  acc = fma(X[i][p], W[p][j], acc)
@@ -30,19 +31,25 @@
 //   column_sums_accumulate:
 //                     s = +0.0f; for i = 0 .. n-1: s = s + D[i][j]
 //                     g[j] = fma(alpha, s, g[j])
-//   backprop_rows:    acc = +0.0f
-//                     for j = 0 .. m-1:  acc = fma(D[i][j], W[p][j], acc)
-//                     dX[i][p] = acc
+//   backprop_rows:    16 virtual lanes, l = 0 .. 15, each an FMA chain over
+//                     the columns j = l, l + 16, l + 32, ... < m:
+//                       s_l = +0.0f; s_l = fma(D[i][j], W[p][j], s_l)
+//                     then one fixed tree: for h = 8, 4, 2, 1:
+//                       s_l = s_l + s_(l+h)  for l < h
+//                     dX[i][p] = s_0
 //
 // A vector kernel computes many such chains side by side (one per lane) and
 // never splits one chain across lanes, so its result does not depend on the
-// vector width: scalar, AVX2, AVX-512 and NEON agree bit for bit. The one
-// reduction that runs along a contiguous row, backprop_rows, is computed in
-// the "transposed broadcast" form: W is packed into panels of kPanelCols
-// columns of W^T (in the caller's scratch) so that lanes run along p and the
-// chain over j stays in order. Compilers must not contract or reassociate
-// float expressions elsewhere either: tern builds with -ffp-contract=off and
-// never with -ffast-math.
+// vector width: scalar, AVX2, AVX-512 and NEON agree bit for bit.
+// backprop_rows reduces along a contiguous row of both D and W, so its lanes
+// run along j: the 16 virtual lanes are one AVX-512 register, two AVX2
+// registers or four NEON registers, and the tree is the same on all of them.
+// (The alternative, lanes along p over a transposed copy of W, costs a
+// transposition of W per call: as much work as the product itself when n is
+// 1, the on-device training case.) Tails are masked so that a lane past the
+// end of the row is left exactly as it was, -0.0 included.
+// Compilers must not contract or reassociate float expressions elsewhere
+// either: tern builds with -ffp-contract=off and never with -ffast-math.
 #pragma once
 
 #include <cstddef>
@@ -56,43 +63,62 @@ enum class Activation : unsigned char {
   kRelu = 1,  // x > 0 ? x : +0.0f  (so NaN becomes +0.0f; tern checks data for NaN elsewhere)
 };
 
-// Scratch that backprop_rows needs: one packed panel of W^T, kPanelCols
-// columns by at most kPanelDepth rows. The figure depends only on m, never on
-// the ISA, so an arena sized at compile time fits every ISA.
+// Scratch: packed panels, always from the caller (the arena), never the heap
+// or a large stack frame. Only the two broadcast-form kernels use it.
+//
+// Vector kernels copy B operands into contiguous panels of kPanelCols columns
+// by at most kPanelDepth rows. Packing turns a strided stream (often with a
+// power-of-two stride that maps every row to one L1 set) into one sequential
+// run that stays in L1. The figures depend only on the shape, never on the
+// ISA, so an arena sized at compile time fits every ISA; the scalar kernels
+// accept the same scratch and ignore it.
+//   gemm_rows:        optional. Without it, W is read in place (same bits,
+//                     slower for more than a handful of rows).
+//   rank1_accumulate: optional, used for n <= kPanelDepth (same bits either way).
 constexpr std::size_t kPanelCols = 32;    // two AVX-512, four AVX2, eight NEON vectors
 constexpr std::size_t kPanelDepth = 256;  // 32 x 256 floats = 32 KiB: fits L1 with room
-constexpr std::size_t backprop_rows_scratch_floats(std::size_t m) {
-  return kPanelCols * (m < kPanelDepth ? m : kPanelDepth);
+constexpr std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
+constexpr std::size_t gemm_rows_scratch_floats(std::size_t k) {
+  return kPanelCols * min_size(k, kPanelDepth);
+}
+// rank1_accumulate packs a panel of D (n x kPanelCols) and a chunk of U^T
+// (kRank1Rows x n: 128 KiB at n = 256, an L2-sized block); nothing when
+// n > kPanelDepth.
+constexpr std::size_t kRank1Rows = 128;
+constexpr std::size_t rank1_accumulate_scratch_floats(std::size_t n) {
+  return n <= kPanelDepth ? (kPanelCols + kRank1Rows) * n : 0;
 }
 
 // Y (n x m) = act(X (n x k) W (k x m) + b). bias may be null (no bias).
 // k == 0 gives Y = act(b) (or act(0)). n == 0 or m == 0 does nothing.
+// scratch: null, or gemm_rows_scratch_floats(k) floats (see above).
 Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m,
                      const float* x, std::size_t ldx,
                      const float* w, std::size_t ldw,
                      const float* bias,
                      float* y, std::size_t ldy,
-                     Activation act = Activation::kNone);
+                     Activation act = Activation::kNone,
+                     float* scratch = nullptr, std::size_t scratch_floats = 0);
 
 // G (k x m) += alpha * sum_i U_i^T D_i, U n x k, D n x m: n rank-1 updates
 // accumulated in registers, never materialised one by one. n == 0 leaves G
 // unchanged (alpha * 0 is added: G + 0 == G, except -0.0 becomes +0.0).
+// scratch: null, or rank1_accumulate_scratch_floats(n) floats (see above).
 Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                             const float* u, std::size_t ldu,
                             const float* d, std::size_t ldd,
-                            float* g, std::size_t ldg);
+                            float* g, std::size_t ldg,
+                            float* scratch = nullptr, std::size_t scratch_floats = 0);
 
 // g (m) += alpha * column sums of D (n x m): the bias gradient.
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha,
                                   const float* d, std::size_t ldd, float* g);
 
 // dX (n x k) = D (n x m) W^T, W k x m: the delta handed to the previous layer.
-// `scratch` must hold backprop_rows_scratch_floats(m) floats and must not
-// overlap anything else; its contents on return are unspecified.
+// m == 0 gives dX = 0.
 Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m,
                          const float* d, std::size_t ldd,
                          const float* w, std::size_t ldw,
-                         float* dx, std::size_t lddx,
-                         float* scratch, std::size_t scratch_floats);
+                         float* dx, std::size_t lddx);
 
 }  // namespace tern
