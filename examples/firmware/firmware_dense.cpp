@@ -48,8 +48,9 @@ constexpr std::size_t kArenaBytes =
     + floats(kM)         // teacher b
     + floats(kN * kM)    // T, the targets
     + floats(kN * kM)    // Y, then dZ in place
-    + floats(kN * kK)    // dX
-    + floats(tern::backprop_rows_scratch_floats(kM));  // packed W^T panel
+    + floats(kN * kK);   // dX
+// No packing scratch: it is optional, and the scalar kernels of a Cortex-M
+// would ignore it (tern/kernels/kernels.h).
 
 alignas(tern::kCacheLine) unsigned char g_memory[kArenaBytes];
 
@@ -121,7 +122,7 @@ int main() {
   tern::Status s = arena.attach(g_memory, sizeof g_memory);
   if (!s.ok()) return fail("attach", s);
 
-  tern::Span<float> x, w, b, tw, tb, t, y, dx, scratch;
+  tern::Span<float> x, w, b, tw, tb, t, y, dx;
   if (s.ok()) s = arena.allocate(kN * kK, &x);
   if (s.ok()) s = arena.allocate(kK * kM, &w);
   if (s.ok()) s = arena.allocate(kM, &b);
@@ -130,7 +131,6 @@ int main() {
   if (s.ok()) s = arena.allocate(kN * kM, &t);
   if (s.ok()) s = arena.allocate(kN * kM, &y);
   if (s.ok()) s = arena.allocate(kN * kK, &dx);
-  if (s.ok()) s = arena.allocate(tern::backprop_rows_scratch_floats(kM), &scratch);
   if (!s.ok()) return fail("allocate", s);
   if (arena.high_water() != kArenaBytes) {
     put("FAILED: arena used ");
@@ -171,8 +171,7 @@ int main() {
     if (step == 0) first_loss = loss;
     const float alpha = -kLearningRate / static_cast<float>(kN);
     if (step == kSteps - 1) {  // the delta for a previous layer, from the final weights
-      s = tern::backprop_rows_f32(kN, kK, kM, y.data, kM, w.data, kM, dx.data, kK,
-                                  scratch.data, scratch.size);
+      s = tern::backprop_rows_f32(kN, kK, kM, y.data, kM, w.data, kM, dx.data, kK);
       if (!s.ok()) return fail("backprop", s);
     }
     s = tern::rank1_accumulate_f32(kN, kK, kM, alpha, x.data, kK, y.data, kM, w.data, kM);

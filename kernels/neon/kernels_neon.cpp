@@ -20,6 +20,11 @@ constexpr int kMR = 8, kNV = 3;
 // Few rows (n <= 2): 2 x 32 (kSmallNV = 8): 16 accumulators + 8 B vectors
 // + 1 broadcast = 25 registers, still 16 chains for a single sample.
 constexpr int kSmallMR = 2, kSmallNV = 8;
+// backprop_rows: the 16 virtual lanes are 4 q registers, so 2 x 2 outputs =
+// 16 accumulators + 8 D vectors + 1 W vector = 25 registers; per 16 columns
+// 16 loads feed 16 FMAs. Fewer than 2 rows of D: 1 x 4, 16 accumulators +
+// 4 D + 1 W = 21.
+constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 #else
 // ARMv7 has 16 q registers (q0-q15, aliasing d0-d31) and no FMA by scalar.
 // Tile 4 x 8 (kMR = 4, kNV = 2): 8 accumulators + 2 B vectors + 1 broadcast
@@ -28,15 +33,13 @@ constexpr int kSmallMR = 2, kSmallNV = 8;
 constexpr int kMR = 4, kNV = 2;
 // Few rows (n <= 2): 2 x 16 (kSmallNV = 4): 8 accumulators + 4 B + 1 = 13.
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// backprop_rows: 16 virtual lanes = 4 q registers per output, so 1 x 2
+// outputs = 8 accumulators + 4 D vectors + 1 W = 13 of 16 (2 x 1 would need
+// 8 D vectors: 17).
+constexpr int kBpMI = 1, kBpMP = 2, kBpSmallMP = 2;
 #endif
 
 #include "generic/gemm-inl.h"
-
-void Simd::pack_transposed(const float* src, std::size_t lds, std::size_t rows, std::size_t cols,
-                           float* dst) {
-  for (std::size_t j = 0; j < cols; ++j)
-    for (std::size_t c = 0; c < rows; ++c) dst[j * kPanelCols + c] = src[c * lds + j];
-}
 
 extern const KernelTable kTable = {
     Isa::kNeon, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,

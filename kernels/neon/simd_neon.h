@@ -23,6 +23,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstddef>
+#include <cstdint>
 
 #if !defined(__ARM_NEON) || !defined(__ARM_FEATURE_FMA)
 #error "kernels/neon needs NEON with fused multiply-add (ARMv8-A, or ARMv7 -mfpu=neon-vfpv4)"
@@ -66,9 +67,28 @@ struct Simd {
       default: vst1q_f32(p, r); break;
     }
   }
-  // dst[j * 32 + c] = src[c * lds + j] for c < rows (<= 32), j < cols.
-  static void pack_transposed(const float* src, std::size_t lds, std::size_t rows,
-                              std::size_t cols, float* dst);
+  // c + a * b in the first `lanes` lanes (1..4); the other lanes of c
+  // unchanged, bit for bit (a select, not an arithmetic blend).
+  static V fma_partial(V a, V b, V c, std::size_t lanes) {
+    const uint32x4_t index = {0, 1, 2, 3};
+    const uint32x4_t keep = vcltq_u32(index, vdupq_n_u32(static_cast<std::uint32_t>(lanes)));
+    return vbslq_f32(keep, vfmaq_f32(c, a, b), c);
+  }
+  // The last two levels of backprop_rows' fixed tree for 4 outputs at once.
+  // acc[q] holds output q's four partial sums s0..s3 (levels l+8 and l+4
+  // already added as whole vectors); lane q of the result is
+  // (s0 + s2) + (s1 + s3), the contract's pairing exactly.
+  static V reduce_batch(const V* acc) {
+    const float32x4_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    // (l, l+2): lanes [s0+s2, s1+s3] of two outputs per register.
+    const float32x4_t b01 = vaddq_f32(vcombine_f32(vget_low_f32(a0), vget_low_f32(a1)),
+                                      vcombine_f32(vget_high_f32(a0), vget_high_f32(a1)));
+    const float32x4_t b23 = vaddq_f32(vcombine_f32(vget_low_f32(a2), vget_low_f32(a3)),
+                                      vcombine_f32(vget_high_f32(a2), vget_high_f32(a3)));
+    // (l, l+1): even lanes with odd lanes, which also puts output q in lane q.
+    const float32x4x2_t u = vuzpq_f32(b01, b23);
+    return vaddq_f32(u.val[0], u.val[1]);
+  }
 };
 
 }  // namespace tern::kernels::neon

@@ -1,6 +1,7 @@
 #include "format.h"
 
 #include <cstdint>
+#include <type_traits>
 
 namespace tern::detail {
 namespace {
@@ -208,7 +209,9 @@ int vformat(char* out, std::size_t capacity, const char* format, std::va_list ar
         switch (length) {
           case kLong: v = va_arg(args, long); break;
           case kLongLong: v = va_arg(args, long long); break;
-          case kSize: v = static_cast<std::intmax_t>(va_arg(args, std::size_t)); break;
+          case kSize:  // %zd: the signed type of size_t's width
+            v = static_cast<std::make_signed<std::size_t>::type>(va_arg(args, std::size_t));
+            break;
           case kMax: v = va_arg(args, std::intmax_t); break;
           case kPtrdiff: v = va_arg(args, std::ptrdiff_t); break;
           case kChar: v = static_cast<signed char>(va_arg(args, int)); break;

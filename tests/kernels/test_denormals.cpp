@@ -44,7 +44,7 @@ constexpr std::size_t m = 7;
 std::vector<float> gemm_1x1(Isa isa, float x, float w, float bias, std::size_t k = 1) {
   std::vector<float> xs(k, x), ws(k * m, w), b(m, bias), y(m, -1.0f);
   kernel_table(isa)->gemm_rows_f32(1, k, m, xs.data(), k, ws.data(), m, b.data(), y.data(), m,
-                                   Activation::kNone);
+                                   Activation::kNone, nullptr);
   return y;
 }
 
