@@ -14,6 +14,8 @@ namespace tern::kernels::avx2 {
 
 constexpr int kMR = 6, kNV = 2;
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
+constexpr int kR1MR = kMR, kR1NV = kNV;
 // backprop_rows: 16 lanes are 2 ymm, so 2 x 2 outputs = 8 accumulators + 4 D
 // + 2 W = 14 registers; per 16 columns 8 loads feed 8 FMAs. Fewer than 2
 // rows of D: 1 x 4, 8 accumulators again.

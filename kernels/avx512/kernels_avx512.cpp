@@ -19,6 +19,11 @@ constexpr int kSmallMR = 4, kSmallNV = 4;
 // backprop_rows: 4 x 4 outputs of 16 lanes = 16 zmm accumulators + 4 D + 1 W
 // vectors; per 16 columns 8 loads feed 16 FMAs. One row of D (n < 4): 1 x 8,
 // 8 independent chains to cover the FMA latency while W streams in.
+// rank1_accumulate: 16 x 16, 16 accumulators fed by 1 B load + 16 broadcasts
+// per step. The chain runs over all n rows, so the packed D panel holds n
+// rows; 16 columns keep it at 16 KiB for n = 256, leaving L1 room for the
+// streamed U blocks (a 32-column panel filled L1 at n = 256).
+constexpr int kR1MR = 16, kR1NV = 1;
 constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 8;
 
 #include "generic/gemm-inl.h"

@@ -132,26 +132,33 @@ TERN_INLINE void tile_rows(std::size_t rows, std::size_t cols, std::size_t kc, c
 }
 
 // C[rows x cols] over A (rows x kc, strides a_rs/a_cs) and B (kc x cols,
-// stride ldb): column panels of NR outer, row blocks of MR inner, so a B
-// panel is reused from L1 by every row block.
-template <int MR, int NV>
+// stride ldb). Default order: column panels of NR outer, row blocks of MR
+// inner, so a B panel is reused from L1 by every row block. kRowMajor swaps
+// the loops, for updates bound by streaming C itself (short chains): C is
+// then read and written in address order.
+template <int MR, int NV, bool kRowMajor = false>
 TERN_NOINLINE void block(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
                          std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
                          float* c, std::size_t ldc, Start start, const float* bias, Finish finish,
                          float alpha) {
   constexpr std::size_t NR = NV * kW;
-  for (std::size_t j = 0; j < cols; j += NR) {
+  auto one = [&](std::size_t i, std::size_t j) {
     const std::size_t nc = cols - j < NR ? cols - j : NR;
     const float* bias_j = bias ? bias + j : nullptr;
-    std::size_t i = 0;
-    for (; i + MR <= rows; i += MR) {
-      tile_cols<MR, NV>(nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc,
-                        start, bias_j, finish, alpha);
-    }
-    if (i < rows) {
+    if (i + MR <= rows) {
+      tile_cols<MR, NV>(nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, start,
+                        bias_j, finish, alpha);
+    } else {
       tile_rows<MR - 1, NV>(rows - i, nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb,
                             c + i * ldc + j, ldc, start, bias_j, finish, alpha);
     }
+  };
+  if (kRowMajor) {
+    for (std::size_t i = 0; i < rows; i += MR)
+      for (std::size_t j = 0; j < cols; j += NR) one(i, j);
+  } else {
+    for (std::size_t j = 0; j < cols; j += NR)
+      for (std::size_t i = 0; i < rows; i += MR) one(i, j);
   }
 }
 
@@ -226,44 +233,51 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
   if (n == 0) u = d = g, ldu = ldd = ldg;
   // The chain runs over all n rows before G is touched, so n is not blocked,
   // and panels are packed only while n rows fit (rank1_accumulate_scratch_floats).
+  if (n <= kPackMinRows) {
+    // A handful of rows: G is read and written once for little arithmetic,
+    // so the update streams G in address order; U and D are tiny.
+    block<kMR, kNV, true>(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr,
+                          Finish::kAxpy, alpha);
+    return;
+  }
   if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows) {
     block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
     return;
   }
   // The BLIS arrangement: G's rows come in chunks of up to kRank1Rows. A chunk
-  // of U^T is packed once, as row blocks of kMR (block b holds
+  // of U^T is packed once, as row blocks of kR1MR (block b holds
   // U[t][p0 + b*kMR + r] at [b][t][r], so each tile reads its A operand as
   // one sequential run; in place, a power-of-two ldu would send all n lines
   // of a row block to a few L1 sets). Then for every 32-column panel of D,
   // packed into L1, all row blocks of the chunk sweep past it. Each element
   // of U is copied once per call, each element of D once per chunk.
-  constexpr std::size_t kChunk = kRank1Rows / kMR * kMR;
+  constexpr std::size_t kChunk = kRank1Rows / kR1MR * kR1MR;
   float* dpanel = scratch;
   float* ablock = scratch + kPanelCols * n;
   for (std::size_t p0 = 0; p0 < k; p0 += kChunk) {
     const std::size_t pc = k - p0 < kChunk ? k - p0 : kChunk;
     for (std::size_t t = 0; t < n; ++t) {
       const float* src = u + t * ldu + p0;
-      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
-        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
-        float* dst = ablock + (b * n + t) * kMR;
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kR1MR, ++b) {
+        const std::size_t rows = pc - r0 < kR1MR ? pc - r0 : kR1MR;
+        float* dst = ablock + (b * n + t) * kR1MR;
         for (std::size_t r = 0; r < rows; ++r) dst[r] = src[r0 + r];
       }
     }
     for (std::size_t j = 0; j < m; j += kPanelCols) {
       const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
       pack_panel(d + j, ldd, n, nc, dpanel);
-      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kMR, ++b) {
-        const std::size_t rows = pc - r0 < kMR ? pc - r0 : kMR;
-        const float* a = ablock + b * n * kMR;  // A(r, t) = a[t * kMR + r]
-        for (std::size_t jj = 0; jj < nc; jj += kNV * kW) {
-          const std::size_t cols = nc - jj < kNV * kW ? nc - jj : kNV * kW;
+      for (std::size_t r0 = 0, b = 0; r0 < pc; r0 += kR1MR, ++b) {
+        const std::size_t rows = pc - r0 < kR1MR ? pc - r0 : kR1MR;
+        const float* a = ablock + b * n * kR1MR;  // A(r, t) = a[t * kR1MR + r]
+        for (std::size_t jj = 0; jj < nc; jj += kR1NV * kW) {
+          const std::size_t cols = nc - jj < kR1NV * kW ? nc - jj : kR1NV * kW;
           float* c = g + (p0 + r0) * ldg + j + jj;
-          if (rows == kMR) {
-            tile_cols<kMR, kNV>(cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+          if (rows == kR1MR) {
+            tile_cols<kR1MR, kR1NV>(cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
                                 Start::kZero, nullptr, Finish::kAxpy, alpha);
           } else {
-            tile_rows<kMR - 1, kNV>(rows, cols, n, a, 1, kMR, dpanel + jj, kPanelCols, c, ldg,
+            tile_rows<kR1MR - 1, kR1NV>(rows, cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
                                     Start::kZero, nullptr, Finish::kAxpy, alpha);
           }
         }

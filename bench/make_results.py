@@ -1,0 +1,665 @@
+#!/usr/bin/env python3
+"""Run tern-bench and write bench/RESULTS.md from its medians.
+
+    python3 bench/make_results.py                 # run, then write RESULTS.md
+    python3 bench/make_results.py --json FILE     # only rewrite from a saved run
+
+The benchmark runs with 5 repetitions and reports aggregates only; every
+figure in RESULTS.md is the median of the 5. The raw JSON is kept (default
+build/release/bench/results.json) with the exact command stored in its
+context block, so the report can be regenerated, or re-read by this script,
+without running again.
+
+OpenBLAS: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the
+benchmark command's environment (`env -u ...`), because the machines tern is
+developed on set them to force OpenBLAS onto its AVX2 kernels. Nothing else
+about the environment is changed. --openblas-coretype NAME sets
+OPENBLAS_CORETYPE=NAME for the benchmark command instead, to compare against
+a kernel set OpenBLAS's own detection does not pick.
+
+Only the Python standard library is used.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+KERNELS = ["gemm_rows", "rank1_accumulate", "backprop_rows"]
+TERN_IMPLS = ["scalar", "avx2", "avx512", "neon"]
+PEERS = ["openblas", "eigen"]
+VECTOR_ISAS = ["avx2", "avx512", "neon"]
+
+# The targets tern's kernels are held to (RESULTS.md reports each as met or
+# missed from the measured medians).
+PEAK_TARGET = 0.85            # fraction of the ISA's FMA peak ...
+PEAK_TARGET_SHAPES = [(128, 256, 1024), (256, 512, 512)]  # ... on these shapes
+PEAK_TARGET_KERNELS = ["gemm_rows", "rank1_accumulate"]
+MEMORY_BOUND_ROWS = 4         # n <= 4: bound by streaming the weights
+SMALL_N_SPEEDUP = 2.0         # ... where tern must beat OpenBLAS 2x
+ROOFLINE_TARGET = 0.90        # ... or reach 90 % of the memory roofline
+
+# A median whose repetitions spread more than this (coefficient of
+# variation) is flagged: on a shared machine it is less trustworthy.
+NOISY_CV = 0.05
+# Process CPU time / thread CPU time above this means a peer ran helper
+# threads (tern-bench's cpu_threads counter).
+THREADS_TOLERANCE = 1.05
+
+# OpenBLAS core names whose kernels use AVX-512, or at least AVX2. Anything
+# else on an AVX2/AVX-512 CPU is a fallback (OpenBLAS did not recognise it).
+OPENBLAS_AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
+OPENBLAS_AVX2_CORES = {"haswell", "zen"} | OPENBLAS_AVX512_CORES
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--binary", default="build/release/bench/tern-bench",
+                   help="tern-bench to run (relative to the repository root)")
+    p.add_argument("--json", help="read this saved JSON instead of running tern-bench")
+    p.add_argument("--save-json", default="build/release/bench/results.json",
+                   help="where the raw JSON of a run is kept")
+    p.add_argument("--out", default="bench/RESULTS.md", help="report to write")
+    p.add_argument("--repetitions", type=int, default=5)
+    p.add_argument("--min-time", default="0.1", help="--benchmark_min_time per repetition")
+    p.add_argument("--filter", help="--benchmark_filter (partial runs, for testing)")
+    p.add_argument("--openblas-coretype",
+                   help="set OPENBLAS_CORETYPE to this for the benchmark command "
+                        "(default: unset it)")
+    return p.parse_args()
+
+
+def run_benchmark(args):
+    out = args.save_json
+    os.makedirs(os.path.dirname(os.path.join(ROOT, out)) or ".", exist_ok=True)
+    cmd = ["env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE"]
+    if args.openblas_coretype:
+        cmd.append("OPENBLAS_CORETYPE=" + args.openblas_coretype)
+    cmd += [args.binary,
+            "--benchmark_repetitions=%d" % args.repetitions,
+            "--benchmark_report_aggregates_only=true",
+            "--benchmark_min_time=%s" % args.min_time]
+    if args.filter:
+        cmd.append("--benchmark_filter=" + args.filter)
+    cmd += ["--benchmark_out=" + out, "--benchmark_out_format=json"]
+    print("+ " + shlex.join(cmd), file=sys.stderr, flush=True)
+    started = datetime.now(timezone.utc)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    with open(os.path.join(ROOT, out)) as f:
+        data = json.load(f)
+    # The command and its duration travel with the data.
+    data["context"]["tern_command"] = shlex.join(cmd)
+    data["context"]["tern_run_seconds"] = "%.0f" % elapsed
+    caller_env = " ".join("%s=%s" % (k, os.environ.get(k, "(unset)"))
+                          for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    data["context"]["tern_caller_environment"] = caller_env
+    with open(os.path.join(ROOT, out), "w") as f:
+        json.dump(data, f, indent=1)
+    return data
+
+
+# --- reading the JSON ---------------------------------------------------------
+
+SHAPE_RE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
+
+
+class Results:
+    """Medians (and CVs) of every benchmark, keyed by run name."""
+
+    def __init__(self, data):
+        self.context = data["context"]
+        self.median = {}    # run_name -> {"GFLOPS": .., "GBps": .., "cpu_threads": ..}
+        self.cv = {}        # run_name -> cv of the main counter (fraction)
+        self.best = {}      # run_name -> best repetition ("max"; ceilings only)
+        self.skipped = {}   # run_name -> message
+        self.order = []     # run names in the binary's order
+        for b in data["benchmarks"]:
+            name = b.get("run_name", b["name"])
+            if name not in self.order:
+                self.order.append(name)
+            if b.get("error_occurred"):
+                self.skipped[name] = b.get("error_message", "error")
+                continue
+            agg = b.get("aggregate_name")
+            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads") if k in b}
+            if agg == "median" or (agg is None and b.get("run_type") == "iteration"):
+                self.median[name] = counters
+            elif agg == "cv":
+                main = counters.get("GFLOPS", counters.get("GBps"))
+                if main is not None:
+                    self.cv[name] = main
+            elif agg == "max":
+                self.best[name] = counters
+
+    def gflops(self, name):
+        return self.median.get(name, {}).get("GFLOPS")
+
+    def shapes(self):
+        seen = []
+        for name in self.order:
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] in KERNELS:
+                m = SHAPE_RE.match(parts[2])
+                if m:
+                    s = tuple(int(v) for v in m.groups())
+                    if s not in seen:
+                        seen.append(s)
+        return seen
+
+    def impls(self, candidates):
+        present = set()
+        for name in self.order:
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] in KERNELS:
+                present.add(parts[1])
+        return [i for i in candidates if i in present]
+
+    def ceiling(self, name, counter):
+        """A ceiling is its best repetition over the measurement before the
+        kernels and the one after them (name + "/end"): load on a shared
+        machine only ever lowers it. Falls back to medians for JSON without
+        the "max" aggregate."""
+        values = [src.get(n, {}).get(counter) for n in (name, name + "/end")
+                  for src in (self.best, self.median)]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+    def peak(self, isa):
+        return self.ceiling("peak/" + isa, "GFLOPS")
+
+    def membw_names(self):
+        """[(name, level, k, m)] of the bandwidth ceilings, start names only."""
+        out = []
+        for name in self.order:
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == "membw":
+                k, m = (int(v) for v in parts[2].split("x"))
+                out.append((name, parts[1], k, m))
+        return out
+
+    def bandwidth(self, k, m):
+        """(GB/s, cache level) of streaming a k x m float matrix."""
+        for name, level, kk, mm in self.membw_names():
+            if (kk, mm) == (k, m):
+                gbps = self.ceiling(name, "GBps")
+                if gbps is not None:
+                    return gbps, level
+        return None, None
+
+
+def shape_key(s):
+    return "%dx%dx%d" % s
+
+
+def flops(s):
+    return 2.0 * s[0] * s[1] * s[2]
+
+
+def memory_bytes(kernel, s):
+    """Bytes a memory-bound call must stream: W once (4 k m) for gemm_rows and
+    backprop_rows; G read and written (8 k m) for rank1_accumulate."""
+    n, k, m = s
+    return (8.0 if kernel == "rank1_accumulate" else 4.0) * k * m
+
+
+class Analysis:
+    def __init__(self, res):
+        self.res = res
+        self.shapes = res.shapes()
+        self.tern = res.impls(TERN_IMPLS)
+        self.peers = res.impls(PEERS)
+        self.best_peak = max([res.peak(i) for i in VECTOR_ISAS if res.peak(i)] or [0.0]) or None
+
+    def value(self, kernel, impl, s):
+        return self.res.gflops("%s/%s/%s" % (kernel, impl, shape_key(s)))
+
+    def tern_best(self, kernel, s):
+        best = None
+        for impl in self.tern:
+            v = self.value(kernel, impl, s)
+            if v is not None and (best is None or v > best[0]):
+                best = (v, impl)
+        return best
+
+    def roofline(self, kernel, s):
+        """(attainable GFLOP/s, memory roofline, GB/s, level) for n <= 4, or None.
+        Attainable = min(memory roofline, best FMA peak)."""
+        if s[0] > MEMORY_BOUND_ROWS:
+            return None
+        gbps, level = self.res.bandwidth(s[1], s[2])
+        if gbps is None:
+            return None
+        mem = gbps * flops(s) / memory_bytes(kernel, s)
+        attainable = min(mem, self.best_peak) if self.best_peak else mem
+        return attainable, mem, gbps, level
+
+
+# --- formatting ----------------------------------------------------------------
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def pct(v):
+    return "–" if v is None else "%.0f %%" % (100 * v)
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def fmt_ratio(r):
+    return "–" if r is None else "%.2f" % r
+
+
+def machine_section(res, a):
+    ctx = res.context
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # first processor only
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    model = info.get("model name")
+    if model and "cpu family" in info:  # x86: the numbers OpenBLAS's detection looks at
+        model += ", family %s model %s stepping %s" % (
+            info["cpu family"], info.get("model", "?"), info.get("stepping", "?"))
+    caches = ", ".join("L%d%s %s" % (c["level"], "d" if c["type"] == "Data" else "",
+                                      human_bytes(c["size"]))
+                       for c in ctx.get("caches", []) if c["type"] != "Instruction")
+    lines = [
+        "| | |",
+        "| --- | --- |",
+        "| CPU | %s (tern: %s) |" % (model or "unknown", ctx.get("tern_cpu", "?")),
+        "| cores | %s logical CPUs, %s MHz nominal; %s |" % (ctx.get("num_cpus", "?"),
+                                                          ctx.get("mhz_per_cpu", "?"), caches),
+        "| ISAs | detected: %s; tern kernels built: %s |" % (ctx.get("tern_isas_detected", "?"),
+                                                           ctx.get("tern_isas_built", "?")),
+        "| compiler | %s, tern built as %s |" % (ctx.get("compiler", "?"),
+                                                 ctx.get("tern_build_type", "?")),
+        "| OS | %s %s |" % (platform.system(), platform.release()),
+        "| OpenBLAS | %s; kernels: **%s**; threads: %s |" % (
+            ctx.get("openblas_config", "not built"), ctx.get("openblas_core", "–"),
+            ctx.get("openblas_threads", "–")),
+        "| Eigen | %s, compiled with `%s` (%s kernel flags); in use: %s |" % (
+            ctx.get("eigen_version", "–"), ctx.get("eigen_flags", ""),
+            ctx.get("eigen_isa", "not built"), ctx.get("eigen_simd", "–")),
+        "| run | %s, load average at start %s, %s s |" % (
+            ctx.get("date", "?"),
+            " / ".join("%.2f" % v for v in ctx.get("load_avg", [])) or "?",
+            ctx.get("tern_run_seconds", "?")),
+    ]
+    return lines
+
+
+def human_bytes(n):
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return "%g %s" % (n / size, unit)
+    return "%d B" % n
+
+
+def openblas_note(res):
+    ctx = res.context
+    core = ctx.get("openblas_core")
+    if core is None:
+        return []
+    isas = ctx.get("tern_isas_detected", "").split()
+    c = core.lower()
+    lines = []
+    if "avx512" in isas and c not in OPENBLAS_AVX512_CORES:
+        kind = "AVX2" if c in OPENBLAS_AVX2_CORES else "SSE only, no AVX"
+        lines.append(
+            "**OpenBLAS is not using AVX-512 here.** It selected its `%s` kernels (%s) on a CPU "
+            "with AVX-512%s. OpenBLAS's column is therefore OpenBLAS as it runs on this machine "
+            "by default, not OpenBLAS at its best; `make_results.py --openblas-coretype "
+            "SkylakeX` measures it with its AVX-512 kernels." % (
+                core, kind,
+                ": its run-time detection does not recognise this CPU model and falls back"
+                if c not in OPENBLAS_AVX2_CORES else ""))
+    elif "avx2" in isas and c not in OPENBLAS_AVX2_CORES:
+        lines.append("**OpenBLAS is not using AVX2 here**: it selected its `%s` kernels." % core)
+    return lines
+
+
+def kernel_table(a, kernel):
+    res = a.res
+    vec_peaks = [i for i in a.tern if i in VECTOR_ISAS and res.peak(i)]
+    head = ["shape n×k×m"] + a.tern + a.peers
+    for p in a.peers:
+        head.append("best/%s" % p)
+    head += ["%s %% peak" % i for i in vec_peaks]
+    head += ["mem roofline", "% roofline"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in a.shapes:
+        row = [shape_key(s)]
+        for impl in a.tern + a.peers:
+            name = "%s/%s/%s" % (kernel, impl, shape_key(s))
+            if name in res.skipped:
+                row.append("skip")
+                continue
+            v = res.gflops(name)
+            cell = fmt(v)
+            if v is not None and res.cv.get(name, 0) > NOISY_CV:
+                cell += "*"
+            row.append(cell)
+        best = a.tern_best(kernel, s)
+        for p in a.peers:
+            r = ratio(best[0] if best else None, a.value(kernel, p, s))
+            row.append(("**%s**" if r is not None and r < 1 else "%s") % fmt_ratio(r))
+        for isa in vec_peaks:
+            row.append(pct(ratio(a.value(kernel, isa, s), res.peak(isa))))
+        rl = a.roofline(kernel, s)
+        if rl:
+            attainable, mem, gbps, level = rl
+            capped = " (FMA peak)" if attainable < mem else ""
+            row.append("%s%s" % (fmt(attainable), capped))
+            row.append(pct(ratio(best[0] if best else None, attainable)))
+        else:
+            row += ["", ""]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def targets_section(a):
+    res = a.res
+    lines = []
+    tally = []
+
+    def verdict(ok):
+        tally.append(ok)
+        return "met" if ok else "**missed**"
+
+    # 1-2: fraction of the FMA peak on the large training shapes.
+    for isa in ("avx512", "avx2"):
+        peak = res.peak(isa)
+        if isa not in a.tern:
+            continue
+        lines.append("")
+        lines.append("**%s ≥ %.0f %% of peak/%s** (%s GFLOP/s) on %s:" % (
+            isa.upper().replace("AVX512", "AVX-512"), 100 * PEAK_TARGET, isa, fmt(peak),
+            ", ".join(shape_key(s) for s in PEAK_TARGET_SHAPES)))
+        lines.append("")
+        lines.append("| kernel | shape | GFLOP/s | % of peak | |")
+        lines.append("|---|---|---|---|---|")
+        for kernel in PEAK_TARGET_KERNELS:
+            for s in PEAK_TARGET_SHAPES:
+                v = a.value(kernel, isa, s)
+                r = ratio(v, peak)
+                lines.append("| %s | %s | %s | %s | %s |" % (
+                    kernel, shape_key(s), fmt(v), pct(r),
+                    "not measured" if r is None else verdict(r >= PEAK_TARGET)))
+
+    # 3: tern (best ISA) at least as fast as OpenBLAS everywhere.
+    if "openblas" in a.peers:
+        misses, total = [], 0
+        for kernel in KERNELS:
+            for s in a.shapes:
+                best = a.tern_best(kernel, s)
+                ob = a.value(kernel, "openblas", s)
+                if best is None or ob is None:
+                    continue
+                total += 1
+                ok = best[0] >= ob
+                tally.append(ok)
+                if not ok:
+                    misses.append((kernel, s, best, ob))
+        lines.append("")
+        lines.append("**Every tern kernel ≥ OpenBLAS on every shape** (tern's fastest ISA per "
+                     "kernel and shape): %s — tern ahead on %d of %d." % (
+                         "met" if not misses else "**missed**", total - len(misses), total))
+        if misses:
+            lines.append("")
+            lines.append("| kernel | shape | tern GFLOP/s (ISA) | OpenBLAS GFLOP/s "
+                         "| tern/OpenBLAS |")
+            lines.append("|---|---|---|---|---|")
+            for kernel, s, best, ob in misses:
+                lines.append("| %s | %s | %s (%s) | %s | %.2f |" % (
+                    kernel, shape_key(s), fmt(best[0]), best[1], fmt(ob), best[0] / ob))
+
+    # 4: memory-bound shapes.
+    small = [s for s in a.shapes if s[0] <= MEMORY_BOUND_ROWS]
+    if small:
+        lines.append("")
+        lines.append("**n ≤ %d: ≥ %.0f× OpenBLAS or ≥ %.0f %% of the memory roofline**:" % (
+            MEMORY_BOUND_ROWS, SMALL_N_SPEEDUP, 100 * ROOFLINE_TARGET))
+        lines.append("")
+        lines.append("| kernel | shape | tern GFLOP/s | × OpenBLAS | % roofline | |")
+        lines.append("|---|---|---|---|---|---|")
+        for kernel in KERNELS:
+            for s in small:
+                best = a.tern_best(kernel, s)
+                v = best[0] if best else None
+                r_ob = ratio(v, a.value(kernel, "openblas", s))
+                rl = a.roofline(kernel, s)
+                r_rl = ratio(v, rl[0]) if rl else None
+                if r_ob is None and r_rl is None:
+                    state = "not measured"
+                else:
+                    state = verdict((r_ob is not None and r_ob >= SMALL_N_SPEEDUP) or
+                                    (r_rl is not None and r_rl >= ROOFLINE_TARGET))
+                lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                    kernel, shape_key(s), fmt(v), fmt_ratio(r_ob), pct(r_rl), state))
+
+    summary = ["%d of %d target items met." % (sum(tally), len(tally))]
+    warning = over_peak_warning(a)
+    if warning:
+        summary += ["", warning]
+    return summary + lines
+
+
+def ceilings_section(a):
+    res = a.res
+    lines = ["| ceiling | used (best repetition) | median before kernels | median after |",
+             "|---|---|---|---|"]
+
+    def med(name, counter):
+        return fmt(res.median.get(name, {}).get(counter))
+
+    for isa in VECTOR_ISAS:
+        name = "peak/" + isa
+        if name in res.skipped:
+            lines.append("| %s | skipped (%s) | | |" % (name, res.skipped[name]))
+        elif res.peak(isa):
+            lines.append("| %s | **%s GFLOP/s** | %s | %s |" % (
+                name, fmt(res.peak(isa)), med(name, "GFLOPS"), med(name + "/end", "GFLOPS")))
+    for name, level, k, m in res.membw_names():
+        gbps = res.ceiling(name, "GBps")
+        if gbps is not None:
+            lines.append("| %s: %s × %s floats (%s) in %s | **%s GB/s** | %s | %s |" % (
+                name, k, m, human_bytes(4 * k * m), level.upper(), fmt(gbps),
+                med(name, "GBps"), med(name + "/end", "GBps")))
+    return lines
+
+
+def over_peak_warning(a):
+    """A kernel faster than its ISA's measured FMA peak means the peak loop
+    itself was slowed down: say so wherever % of peak is used."""
+    over = []
+    for kernel in KERNELS:
+        for s in a.shapes:
+            for isa in VECTOR_ISAS:
+                r = ratio(a.value(kernel, isa, s), a.res.peak(isa))
+                if r is not None and r > 1.0:
+                    over.append("%s/%s/%s (%.0f %%)" % (kernel, isa, shape_key(s), 100 * r))
+    if not over:
+        return None
+    return ("**%d kernel medians exceed their ISA's measured FMA peak**, which cannot be: the "
+            "peak loop was slowed by other load while it ran, so every %% of peak here is "
+            "inflated: %s." % (len(over), ", ".join(over[:6])))
+
+
+def noise_section(a):
+    res = a.res
+    noisy = sorted(((cv, n) for n, cv in res.cv.items() if cv > NOISY_CV), reverse=True)
+    lines = []
+    if noisy:
+        lines.append("%d of %d medians come from repetitions spreading more than %.0f %% "
+                     "(marked * in the tables); the worst: %s." % (
+                         len(noisy), len(res.cv), 100 * NOISY_CV,
+                         ", ".join("%s (%.0f %%)" % (n, 100 * cv) for cv, n in noisy[:5])))
+    else:
+        lines.append("Every median comes from repetitions within %.0f %% of each other." %
+                     (100 * NOISY_CV))
+    warning = over_peak_warning(a)
+    if warning:
+        lines.append(warning)
+    threaded = []
+    checked = 0
+    for name, c in res.median.items():
+        parts = name.split("/")
+        if len(parts) == 3 and parts[1] in PEERS and "cpu_threads" in c:
+            checked += 1
+            if c["cpu_threads"] > THREADS_TOLERANCE:
+                threaded.append((name, c["cpu_threads"]))
+    if checked:
+        if threaded:
+            lines.append("Single-thread check: **%d of %d peer benchmarks used more CPU than "
+                         "their own thread** (process/thread CPU time): %s." % (
+                             len(threaded), checked,
+                             ", ".join("%s %.2f" % t for t in threaded[:6])))
+        else:
+            lines.append("Single-thread check: in all %d peer benchmarks the process used no "
+                         "more CPU time than the benchmark thread (ratio ≤ %.2f)." % (
+                             checked, THREADS_TOLERANCE))
+    return lines
+
+
+def findings(a):
+    """Where tern trails a peer by a wide margin: the places to tune first."""
+    lines = []
+    for kernel in KERNELS:
+        for s in a.shapes:
+            best = a.tern_best(kernel, s)
+            if best is None:
+                continue
+            for p in a.peers:
+                v = a.value(kernel, p, s)
+                if v is not None and best[0] < 0.5 * v:
+                    lines.append("- %s %s: tern %s GFLOP/s (%s) vs %s %s: %.2f×" % (
+                        kernel, shape_key(s), fmt(best[0]), best[1], p, fmt(v), best[0] / v))
+    return lines
+
+
+def write_report(res, path):
+    a = Analysis(res)
+    ctx = res.context
+    out = []
+    out.append("# tern-bench results")
+    out.append("")
+    out.append("Generated by `bench/make_results.py` from one run of `tern-bench`; do not edit "
+               "by hand — rerun the script. Every figure is the **median of %s repetitions** "
+               "(GFLOP/s = 2·n·k·m per call over the benchmark thread's CPU time)." %
+               (re.search(r"--benchmark_repetitions=(\d+)", ctx.get("tern_command", "")) or
+                [None, "?"])[1])
+    out.append("")
+    out.append("## Command")
+    out.append("")
+    out.append("```sh")
+    out.append(ctx.get("tern_command", "(not recorded: JSON produced outside make_results.py)"))
+    out.append("```")
+    out.append("")
+    out.append("`OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` are unset for this command only, "
+               "because the development machines set them to force OpenBLAS onto its AVX2 "
+               "kernels; nothing else changes them. In the calling environment they were: %s." %
+               ctx.get("tern_caller_environment", "(not recorded)"))
+    out.append("")
+    out.append("## Machine")
+    out.append("")
+    out += machine_section(res, a)
+    out.append("")
+    note = openblas_note(res)
+    if note:
+        out += note
+        out.append("")
+    if ctx.get("library_build_type") == "debug":
+        out.append("Google Benchmark prints \"Library was built as DEBUG\": that is Debian's "
+                   "libbenchmark build (no NDEBUG), not tern; it does not touch the timed code.")
+        out.append("")
+    out.append("## Ceilings")
+    out.append("")
+    out.append("`peak/<isa>`: a loop of independent FMAs on every register the ISA can spare — "
+               "the most one core can compute. `membw/<level>/<k>x<m>`: read bandwidth of "
+               "streaming a buffer the size of a k×m weight matrix that is already in cache. "
+               "Both are measured before the kernels and again after them (`/end`); load from "
+               "other processes can only lower a ceiling, so the best repetition of either is "
+               "used. "
+               "For n ≤ %d a kernel streams its weights once per call (gemm_rows and "
+               "backprop_rows read W: 4·k·m bytes; rank1_accumulate reads and writes G: "
+               "8·k·m bytes), so its memory roofline is bandwidth × 2·n·k·m / bytes — "
+               "n/2 flops per byte, n/4 for rank1_accumulate (writes estimated at the read "
+               "bandwidth, so that roofline is optimistic). The tables use min(memory roofline, "
+               "fastest FMA peak)." % MEMORY_BOUND_ROWS)
+    out.append("")
+    out += ceilings_section(a)
+    out.append("")
+    out.append("## Kernels")
+    out.append("")
+    out.append("Columns: GFLOP/s per implementation (tern's kernel tables called directly, "
+               "unchecked; `skip` = this CPU lacks the ISA); `best/<peer>` = tern's fastest ISA "
+               "÷ the peer (**bold** below 1); `<isa> %% peak` = that tern ISA ÷ peak/<isa>; "
+               "for n ≤ %d the attainable roofline and tern's best as a percentage of it. "
+               "* = repetitions spread more than %.0f %%. All operands are warm in cache "
+               "(the same buffers every iteration); tern's gemm_rows and rank1_accumulate get "
+               "their optional panel scratch, as the runtime gives them from its arena. "
+               "gemm_rows has a bias and no activation; the peers add the bias by filling Y "
+               "with b and accumulating the product into it "
+               "(OpenBLAS: sgemm with beta = 1; Eigen: `Y.rowwise() = b; Y.noalias() += X*W`). "
+               "rank1_accumulate is `G += alpha·Uᵀ·D` (sgemm TransA, beta = 1), backprop_rows "
+               "`dX = D·Wᵀ` (sgemm TransB)." % (MEMORY_BOUND_ROWS, 100 * NOISY_CV))
+    for kernel in KERNELS:
+        out.append("")
+        out.append("### %s" % kernel)
+        out.append("")
+        out += kernel_table(a, kernel)
+    out.append("")
+    out.append("## Targets")
+    out.append("")
+    out += targets_section(a)
+    found = findings(a)
+    if found:
+        out.append("")
+        out.append("## Where tern trails a peer by more than 2×")
+        out.append("")
+        out += found
+    out.append("")
+    out.append("## Noise")
+    out.append("")
+    out += noise_section(a)
+    out.append("")
+    with open(os.path.join(ROOT, path), "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    args = parse_args()
+    if args.json:
+        with open(args.json) as f:
+            data = json.load(f)
+    else:
+        data = run_benchmark(args)
+    write_report(Results(data), args.out)
+    print("wrote " + args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
