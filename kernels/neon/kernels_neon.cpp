@@ -20,6 +20,9 @@ constexpr int kMR = 8, kNV = 3;
 // Few rows (n <= 2): 2 x 32 (kSmallNV = 8): 16 accumulators + 8 B vectors
 // + 1 broadcast = 25 registers, still 16 chains for a single sample.
 constexpr int kSmallMR = 2, kSmallNV = 8;
+// rank1_accumulate: the gemm tile (its packed 32-column D panel of n rows is
+// read 4 floats at a time, 3 vectors per step like gemm's W).
+constexpr int kR1MR = kMR, kR1NV = kNV;
 // backprop_rows: the 16 virtual lanes are 4 q registers, so 2 x 2 outputs =
 // 16 accumulators + 8 D vectors + 1 W vector = 25 registers; per 16 columns
 // 16 loads feed 16 FMAs. Fewer than 2 rows of D: 1 x 4, 16 accumulators +
@@ -33,6 +36,8 @@ constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 constexpr int kMR = 4, kNV = 2;
 // Few rows (n <= 2): 2 x 16 (kSmallNV = 4): 8 accumulators + 4 B + 1 = 13.
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
+constexpr int kR1MR = kMR, kR1NV = kNV;
 // backprop_rows: 16 virtual lanes = 4 q registers per output, so 1 x 2
 // outputs = 8 accumulators + 4 D vectors + 1 W = 13 of 16 (2 x 1 would need
 // 8 D vectors: 17).
