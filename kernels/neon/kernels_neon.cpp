@@ -1,8 +1,11 @@
 // NEON instantiation of the dense-layer kernels and its kernel table, for
 // AArch64 (AdvSIMD) and ARMv7 (NEON + VFPv4). 4 float lanes per q register.
 //
-// The tile is sized from the register file (A = the broadcast scalar of X,
-// B = the row of W loaded per step, accumulators = MR x NV q registers):
+// Every tile below is sized from the register file, counted next to its
+// constants: accumulators (MR x NV q registers), the B vectors loaded per
+// step, and one broadcast A scalar. The two architectures differ in register
+// count (32 vs 16), hence the #if. These figures are arithmetic, not
+// measurements: tune them on hardware (bench/README.md), never under qemu.
 #include "neon/simd_neon.h"
 #include "src/kernel_tables.h"
 #include "tern/platform/compiler.h"
