@@ -4,7 +4,14 @@
 //
 // xsimd::fma is fused for fma3<avx2>, but tern calls _mm256_fmadd_ps itself
 // so that no ISA depends on which xsimd architecture tag carries the fused
-// overload (see simd_avx512.h for the case where none does).
+// overload (see simd_avx512.h for the case where none does). The sign
+// operations (neg, abs, copysign) are written here as bit operations for the
+// same reason: xsimd 8.1.0's avx512f negation is 0 - x, which maps +0 to +0,
+// so the element-wise templates never use xsimd's unary minus or abs.
+//
+// Element-wise kernels also need: 2^k from exponent bits, masked tails that
+// read as a chosen value, and the fixed 16-virtual-lane sum of
+// tern/kernels/elementwise.h (here the 16 lanes are two ymm registers).
 #pragma once
 
 #include <immintrin.h>
@@ -55,6 +62,44 @@ struct Simd {
                                    _mm256_shuffle_ps(b2[0], b2[1], _MM_SHUFFLE(3, 1, 3, 1)));
     return _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   }
+  // Lanes >= `lanes` read as `fill`.
+  static V load_partial_or(const float* p, std::size_t lanes, float fill) {
+    const __m256i m = mask(lanes);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  // Lanes >= `lanes` set to +0.
+  static V keep(V v, std::size_t lanes) { return _mm256_and_ps(v, _mm256_castsi256_ps(mask(lanes))); }
+
+  // a / b, correctly rounded (the templates never use xsimd's operator/,
+  // which is an estimate on NEON).
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  // -(a * b) + c, rounded once: std::fma(-a, b, c).
+  static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V neg(V v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+  static V abs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+  // |mag| with the sign bit of sgn: std::copysign(mag, sgn).
+  static V copysign(V mag, V sgn) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, sgn));
+  }
+  static V sqrt(V v) { return _mm256_sqrt_ps(v); }
+  static V floor(V v) { return _mm256_floor_ps(v); }
+  // 2^k for integer-valued k in [-126, 127], from the exponent bits.
+  static V pow2i(V k) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+
+  // The 16 virtual lanes, l[0..7] in acc[0] and l[8..15] in acc[1], summed
+  // by the fixed tree: l[k] += l[k+8], l[k] += l[k+4], l[k] += l[k+2], l[0] + l[1].
+  static constexpr std::size_t kAccumulators = 2;
+  static float sum_tree16(const V* acc) {
+    const __m256 s8 = _mm256_add_ps(acc[0], acc[1]);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+  }
+
 };
 
 }  // namespace tern::kernels::avx2

@@ -6,6 +6,13 @@
 // override and falls back to the generic `x * y + z` — two roundings, and not
 // what AVX2 (which maps to vfmadd) or the scalar std::fma compute. tern would
 // silently lose bit-identity. Simd::fma calls _mm512_fmadd_ps directly.
+// Likewise xsimd's avx512f negation is 0 - x (so -(+0) is +0, not -0): the
+// sign operations below are bit operations, and the element-wise templates
+// never use xsimd's unary minus or abs.
+//
+// Element-wise kernels also need: 2^k from exponent bits, masked tails that
+// read as a chosen value, and the fixed 16-virtual-lane sum of
+// tern/kernels/elementwise.h (here the 16 lanes are exactly one zmm).
 #pragma once
 
 // GCC 12's AVX-512 headers pass _mm512_undefined_ps() through masked
@@ -70,6 +77,50 @@ struct Simd {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_ps(order, e);
   }
+  // Lanes >= `lanes` read as `fill`.
+  static V load_partial_or(const float* p, std::size_t lanes, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(lanes), p);
+  }
+  // Lanes >= `lanes` set to +0.
+  static V keep(V v, std::size_t lanes) { return _mm512_maskz_mov_ps(mask(lanes), v); }
+
+  // a / b, correctly rounded (the templates never use xsimd's operator/,
+  // which is an estimate on NEON).
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  // -(a * b) + c, rounded once: std::fma(-a, b, c).
+  static V fnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V neg(V v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
+  static V abs(V v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
+  // |mag| with the sign bit of sgn: std::copysign(mag, sgn).
+  static V copysign(V mag, V sgn) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, sgn));
+  }
+  // The unmasked forms of the next intrinsics pass _mm512_undefined_*() as
+  // the merge source, which GCC 12 reports as an uninitialised use (a false
+  // positive) once inlined; the zero-masking forms with every lane enabled
+  // compile to the same instructions without it.
+  static constexpr __mmask16 kAll = 0xffff;
+  static V sqrt(V v) { return _mm512_maskz_sqrt_ps(kAll, v); }
+  static V floor(V v) { return _mm512_maskz_roundscale_ps(kAll, v, _MM_FROUND_TO_NEG_INF); }
+  // 2^k for integer-valued k in [-126, 127], from the exponent bits.
+  static V pow2i(V k) {
+    const __m512i e = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, k), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, e, 23));
+  }
+
+  // The 16 virtual lanes l[0..15] in acc[0], summed by the fixed tree:
+  // l[k] += l[k+8], l[k] += l[k+4], l[k] += l[k+2], l[0] + l[1].
+  static constexpr std::size_t kAccumulators = 1;
+  static float sum_tree16(const V* acc) {
+    const __m512 a = acc[0];
+    const __m256 s8 = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, a, 0),
+                                    _mm512_maskz_extractf32x8_ps(0xff, a, 1));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+  }
+
 };
 
 }  // namespace tern::kernels::avx512

@@ -51,6 +51,9 @@ constexpr int kBpMI = 1, kBpMP = 2, kBpSmallMP = 2;
 
 extern const KernelTable kTable = {
     Isa::kNeon, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
+    // Element-wise kernels: elementwise_neon.cpp.
+    add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
+    sgd_momentum, adam,
 };
 
 }  // namespace tern::kernels::neon

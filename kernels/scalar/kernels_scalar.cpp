@@ -77,6 +77,14 @@ const KernelTable kTable = {
     rank1_accumulate,
     column_sums_accumulate,
     backprop_rows,
+    add_bias,
+    pointwise_forward,
+    pointwise_backward,
+    softmax_rows,
+    softmax_cross_entropy,
+    mse,
+    sgd_momentum,
+    adam,
 };
 
 }  // namespace tern::kernels::scalar

@@ -1,56 +1,17 @@
 // Checked entry points: validate once, then call the active table.
-#include <cstdint>
 #include <initializer_list>
 
+#include "checks.h"
 #include "tern/kernels/dispatch.h"
 #include "tern/kernels/kernels.h"
 
 namespace tern {
 namespace {
 
-// The byte range a row-major view touches, [begin, end).
-struct Extent {
-  std::uintptr_t begin = 0, end = 0;
-};
-
-// Validates a rows x cols view with row stride ld and reports the bytes it
-// spans. Empty views are valid whatever the pointer.
-Status check_view(const char* op, const char* name, const void* p, std::size_t rows,
-                  std::size_t cols, std::size_t ld, Extent* extent) {
-  *extent = Extent{};
-  if (rows == 0 || cols == 0) return Status();
-  if (p == nullptr) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: %s is null for a %zux%zu operand", op,
-                         name, rows, cols);
-  }
-  if (ld < cols) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: row stride of %s is %zu, smaller than its %zu columns", op, name, ld,
-                         cols);
-  }
-  // (rows - 1) * ld + cols elements must be addressable without overflow.
-  const std::size_t max_elems = SIZE_MAX / sizeof(float);
-  if ((rows - 1) > (max_elems - cols) / ld) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: %s of %zux%zu (stride %zu) overflows",
-                         op, name, rows, cols, ld);
-  }
-  extent->begin = reinterpret_cast<std::uintptr_t>(p);
-  extent->end = extent->begin + ((rows - 1) * ld + cols) * sizeof(float);
-  return Status();
-}
-
-bool overlaps(const Extent& a, const Extent& b) {
-  return a.begin < a.end && b.begin < b.end && a.begin < b.end && b.begin < a.end;
-}
-
-Status check_disjoint(const char* op, const char* out_name, const Extent& out,
-                      const char* in_name, const Extent& in) {
-  if (overlaps(out, in)) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: output %s overlaps input %s", op,
-                         out_name, in_name);
-  }
-  return Status();
-}
+using kernels::check_disjoint;
+using kernels::check_view;
+using kernels::Extent;
+using kernels::overlaps;
 
 // Optional scratch: null is fine; otherwise it must hold `need` floats and
 // must not overlap any operand.

@@ -8,7 +8,9 @@
 //   - a denormal result of an FMA or an add becomes +-0;
 //   - a denormal operand counts as 0, even when the result would be normal;
 //   - values that are only moved (loads, stores, k = 0 copies of the bias)
-//     keep their bits.
+//     keep their bits;
+//   - division and square root, which ARMv7 NEON lacks and tern computes
+//     lane by lane on the VFP unit, keep denormals as scalar code does.
 // The other test files use data in [-1, 1] whose products and sums stay far
 // above 2^-126, so they never meet this case.
 #include <doctest/doctest.h>
@@ -21,6 +23,7 @@
 
 #include "test_util.h"
 #include "tern/kernels/dispatch.h"
+#include "tern/kernels/elementwise.h"
 #include "tern/platform/compiler.h"
 
 using namespace tern;
@@ -89,5 +92,34 @@ TEST_CASE("denormals: IEEE everywhere except ARMv7 NEON, which flushes them to z
     if (isa == Isa::kScalar) {
       CHECK(bits(gemm_1x1(isa, tiny, tiny, 0.0f)[0]) == bits(denormal));
     }
+  }
+}
+
+TEST_CASE("denormals in the element-wise kernels: flushed where NEON arithmetic makes them") {
+  constexpr std::size_t m = 7;
+  for (Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(std::string(isa_name(isa)));
+    const bool ftz = flushes_denormals(isa);
+    const KernelTable* t = kernel_table(isa);
+    const KernelTable* ref = kernel_table(Isa::kScalar);
+
+    // softmax of [0, -100, -100, ...]: exp(-100) = 3.7e-44 is subnormal, made
+    // by exp's final scaling multiply; 1 + 3.7e-44 rounds to 1 either way.
+    std::vector<float> x(m, -100.0f), y(m), want(m);
+    x[0] = 0.0f;
+    t->softmax_rows_f32(1, m, x.data(), m, y.data(), m);
+    ref->softmax_rows_f32(1, m, x.data(), m, want.data(), m);
+    REQUIRE(std::fpclassify(want[1]) == FP_SUBNORMAL);
+    CHECK(bits(y[0]) == bits(1.0f));
+    for (std::size_t j = 1; j < m; ++j) CHECK(bits(y[j]) == bits(ftz ? 0.0f : want[j]));
+
+    // sigmoid(-88) = 1 / (1 + e^88) = 6e-39: the subnormal comes out of a
+    // division, which on ARMv7 runs on the VFP unit: identical bits on every
+    // ISA.
+    std::vector<float> z(m, -88.0f), s(m), s_want(m);
+    t->pointwise_forward_f32(Pointwise::kSigmoid, 1, m, z.data(), m, s.data(), m);
+    ref->pointwise_forward_f32(Pointwise::kSigmoid, 1, m, z.data(), m, s_want.data(), m);
+    REQUIRE(std::fpclassify(s_want[0]) == FP_SUBNORMAL);
+    for (std::size_t j = 0; j < m; ++j) CHECK(bits(s[j]) == bits(s_want[j]));
   }
 }

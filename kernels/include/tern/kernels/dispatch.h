@@ -13,7 +13,8 @@
 // floats the matching *_scratch_floats() function of kernels.h gives. Callers that
 // have already validated shapes once (the runtime, when a model is built) call
 // them directly in their inner loops; everyone else uses the checked entry
-// points of tern/kernels/kernels.h.
+// points of tern/kernels/kernels.h and tern/kernels/elementwise.h. Each entry
+// computes exactly the formula stated beside its checked counterpart.
 //
 // A request that cannot be honoured (unknown name, ISA not built, CPU lacks
 // it) is an error that names what is available. tern never silently falls
@@ -22,7 +23,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
+#include "tern/kernels/elementwise.h"
 #include "tern/kernels/kernels.h"
 #include "tern/platform/isa.h"
 
@@ -41,6 +44,29 @@ struct KernelTable {
   void (*backprop_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* d,
                             std::size_t ldd, const float* w, std::size_t ldw, float* dx,
                             std::size_t lddx);
+
+  // Element-wise kernels (tern/kernels/elementwise.h). An operand the chosen
+  // Pointwise does not use may be null; `loss_sum` is always written.
+  void (*add_bias_f32)(std::size_t n, std::size_t m, const float* bias, float* y,
+                       std::size_t ldy);
+  void (*pointwise_forward_f32)(Pointwise f, std::size_t n, std::size_t m, const float* x,
+                                std::size_t ldx, float* y, std::size_t ldy);
+  void (*pointwise_backward_f32)(Pointwise f, std::size_t n, std::size_t m, const float* x,
+                                 std::size_t ldx, const float* y, std::size_t ldy,
+                                 const float* dy, std::size_t lddy, float* dx, std::size_t lddx);
+  void (*softmax_rows_f32)(std::size_t n, std::size_t m, const float* x, std::size_t ldx,
+                           float* y, std::size_t ldy);
+  void (*softmax_cross_entropy_f32)(std::size_t n, std::size_t m, const float* z,
+                                    std::size_t ldz, const std::uint32_t* labels,
+                                    float grad_scale, float* dz, std::size_t lddz,
+                                    float* loss_sum);
+  void (*mse_f32)(std::size_t n, std::size_t m, const float* pred, std::size_t ldp,
+                  const float* target, std::size_t ldt, float grad_scale, float* grad,
+                  std::size_t ldg, float* loss_sum);
+  void (*sgd_momentum_f32)(std::size_t count, float* w, const float* g, float* velocity,
+                           const SgdParams& params);
+  void (*adam_f32)(std::size_t count, float* w, const float* g, float* m, float* v,
+                   const AdamStepConstants& c);
 };
 
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not

@@ -1,0 +1,274 @@
+// The scalar reference of the element-wise kernels and of tern's exp, log
+// and tanh.
+//
+// Each function spells out the formula stated beside its declaration in
+// tern/kernels/elementwise.h, one element at a time, with one std::fma where
+// the formula says fma and a plain operator everywhere else (the build's
+// -ffp-contract=off keeps the compiler from fusing anything on its own).
+// The vector kernels (kernels/generic/elementwise-inl.h) run the same
+// operations lane by lane and are tested against these bit for bit, so this
+// file favours being obviously the contract over being fast.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "../src/kernel_tables.h"
+#include "../src/math_constants.h"
+
+namespace tern {
+namespace {
+
+using namespace kernels::math;
+
+// 2^k for an integer-valued k in [-126, 127], built from its exponent bits.
+float pow2(float k) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(k) + 127) << 23;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+float exp_f32(float x) {
+  if (x != x) return x;
+  const float xc = x < kExpMin ? kExpMin : (x > kExpMax ? kExpMax : x);
+  const float n = std::fma(xc, kLog2e, kRoundToInt) - kRoundToInt;
+  float r = std::fma(-n, kLn2Hi, xc);
+  r = std::fma(-n, kLn2Lo, r);
+  float p = kExpC6;
+  p = std::fma(p, r, kExpC5);
+  p = std::fma(p, r, kExpC4);
+  p = std::fma(p, r, kExpC3);
+  p = std::fma(p, r, kExpC2);
+  p = std::fma(p, r, 1.0f);
+  p = std::fma(p, r, 1.0f);
+  const float n1 = std::floor(0.5f * n);
+  const float n2 = n - n1;
+  return (p * pow2(n1)) * pow2(n2);
+}
+
+float log_f32(float x) {
+  if (x != x) return x;
+  if (x < 0.0f) return std::numeric_limits<float>::quiet_NaN();
+  if (x == 0.0f) return -std::numeric_limits<float>::infinity();
+  if (x == std::numeric_limits<float>::infinity()) return x;
+  float e_adjust = 0.0f;
+  if (x < std::numeric_limits<float>::min()) {  // subnormal: make it normal
+    x = x * 0x1p23f;
+    e_adjust = -23.0f;
+  }
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  // d = e * 2^23 + (mantissa offset), e the exponent relative to sqrt(1/2).
+  const std::int32_t d = static_cast<std::int32_t>(bits) - static_cast<std::int32_t>(kSqrtHalfBits);
+  const std::int32_t e = d >> 23;  // arithmetic shift: floor(d / 2^23)
+  const std::uint32_t fbits = (static_cast<std::uint32_t>(d) & 0x007fffffu) + kSqrtHalfBits;
+  float f;
+  std::memcpy(&f, &fbits, sizeof f);
+  const float ef = static_cast<float>(e) + e_adjust;
+  const float t = f - 1.0f;
+  const float s = t / (2.0f + t);
+  const float z = s * s;
+  float q = kLogL4;
+  q = std::fma(q, z, kLogL3);
+  q = std::fma(q, z, kLogL2);
+  q = std::fma(q, z, kLogL1);
+  const float big_r = z * q;
+  const float h = (0.5f * t) * t;
+  const float b = std::fma(-s, h + big_r, h);
+  return std::fma(ef, kLn2Hi, t - std::fma(-ef, kLn2Lo, b));
+}
+
+float tanh_f32(float x) {
+  const float a = std::fabs(x);
+  float y;
+  if (a < kTanhSmall) {
+    const float z = a * a;
+    float p = kTanhT5;
+    p = std::fma(p, z, kTanhT4);
+    p = std::fma(p, z, kTanhT3);
+    p = std::fma(p, z, kTanhT2);
+    p = std::fma(p, z, kTanhT1);
+    p = std::fma(p, z, kTanhT0);
+    y = std::fma(a * z, p, a);
+  } else {
+    y = 1.0f - 2.0f / (exp_f32(2.0f * a) + 1.0f);
+  }
+  return std::copysign(y, x);
+}
+
+namespace kernels::scalar {
+namespace {
+
+float sigmoid(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+
+float gelu(float x) {
+  const float u = x * std::fma(kGeluK2, x * x, kGeluK0);
+  const float h = 0.5f * x;
+  return std::fma(h, tanh_f32(u), h);
+}
+
+float gelu_derivative(float x) {
+  const float z = x * x;
+  const float t = tanh_f32(x * std::fma(kGeluK2, z, kGeluK0));
+  const float du = std::fma(kGeluK3, z, kGeluK0);
+  const float sech2 = std::fma(-t, t, 1.0f);
+  return std::fma((0.5f * x) * sech2, du, std::fma(0.5f, t, 0.5f));
+}
+
+// The 16 virtual lanes of a row reduction (see elementwise.h).
+struct Lanes16 {
+  float l[16] = {};  // +0.0f
+  void add(std::size_t j, float t) { l[j % 16] = l[j % 16] + t; }
+  void add_square(std::size_t j, float d) { l[j % 16] = std::fma(d, d, l[j % 16]); }
+  float total() {
+    for (int k = 0; k < 8; ++k) l[k] = l[k] + l[k + 8];
+    for (int k = 0; k < 4; ++k) l[k] = l[k] + l[k + 4];
+    for (int k = 0; k < 2; ++k) l[k] = l[k] + l[k + 2];
+    return l[0] + l[1];
+  }
+};
+
+float row_max(const float* x, std::size_t m) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (std::size_t j = 0; j < m; ++j) mx = x[j] > mx ? x[j] : mx;
+  return mx;
+}
+
+}  // namespace
+
+void add_bias(std::size_t n, std::size_t m, const float* bias, float* y, std::size_t ldy) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < m; ++j) y[i * ldy + j] = y[i * ldy + j] + bias[j];
+}
+
+void pointwise_forward(Pointwise f, std::size_t n, std::size_t m, const float* x, std::size_t ldx,
+                       float* y, std::size_t ldy) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* xr = x + i * ldx;
+    float* yr = y + i * ldy;
+    for (std::size_t j = 0; j < m; ++j) {
+      const float v = xr[j];
+      switch (f) {
+        case Pointwise::kIdentity: yr[j] = v; break;
+        case Pointwise::kRelu: yr[j] = v > 0.0f ? v : 0.0f; break;
+        case Pointwise::kGelu: yr[j] = gelu(v); break;
+        case Pointwise::kTanh: yr[j] = tanh_f32(v); break;
+        case Pointwise::kSigmoid: yr[j] = sigmoid(v); break;
+      }
+    }
+  }
+}
+
+void pointwise_backward(Pointwise f, std::size_t n, std::size_t m, const float* x,
+                        std::size_t ldx, const float* y, std::size_t ldy, const float* dy,
+                        std::size_t lddy, float* dx, std::size_t lddx) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* dyr = dy + i * lddy;
+    float* dxr = dx + i * lddx;
+    for (std::size_t j = 0; j < m; ++j) {
+      switch (f) {
+        case Pointwise::kIdentity: dxr[j] = dyr[j]; break;
+        case Pointwise::kRelu: dxr[j] = x[i * ldx + j] > 0.0f ? dyr[j] : 0.0f; break;
+        case Pointwise::kGelu: dxr[j] = dyr[j] * gelu_derivative(x[i * ldx + j]); break;
+        case Pointwise::kTanh: {
+          const float v = y[i * ldy + j];
+          dxr[j] = dyr[j] * std::fma(-v, v, 1.0f);
+          break;
+        }
+        case Pointwise::kSigmoid: {
+          const float v = y[i * ldy + j];
+          dxr[j] = dyr[j] * (v * (1.0f - v));
+          break;
+        }
+      }
+    }
+  }
+}
+
+void softmax_rows(std::size_t n, std::size_t m, const float* x, std::size_t ldx, float* y,
+                  std::size_t ldy) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* xr = x + i * ldx;
+    float* yr = y + i * ldy;
+    const float mx = row_max(xr, m);
+    Lanes16 lanes;
+    for (std::size_t j = 0; j < m; ++j) {
+      const float e = exp_f32(xr[j] - mx);
+      yr[j] = e;
+      lanes.add(j, e);
+    }
+    const float s = lanes.total();
+    for (std::size_t j = 0; j < m; ++j) yr[j] = yr[j] / s;
+  }
+}
+
+void softmax_cross_entropy(std::size_t n, std::size_t m, const float* z, std::size_t ldz,
+                           const std::uint32_t* labels, float grad_scale, float* dz,
+                           std::size_t lddz, float* loss_sum) {
+  float total = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* zr = z + i * ldz;
+    float* dzr = dz + i * lddz;
+    const std::size_t c = labels[i];
+    const float mx = row_max(zr, m);
+    const float zc = zr[c];  // read before dz (which may be z) is written
+    Lanes16 lanes;
+    for (std::size_t j = 0; j < m; ++j) {
+      const float e = exp_f32(zr[j] - mx);
+      dzr[j] = e;
+      lanes.add(j, e);
+    }
+    const float s = lanes.total();
+    const float loss = log_f32(s) - (zc - mx);
+    for (std::size_t j = 0; j < m; ++j) {
+      const float p = dzr[j] / s;
+      dzr[j] = (j == c ? p - 1.0f : p) * grad_scale;
+    }
+    total = total + loss;
+  }
+  *loss_sum = total;
+}
+
+void mse(std::size_t n, std::size_t m, const float* pred, std::size_t ldp, const float* target,
+         std::size_t ldt, float grad_scale, float* grad, std::size_t ldg, float* loss_sum) {
+  float total = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    Lanes16 lanes;
+    for (std::size_t j = 0; j < m; ++j) {
+      const float d = pred[i * ldp + j] - target[i * ldt + j];
+      grad[i * ldg + j] = d * grad_scale;
+      lanes.add_square(j, d);
+    }
+    total = total + lanes.total();
+  }
+  *loss_sum = 0.5f * total;
+}
+
+void sgd_momentum(std::size_t count, float* w, const float* g, float* velocity,
+                  const SgdParams& params) {
+  for (std::size_t e = 0; e < count; ++e) {
+    const float gd = std::fma(params.weight_decay, w[e], g[e]);
+    const float v = std::fma(params.momentum, velocity[e], gd);
+    velocity[e] = v;
+    w[e] = std::fma(-params.learning_rate, v, w[e]);
+  }
+}
+
+void adam(std::size_t count, float* w, const float* g, float* m, float* v,
+          const AdamStepConstants& c) {
+  for (std::size_t e = 0; e < count; ++e) {
+    const float gd = std::fma(c.l2, w[e], g[e]);
+    const float me = std::fma(c.beta1, m[e], c.one_minus_beta1 * gd);
+    const float ve = std::fma(c.beta2, v[e], c.one_minus_beta2 * (gd * gd));
+    const float d = std::fma(std::sqrt(ve), c.inv_sqrt_bc2, c.epsilon);
+    m[e] = me;
+    v[e] = ve;
+    w[e] = std::fma(c.neg_step, me / d, w[e] * c.decay);
+  }
+}
+
+}  // namespace kernels::scalar
+}  // namespace tern

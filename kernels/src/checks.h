@@ -1,0 +1,96 @@
+// Private to the kernels library: the argument checks every checked entry
+// point shares (api.cpp, api_elementwise.cpp).
+//
+// A view is a rows x cols block of floats with a row stride; these helpers
+// validate one view and compute the bytes it spans, so that outputs can be
+// tested against inputs for overlap. Element-wise kernels may also run in
+// place: an output that is *the same view* as an input (same first element,
+// same stride) is safe when every output element depends only on the input
+// element at the same index; any other overlap is rejected.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tern/platform/status.h"
+
+namespace tern::kernels {
+
+// The byte range a row-major view touches, [begin, end), and where and how
+// it starts (for the same-view test).
+struct Extent {
+  std::uintptr_t begin = 0, end = 0;
+  std::size_t rows = 0, ld = 0;
+};
+
+// Validates a rows x cols view with row stride ld and reports the bytes it
+// spans. Empty views are valid whatever the pointer.
+inline Status check_view(const char* op, const char* name, const void* p, std::size_t rows,
+                         std::size_t cols, std::size_t ld, Extent* extent) {
+  *extent = Extent{};
+  if (rows == 0 || cols == 0) return Status();
+  if (p == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s is null for a %zux%zu operand", op,
+                         name, rows, cols);
+  }
+  if (ld < cols) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: row stride of %s is %zu, smaller than its %zu columns", op, name, ld,
+                         cols);
+  }
+  // (rows - 1) * ld + cols elements must be addressable without overflow.
+  const std::size_t max_elems = SIZE_MAX / sizeof(float);
+  if ((rows - 1) > (max_elems - cols) / ld) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s of %zux%zu (stride %zu) overflows",
+                         op, name, rows, cols, ld);
+  }
+  extent->begin = reinterpret_cast<std::uintptr_t>(p);
+  extent->end = extent->begin + ((rows - 1) * ld + cols) * sizeof(float);
+  extent->rows = rows;
+  extent->ld = ld;
+  return Status();
+}
+
+inline bool overlaps(const Extent& a, const Extent& b) {
+  return a.begin < a.end && b.begin < b.end && a.begin < b.end && b.begin < a.end;
+}
+
+// Same first element and, when there is more than one row, the same stride:
+// every element of one view is the element of the other at the same index.
+inline bool same_view(const Extent& a, const Extent& b) {
+  return a.begin == b.begin && a.rows == b.rows && (a.ld == b.ld || a.rows == 1);
+}
+
+inline Status check_disjoint(const char* op, const char* out_name, const Extent& out,
+                             const char* in_name, const Extent& in) {
+  if (overlaps(out, in)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: output %s overlaps input %s", op,
+                         out_name, in_name);
+  }
+  return Status();
+}
+
+// Two outputs may never share a byte.
+inline Status check_outputs_disjoint(const char* op, const char* a_name, const Extent& a,
+                                     const char* b_name, const Extent& b) {
+  if (overlaps(a, b)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: outputs %s and %s overlap", op, a_name,
+                         b_name);
+  }
+  return Status();
+}
+
+// For element-wise kernels: the output may be the input itself (in place) or
+// lie entirely apart from it.
+inline Status check_same_or_disjoint(const char* op, const char* out_name, const Extent& out,
+                                     const char* in_name, const Extent& in) {
+  if (overlaps(out, in) && !same_view(out, in)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: output %s partially overlaps input %s (in place needs the same "
+                         "pointer and stride)",
+                         op, out_name, in_name);
+  }
+  return Status();
+}
+
+}  // namespace tern::kernels
