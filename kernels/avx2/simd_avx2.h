@@ -99,7 +99,6 @@ struct Simd {
     const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
   }
-
 };
 
 }  // namespace tern::kernels::avx2

@@ -146,45 +146,40 @@ void add_bias(std::size_t n, std::size_t m, const float* bias, float* y, std::si
 
 void pointwise_forward(Pointwise f, std::size_t n, std::size_t m, const float* x, std::size_t ldx,
                        float* y, std::size_t ldy) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xr = x + i * ldx;
-    float* yr = y + i * ldy;
-    for (std::size_t j = 0; j < m; ++j) {
-      const float v = xr[j];
-      switch (f) {
-        case Pointwise::kIdentity: yr[j] = v; break;
-        case Pointwise::kRelu: yr[j] = v > 0.0f ? v : 0.0f; break;
-        case Pointwise::kGelu: yr[j] = gelu(v); break;
-        case Pointwise::kTanh: yr[j] = tanh_f32(v); break;
-        case Pointwise::kSigmoid: yr[j] = sigmoid(v); break;
-      }
-    }
+  auto map = [&](auto fn) {
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < m; ++j) y[i * ldy + j] = fn(x[i * ldx + j]);
+  };
+  switch (f) {
+    case Pointwise::kIdentity: map([](float v) { return v; }); break;
+    case Pointwise::kRelu: map([](float v) { return v > 0.0f ? v : 0.0f; }); break;
+    case Pointwise::kGelu: map(gelu); break;
+    case Pointwise::kTanh: map(tanh_f32); break;
+    case Pointwise::kSigmoid: map(sigmoid); break;
   }
 }
 
+// dx = fn(a, dy), where a is whichever of x and y the derivative uses.
 void pointwise_backward(Pointwise f, std::size_t n, std::size_t m, const float* x,
                         std::size_t ldx, const float* y, std::size_t ldy, const float* dy,
                         std::size_t lddy, float* dx, std::size_t lddx) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* dyr = dy + i * lddy;
-    float* dxr = dx + i * lddx;
-    for (std::size_t j = 0; j < m; ++j) {
-      switch (f) {
-        case Pointwise::kIdentity: dxr[j] = dyr[j]; break;
-        case Pointwise::kRelu: dxr[j] = x[i * ldx + j] > 0.0f ? dyr[j] : 0.0f; break;
-        case Pointwise::kGelu: dxr[j] = dyr[j] * gelu_derivative(x[i * ldx + j]); break;
-        case Pointwise::kTanh: {
-          const float v = y[i * ldy + j];
-          dxr[j] = dyr[j] * std::fma(-v, v, 1.0f);
-          break;
-        }
-        case Pointwise::kSigmoid: {
-          const float v = y[i * ldy + j];
-          dxr[j] = dyr[j] * (v * (1.0f - v));
-          break;
-        }
-      }
-    }
+  auto map = [&](const float* a, std::size_t lda, auto fn) {
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < m; ++j)
+        dx[i * lddx + j] = fn(a[i * lda + j], dy[i * lddy + j]);
+  };
+  switch (f) {
+    case Pointwise::kIdentity: map(dy, lddy, [](float, float d) { return d; }); break;
+    case Pointwise::kRelu: map(x, ldx, [](float v, float d) { return v > 0.0f ? d : 0.0f; }); break;
+    case Pointwise::kGelu:
+      map(x, ldx, [](float v, float d) { return d * gelu_derivative(v); });
+      break;
+    case Pointwise::kTanh:
+      map(y, ldy, [](float v, float d) { return d * std::fma(-v, v, 1.0f); });
+      break;
+    case Pointwise::kSigmoid:
+      map(y, ldy, [](float v, float d) { return d * (v * (1.0f - v)); });
+      break;
   }
 }
 

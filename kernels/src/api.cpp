@@ -6,12 +6,12 @@
 #include "tern/kernels/kernels.h"
 
 namespace tern {
-namespace {
-
 using kernels::check_disjoint;
 using kernels::check_view;
 using kernels::Extent;
 using kernels::overlaps;
+
+namespace {
 
 // Optional scratch: null is fine; otherwise it must hold `need` floats and
 // must not overlap any operand.

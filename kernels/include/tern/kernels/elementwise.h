@@ -32,13 +32,14 @@
 //     for k < 4: l[k] = l[k] + l[k+4]
 //     for k < 2: l[k] = l[k] + l[k+2]
 //     sum = l[0] + l[1]
-// AVX-512 keeps l in one register, AVX2 in two, NEON in four, scalar code in
-// a float[16]. Vector tails add +0 in lanes past the row's end: a lane that
-// starts at +0 can never hold -0 (+0 + -0 = +0, and exact cancellation gives
-// +0 when rounding to nearest), so adding +0 never changes it. A row maximum
-// is the same in any order except for the sign of a zero maximum, and that
-// sign cannot change a result: the maximum is only ever subtracted from a row
-// element, exp(+0) = exp(-0) = 1, and log(s) - (+-0) is the same for s >= 1.
+// AVX-512 keeps l in one register, AVX2 in two (4-lane NEON would use
+// four), scalar code a float[16]. Vector tails add +0 in lanes past the
+// row's end: a lane that starts at +0 can never hold -0 (+0 + -0 = +0, and
+// exact cancellation gives +0 when rounding to nearest), so adding +0 never
+// changes it. A row maximum is the same in any order except for the sign of
+// a zero maximum, and that sign cannot change a result: the maximum is only
+// ever subtracted from a row element, exp(+0) = exp(-0) = 1, and
+// log(s) - (+-0) is the same for s >= 1.
 #pragma once
 
 #include <cstddef>
