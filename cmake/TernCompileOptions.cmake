@@ -17,3 +17,10 @@ function(tern_library_options target)
   target_compile_options(${target} PRIVATE -fno-exceptions -fno-rtti -Wshadow -Wconversion
                                            -Wno-sign-conversion)
 endfunction()
+
+# 32-bit ARM: GCC notes at every std::vector of 8-byte-aligned elements that
+# their parameter passing changed in GCC 7.1 (-Wpsabi). That concerns linking
+# with objects from GCC 6 or older; everything here is built by one compiler.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(arm|armv7.*)$")
+  add_compile_options(-Wno-psabi)
+endif()

@@ -70,6 +70,9 @@ struct Simd {
   // Lanes >= `lanes` set to +0.
   static V keep(V v, std::size_t lanes) { return _mm256_and_ps(v, _mm256_castsi256_ps(mask(lanes))); }
 
+  // a / b, correctly rounded (the templates never use xsimd's operator/,
+  // which is an estimate on NEON).
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
   // -(a * b) + c, rounded once: std::fma(-a, b, c).
   static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
   static V neg(V v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }

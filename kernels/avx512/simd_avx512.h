@@ -84,6 +84,9 @@ struct Simd {
   // Lanes >= `lanes` set to +0.
   static V keep(V v, std::size_t lanes) { return _mm512_maskz_mov_ps(mask(lanes), v); }
 
+  // a / b, correctly rounded (the templates never use xsimd's operator/,
+  // which is an estimate on NEON).
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
   // -(a * b) + c, rounded once: std::fma(-a, b, c).
   static V fnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
   static V neg(V v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }

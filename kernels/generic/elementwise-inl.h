@@ -217,7 +217,7 @@ void softmax_rows(std::size_t n, std::size_t m, const float* x, std::size_t ldx,
     const EV s(exp_row_and_sum(xr, m, mx, yr));
     for_vectors(m, [&](std::size_t j, std::size_t lanes, auto full) {
       constexpr bool kFull = decltype(full)::value;
-      store_n<kFull>(yr + j, load_n<kFull>(yr + j, lanes) / s, lanes);
+      store_n<kFull>(yr + j, Simd::div(load_n<kFull>(yr + j, lanes), s), lanes);
     });
   }
 }
@@ -239,7 +239,7 @@ void softmax_cross_entropy(std::size_t n, std::size_t m, const float* z, std::si
     const EV vs(s);
     for_vectors(m, [&](std::size_t j, std::size_t lanes, auto full) {
       constexpr bool kFull = decltype(full)::value;
-      store_n<kFull>(dzr + j, (load_n<kFull>(dzr + j, lanes) / vs) * gs, lanes);
+      store_n<kFull>(dzr + j, Simd::div(load_n<kFull>(dzr + j, lanes), vs) * gs, lanes);
     });
     dzr[c] = (ec / s - 1.0f) * grad_scale;  // the one-hot term, as in the reference
     total = total + loss;
@@ -295,6 +295,6 @@ void adam(std::size_t count, float* w, const float* g, float* m, float* v,
     const EV d = Simd::fma(Simd::sqrt(ve), inv_bc2, eps);
     store_n<kFull>(m + j, me, lanes);
     store_n<kFull>(v + j, ve, lanes);
-    store_n<kFull>(w + j, Simd::fma(neg_step, me / d, wj * decay), lanes);
+    store_n<kFull>(w + j, Simd::fma(neg_step, Simd::div(me, d), wj * decay), lanes);
   });
 }

@@ -12,7 +12,9 @@
 // reference's bits; the tests check that on dense sweeps.
 //
 // xsimd pitfalls avoided on purpose (they differ between ISAs or from IEEE):
-// xsimd::fma (unfused on avx512f), unary minus and abs (0 - x on avx512f),
+// xsimd::fma (unfused on avx512f), division (a reciprocal estimate refined
+// by Newton steps on NEON, not a correctly rounded quotient: Simd::div),
+// unary minus and abs (0 - x on avx512f),
 // operator!= (an *ordered* compare: NaN != NaN is false), min/max (the NaN
 // and signed-zero rules are the instruction's, not C++'s). Sign operations
 // and fused multiply-adds come from Simd; NaN tests use xsimd::isnan; clamps
@@ -54,12 +56,12 @@ TERN_INLINE MathV tanh_v(MathV x) {
   p = Simd::fma(p, z, MathV(kTanhT0));
   const MathV small = Simd::fma(a * z, p, a);
   const MathV one(1.0f);
-  const MathV large = one - MathV(2.0f) / (exp_v(MathV(2.0f) * a) + one);
+  const MathV large = one - Simd::div(MathV(2.0f), exp_v(MathV(2.0f) * a) + one);
   return Simd::copysign(xsimd::select(a < MathV(kTanhSmall), small, large), x);
 }
 
 // 1 / (1 + exp(-x)).
 TERN_INLINE MathV sigmoid_v(MathV x) {
   const MathV one(1.0f);
-  return one / (one + exp_v(Simd::neg(x)));
+  return Simd::div(one, one + exp_v(Simd::neg(x)));
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "format.h"
 #include "tern/platform/compiler.h"
 
 #if TERN_ARCH_ARM32 && TERN_HAS_OS && defined(__linux__)
@@ -44,12 +45,12 @@ void format_isa_mask(IsaMask mask, char* out, std::size_t capacity) {
   std::size_t used = 0;
   for (int i = 0; i < kIsaCount; ++i) {
     if ((mask & isa_bit(static_cast<Isa>(i))) == 0) continue;
-    const int n = std::snprintf(out + used, capacity - used, "%s%s", used ? " " : "",
+    const int n = detail::format(out + used, capacity - used, "%s%s", used ? " " : "",
                                 isa_name(static_cast<Isa>(i)));
     if (n < 0 || static_cast<std::size_t>(n) >= capacity - used) return;  // truncated
     used += static_cast<std::size_t>(n);
   }
-  if (used == 0) std::snprintf(out, capacity, "(none)");
+  if (used == 0) detail::format(out, capacity, "(none)");
 }
 
 #if TERN_ARCH_X86
@@ -134,7 +135,7 @@ void cpu_model(char* out, std::size_t capacity) {
   }
   const char* start = brand;
   while (*start == ' ') ++start;
-  std::snprintf(out, capacity, "%s", *start ? start : "unknown x86-64");
+  detail::format(out, capacity, "%s", *start ? start : "unknown x86-64");
 }
 
 #else  // not x86
@@ -157,7 +158,7 @@ static IsaMask detect() {
 
 void cpu_model(char* out, std::size_t capacity) {
   if (capacity == 0) return;
-  std::snprintf(out, capacity, "unknown");
+  detail::format(out, capacity, "unknown");
 #if TERN_HAS_OS && defined(__linux__)
   // Linux on ARM reports implementer/part numbers rather than a brand string.
   std::FILE* f = std::fopen("/proc/cpuinfo", "r");
@@ -171,15 +172,15 @@ void cpu_model(char* out, std::size_t capacity) {
     while (*value == ' ' || *value == '\t') ++value;
     value[std::strcspn(value, "\n")] = '\0';
     if (std::strncmp(line, "model name", 10) == 0 || std::strncmp(line, "Hardware", 8) == 0) {
-      std::snprintf(out, capacity, "%s", value);
+      detail::format(out, capacity, "%s", value);
       break;
     }
-    if (std::strncmp(line, "CPU implementer", 15) == 0) std::snprintf(implementer, sizeof implementer, "%s", value);
-    if (std::strncmp(line, "CPU part", 8) == 0) std::snprintf(part, sizeof part, "%s", value);
+    if (std::strncmp(line, "CPU implementer", 15) == 0) detail::format(implementer, sizeof implementer, "%s", value);
+    if (std::strncmp(line, "CPU part", 8) == 0) detail::format(part, sizeof part, "%s", value);
   }
   std::fclose(f);
   if (std::strcmp(out, "unknown") == 0 && std::strcmp(part, "?") != 0) {
-    std::snprintf(out, capacity, "ARM implementer %s part %s", implementer, part);
+    detail::format(out, capacity, "ARM implementer %s part %s", implementer, part);
   }
 #endif
 }

@@ -3,6 +3,9 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "format.h"
+#include "tern/platform/compiler.h"
+
 namespace tern {
 
 const char* status_code_name(StatusCode code) {
@@ -26,7 +29,12 @@ Status Status::error(StatusCode code, const char* format, ...) {
   s.code_ = code;
   std::va_list args;
   va_start(args, format);
+#if TERN_HAS_OS
   const int n = std::vsnprintf(s.message_, kMessageCapacity, format, args);
+#else
+  // newlib-nano's vsnprintf drops %zu and floats and references malloc (format.h).
+  const int n = detail::vformat(s.message_, kMessageCapacity, format, args);
+#endif
   va_end(args);
   if (n < 0) s.message_[0] = '\0';
   return s;

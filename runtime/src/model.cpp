@@ -58,7 +58,9 @@ Status spec_status(const ModelSpec& spec, const SpecCheck& check) {
         return Status::error(StatusCode::kShapeMismatch,
                              "model spec: layer %u (%s) has in=%u out=%u but its input point "
                              "has width %u",
-                             l, layer_kind_name(ls.kind), ls.in, ls.out, spec.width(l));
+                             static_cast<unsigned>(l), layer_kind_name(ls.kind),
+                             static_cast<unsigned>(ls.in), static_cast<unsigned>(ls.out),
+                             static_cast<unsigned>(spec.width(l)));
       }
       break;
     case SpecError::kBadResidual:
@@ -67,13 +69,14 @@ Status spec_status(const ModelSpec& spec, const SpecCheck& check) {
         return Status::error(StatusCode::kShapeMismatch,
                              "model spec: residual layer %u adds point %u, which must be an "
                              "earlier point (< %u) of width %u",
-                             l, ls.from, l, ls.in);
+                             static_cast<unsigned>(l), static_cast<unsigned>(ls.from),
+                             static_cast<unsigned>(l), static_cast<unsigned>(ls.in));
       }
       break;
     default: break;
   }
   return Status::error(StatusCode::kInvalidArgument, "model spec: %s (layer %u)",
-                       spec_error_text(check.error), l);
+                       spec_error_text(check.error), static_cast<unsigned>(l));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ Status check_rows(const char* op, std::size_t rows, std::uint32_t capacity) {
   if (rows == 0 || rows > capacity) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: %zu rows; the model was built for 1..%u rows per step", op, rows,
-                         capacity);
+                         static_cast<unsigned>(capacity));
   }
   return Status();
 }
@@ -154,7 +154,8 @@ Status Model::load_batch(const Batch& batch) {
   if (!sce && (batch.targets == nullptr || batch.ldt < out_w)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: MSE needs targets with a row stride >= %u (targets %s, stride %zu)",
-                         op, out_w, batch.targets == nullptr ? "null" : "given", batch.ldt);
+                         op, static_cast<unsigned>(out_w), batch.targets == nullptr ? "null" : "given",
+                         batch.ldt);
   }
   if (batch.indices != nullptr && batch.samples == 0) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -184,7 +185,7 @@ Status Model::load_batch(const Batch& batch) {
       if (label >= out_w) {
         return Status::error(StatusCode::kInvalidArgument,
                              "%s: label %u of sample %zu is out of range for %u classes", op,
-                             label, s, out_w);
+                             static_cast<unsigned>(label), s, static_cast<unsigned>(out_w));
       }
       static_cast<std::uint32_t*>(labels_)[i] = label;
     } else {

@@ -177,7 +177,8 @@ Status check_finite_model(const Model& model, bool with_state) {
         if (!ops::is_finite(spans[s][i])) {
           return Status::error(StatusCode::kNonFinite,
                                "save: %s %zu of tensor %u (layer %u) is not finite",
-                               s == 0 ? "parameter" : "optimizer moment", i, t, x.layer);
+                               s == 0 ? "parameter" : "optimizer moment", i, static_cast<unsigned>(t),
+                               static_cast<unsigned>(x.layer));
         }
       }
     }
@@ -292,23 +293,25 @@ Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* 
   const std::uint32_t version = get_u32(header + 8);
   if (version != kModelFormatVersion) {
     return Status::error(StatusCode::kCorruptData,
-                         "load: format version %u; this build reads version %u", version,
-                         kModelFormatVersion);
+                         "load: format version %u; this build reads version %u",
+                         static_cast<unsigned>(version),
+                         static_cast<unsigned>(kModelFormatVersion));
   }
   h->flags = get_u32(header + 12);
   if ((h->flags & ~1u) != 0) {
-    return Status::error(StatusCode::kCorruptData, "load: unknown flags 0x%x", h->flags);
+    return Status::error(StatusCode::kCorruptData, "load: unknown flags 0x%x",
+                         static_cast<unsigned>(h->flags));
   }
   const std::uint32_t L = get_u32(header + 20);
   if (L == 0 || L > kMaxLayers) {
-    return Status::error(StatusCode::kCorruptData, "load: layer count %u is not in 1..%zu", L,
-                         kMaxLayers);
+    return Status::error(StatusCode::kCorruptData, "load: layer count %u is not in 1..%zu",
+                         static_cast<unsigned>(L), kMaxLayers);
   }
   h->header_bytes = model_file_header_bytes(L);
   if (size < h->header_bytes + 4) {
     return Status::error(StatusCode::kCorruptData,
-                         "load: truncated: %zu bytes, the header of %u layers needs %zu", size, L,
-                         h->header_bytes + 4);
+                         "load: truncated: %zu bytes, the header of %u layers needs %zu", size,
+                         static_cast<unsigned>(L), h->header_bytes + 4);
   }
   TERN_RETURN_IF_ERROR(read_at(src, 24, header + 24, h->header_bytes - 24));
   ModelSpec& spec = h->spec;
@@ -371,14 +374,18 @@ Status stream_payload(const ByteSource& src, const ParsedHeader& h, const unsign
 void describe_layer(const LayerSpec& l, char* out, std::size_t cap) {
   switch (l.kind) {
     case LayerKind::kDense:
-      std::snprintf(out, cap, "dense %u->%u %s", l.in, l.out, pointwise_name(l.act));
+      std::snprintf(out, cap, "dense %u->%u %s", static_cast<unsigned>(l.in),
+                    static_cast<unsigned>(l.out), pointwise_name(l.act));
       break;
     case LayerKind::kActivation:
-      std::snprintf(out, cap, "activation %s %u", pointwise_name(l.act), l.out);
+      std::snprintf(out, cap, "activation %s %u", pointwise_name(l.act),
+                    static_cast<unsigned>(l.out));
       break;
-    case LayerKind::kLayerNorm: std::snprintf(out, cap, "layer_norm %u", l.out); break;
+    case LayerKind::kLayerNorm: std::snprintf(out, cap, "layer_norm %u", static_cast<unsigned>(l.out));
+      break;
     case LayerKind::kResidual:
-      std::snprintf(out, cap, "residual %u + point %u", l.out, l.from);
+      std::snprintf(out, cap, "residual %u + point %u", static_cast<unsigned>(l.out),
+                    static_cast<unsigned>(l.from));
       break;
     default: std::snprintf(out, cap, "unknown layer kind %u", static_cast<unsigned>(l.kind));
   }
@@ -389,8 +396,10 @@ Status compare_architecture(const ModelSpec& file, const ModelSpec& model) {
     return Status::error(StatusCode::kShapeMismatch,
                          "load: the file holds a model of input width %u and %u layers, the "
                          "model has input width %u and %u layers",
-                         file.input_width, file.layer_count, model.input_width,
-                         model.layer_count);
+                         static_cast<unsigned>(file.input_width),
+                         static_cast<unsigned>(file.layer_count),
+                         static_cast<unsigned>(model.input_width),
+                         static_cast<unsigned>(model.layer_count));
   }
   for (std::uint32_t l = 0; l < file.layer_count; ++l) {
     const LayerSpec& a = file.layers[l];
@@ -402,7 +411,8 @@ Status compare_architecture(const ModelSpec& file, const ModelSpec& model) {
       describe_layer(a, fa, sizeof fa);
       describe_layer(b, fb, sizeof fb);
       return Status::error(StatusCode::kShapeMismatch,
-                           "load: layer %u differs: file has %s, model has %s", l, fa, fb);
+                           "load: layer %u differs: file has %s, model has %s",
+                           static_cast<unsigned>(l), fa, fb);
     }
   }
   return Status();
@@ -431,7 +441,7 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
   if (stored != crc) {
     return Status::error(StatusCode::kCorruptData,
                          "load: checksum mismatch: the file says %08x, its bytes give %08x",
-                         stored, crc);
+                         static_cast<unsigned>(stored), static_cast<unsigned>(crc));
   }
 
   // The file is intact; is it this model?
@@ -495,7 +505,7 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
     return Status::error(StatusCode::kIoError,
                          "load: the source changed between validation and copy (checksum %08x, "
                          "then %08x); the weights are now inconsistent",
-                         crc, crc2);
+                         static_cast<unsigned>(crc), static_cast<unsigned>(crc2));
   }
   if (copy_state) model.set_steps(h.steps);
   return Status();
@@ -605,7 +615,8 @@ void hex_float(float v, char* out, std::size_t cap) {
   if (digits == 0) {
     std::snprintf(out, cap, "%s0x%dp%+df", sign, lead, power);
   } else {
-    std::snprintf(out, cap, "%s0x%d.%0*xp%+df", sign, lead, digits, mantissa, power);
+    std::snprintf(out, cap, "%s0x%d.%0*xp%+df", sign, lead, digits,
+                  static_cast<unsigned>(mantissa), power);
   }
 }
 
@@ -649,12 +660,12 @@ Status export_c_header(const Model& model, const char* name, const ByteSink& sin
   std::snprintf(line, sizeof line,
                 "/* tern model \"%s\", generated by tern::export_c_header. Do not edit.\n"
                 " * Input width %u; layers:\n",
-                name, spec.input_width);
+                name, static_cast<unsigned>(spec.input_width));
   w.text(line);
   for (std::uint32_t l = 0; l < spec.layer_count; ++l) {
     char desc[64];
     describe_layer(spec.layers[l], desc, sizeof desc);
-    std::snprintf(line, sizeof line, " *   %u: %s\n", l, desc);
+    std::snprintf(line, sizeof line, " *   %u: %s\n", static_cast<unsigned>(l), desc);
     w.text(line);
   }
   std::snprintf(line, sizeof line,
@@ -669,13 +680,15 @@ Status export_c_header(const Model& model, const char* name, const ByteSink& sin
   std::snprintf(line, sizeof line,
                 "#define %s_INPUT_WIDTH %uu\n#define %s_OUTPUT_WIDTH %uu\n"
                 "#define %s_ARCHITECTURE_WORDS %zuu\n#define %s_PARAMETER_COUNT %zuu\n\n",
-                upper, spec.input_width, upper, spec.output_width(), upper, words, upper,
+                upper, static_cast<unsigned>(spec.input_width), upper,
+                static_cast<unsigned>(spec.output_width()), upper, words, upper,
                 model.parameter_count());
   w.text(line);
   std::snprintf(line, sizeof line, "static const uint32_t %s_architecture[%zu] = {", name, words);
   w.text(line);
   for (std::size_t i = 0; i < words; ++i) {
-    std::snprintf(line, sizeof line, "%s%uu", i == 0 ? "" : ", ", arch[i]);
+    std::snprintf(line, sizeof line, "%s%uu", i == 0 ? "" : ", ",
+                  static_cast<unsigned>(arch[i]));
     w.text(line);
   }
   w.text("};\n\n");
@@ -687,8 +700,8 @@ Status export_c_header(const Model& model, const char* name, const ByteSink& sin
     const LayerSpec& ls = spec.layers[x.layer];
     const char* what = ls.kind == LayerKind::kDense ? (x.is_bias ? "bias" : "weight")
                                                     : (x.is_bias ? "beta" : "gamma");
-    std::snprintf(line, sizeof line, "  /* layer %u %s %s, %zu floats */\n", x.layer,
-                  layer_kind_name(ls.kind), what, x.value.size);
+    std::snprintf(line, sizeof line, "  /* layer %u %s %s, %zu floats */\n",
+                  static_cast<unsigned>(x.layer), layer_kind_name(ls.kind), what, x.value.size);
     w.text(line);
     for (std::size_t i = 0; i < x.value.size; ++i) {
       char literal[32];

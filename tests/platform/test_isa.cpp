@@ -2,7 +2,9 @@
 // hwy::SupportedTargets() and the compiler's __builtin_cpu_supports.
 #include <doctest/doctest.h>
 
+#if TERN_TEST_HAVE_HWY
 #include <hwy/targets.h>
+#endif
 
 #include <string>
 
@@ -31,7 +33,7 @@ TEST_CASE("ISA names round-trip and unknown names are rejected with the valid li
 
 TEST_CASE("scalar is always supported") { CHECK((cpu_isas() & isa_bit(Isa::kScalar)) != 0); }
 
-#if TERN_ARCH_X86
+#if TERN_ARCH_X86 && TERN_TEST_HAVE_HWY
 TEST_CASE("x86 detection agrees with Highway and with the compiler's cpu model") {
   const IsaMask mine = cpu_isas();
   const bool tern_avx2 = mine & isa_bit(Isa::kAvx2);
@@ -72,3 +74,46 @@ TEST_CASE("a feature mask injected by firmware replaces detection") {
   set_cpu_isas(0);
   CHECK(cpu_isas() == detected);
 }
+
+#if (TERN_ARCH_AARCH64 || TERN_ARCH_ARM32) && defined(__linux__)
+#include <cstdio>
+
+namespace {
+// AT_HWCAP read straight from /proc/self/auxv (pairs of machine words), an
+// independent path to what tern gets from getauxval(). 0 when unreadable.
+unsigned long hwcap_from_proc() {
+  std::FILE* f = std::fopen("/proc/self/auxv", "rb");
+  if (f == nullptr) return 0;
+  unsigned long entry[2];
+  unsigned long hwcap = 0;
+  while (std::fread(entry, sizeof entry, 1, f) == 1 && entry[0] != 0) {
+    if (entry[0] == 16) hwcap = entry[1];  // AT_HWCAP
+  }
+  std::fclose(f);
+  return hwcap;
+}
+}  // namespace
+
+TEST_CASE("ARM detection agrees with the kernel's HWCAP and with the compiler's target") {
+  const unsigned long hwcap = hwcap_from_proc();
+  REQUIRE(hwcap != 0);
+  const bool tern_neon = (cpu_isas() & isa_bit(Isa::kNeon)) != 0;
+#if TERN_ARCH_AARCH64
+  // arm64 HWCAP: bit 0 FP, bit 1 ASIMD. Both are mandatory in ARMv8-A Linux.
+  CHECK((hwcap & 1ul) != 0);
+  CHECK((hwcap & 2ul) != 0);
+  CHECK(tern_neon);
+#else
+  // arm HWCAP: bit 12 NEON, bit 16 VFPv4. tern's NEON kernels need both.
+  const bool hw_neon = (hwcap & (1ul << 12)) && (hwcap & (1ul << 16));
+  CHECK(tern_neon == hw_neon);
+#if defined(__ARM_NEON) && defined(__ARM_FEATURE_FMA)
+  // This whole binary was compiled for NEON-VFPv4 and is running: the CPU has it.
+  CHECK(tern_neon);
+#endif
+#endif
+  char model[96];
+  cpu_model(model, sizeof model);
+  CHECK(std::string(model).size() > 0);
+}
+#endif
