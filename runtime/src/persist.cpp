@@ -481,10 +481,9 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
   }
 
   // The file is intact; is it this model?
-  const ModelPlan file_plan = plan_model(h.spec);
-  if (!file_plan.check.ok()) return corrupt("the architecture in the file is not a valid model");
+  if (!check_spec(h.spec).ok()) return corrupt("the architecture in the file is not a valid model");
   const bool has_state = (h.flags & 1u) != 0;
-  const std::uint64_t params = file_plan.parameter_floats;
+  const std::uint64_t params = parameter_floats(h.spec);
   const OptimizerKind file_opt = static_cast<OptimizerKind>(h.optimizer);
   if (h.params != params ||
       (has_state ? (h.optimizer > 2 ||

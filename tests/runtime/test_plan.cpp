@@ -261,6 +261,8 @@ TEST_CASE("plan: parameter tensors are laid out layer by layer, weight then bias
     total += sizes[t];
   }
   CHECK(model.parameter_count() == total);
+  CHECK(parameter_floats(spec) == total);
+  static_assert(parameter_floats(mlp({784, 256, 128, 10}, 1)) == 235146, "784*256+256+...");
   CHECK(model.tensor(6).value.data == nullptr);
   // Inference models have no training buffers.
   ModelInArena inf(spec.inference());

@@ -80,12 +80,12 @@ constexpr std::size_t model_file_header_bytes(std::uint32_t layers) {
   return 48 + 16 * std::size_t{layers};
 }
 constexpr std::size_t model_file_bytes(const ModelSpec& spec, bool optimizer_state) {
-  const ModelPlan plan = plan_model(spec);
-  if (!plan.check.ok()) return 0;
+  if (!check_spec(spec).ok()) return 0;
+  const std::uint64_t params = parameter_floats(spec);
   const std::uint64_t moments = spec.optimizer == OptimizerKind::kSgd ? 1 : 2;
-  const std::uint64_t state = optimizer_state ? moments * plan.parameter_floats : 0;
+  const std::uint64_t state = optimizer_state ? moments * params : 0;
   return model_file_header_bytes(spec.layer_count) +
-         static_cast<std::size_t>(4 * (plan.parameter_floats + state)) + 4;
+         static_cast<std::size_t>(4 * (params + state)) + 4;
 }
 
 // Saves the parameters (and, with optimizer_state, the moments and step

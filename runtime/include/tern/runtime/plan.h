@@ -304,11 +304,25 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
 
   plan.total = cur.at;
   if (plan.total > SIZE_MAX) {
-    ModelPlan too_large;
-    too_large.check = SpecCheck{SpecError::kTooLarge, 0};
-    return too_large;
+    // Same object on every return path, so the compiler builds the plan in
+    // the caller's storage (a few KiB that a firmware stack should not hold
+    // twice).
+    plan.check = SpecCheck{SpecError::kTooLarge, 0};
+    plan.total = 0;
   }
   return plan;
+}
+
+// Parameter floats of a valid spec (W and b of each Dense, gamma and beta of
+// each LayerNorm), without building a whole plan.
+constexpr std::uint64_t parameter_floats(const ModelSpec& spec) {
+  std::uint64_t total = 0;
+  for (std::uint32_t l = 0; l < spec.layer_count && l < kMaxLayers; ++l) {
+    const LayerSpec& ls = spec.layers[l];
+    if (ls.kind == LayerKind::kDense) total += (std::uint64_t{ls.in} + 1) * ls.out;
+    if (ls.kind == LayerKind::kLayerNorm) total += 2 * std::uint64_t{ls.out};
+  }
+  return total;
 }
 
 // Bytes of arena a model of this spec needs: exactly what Model::build()
