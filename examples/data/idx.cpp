@@ -52,22 +52,31 @@ Status parse_header(const std::vector<unsigned char>& b, const char* name, unsig
   if (b.size() < header) {
     return Status::error(StatusCode::kCorruptData, "%.100s: truncated header", name);
   }
-  std::size_t n = 1;
+  // The element count in 64 bits, saturated: three dimensions of up to 2^28
+  // would overflow even that, and a wrapped product could match the file.
+  constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 40;
+  std::uint64_t n = 1;
   for (unsigned d = 0; d < dims; ++d) {
     shape[d] = big_endian_u32(b.data() + 4 + 4 * d);
     if (shape[d] == 0 || shape[d] > (1u << 28)) {
       return Status::error(StatusCode::kCorruptData, "%.100s: dimension %u is %u", name, d,
                            shape[d]);
     }
-    n *= shape[d];
+    n = n > kMaxElements / shape[d] ? kMaxElements + 1 : n * shape[d];
+  }
+  if (n > kMaxElements) {
+    return Status::error(StatusCode::kCorruptData,
+                         "%.100s: the header describes more than 2^40 bytes of data, the file "
+                         "has %zu",
+                         name, b.size() - header);
   }
   if (b.size() - header != n) {
     return Status::error(StatusCode::kCorruptData,
-                         "%.100s: the header describes %zu bytes of data, the file has %zu", name,
-                         n, b.size() - header);
+                         "%.100s: the header describes %llu bytes of data, the file has %zu",
+                         name, static_cast<unsigned long long>(n), b.size() - header);
   }
   *offset = header;
-  *elements = n;
+  *elements = static_cast<std::size_t>(n);
   return Status();
 }
 

@@ -86,6 +86,37 @@ TEST_CASE("idx: bad magic, wrong sizes and truncation are errors") {
         StatusCode::kCorruptData);
 }
 
+TEST_CASE("idx: exact errors for wrong magic, sizes and labels (bad-input catalogue)") {
+  std::vector<float> px;
+  std::size_t count = 0, width = 0;
+  auto images = [&](const std::vector<unsigned char>& b) {
+    return data::parse_idx_images(b, "img", &px, &count, &width);
+  };
+  auto is = [](const tern::Status& s, const std::string& message) {
+    CHECK(s.code() == StatusCode::kCorruptData);
+    CHECK(std::string(s.message()) == message);
+  };
+  is(images(idx(0x09, {1, 2, 2}, {1, 2, 3, 4})),
+     "img: bad IDX magic 00 00 09 03 (expected 00 00 08 03: unsigned bytes, 3 dimensions)");
+  is(images({0, 0, 8}), "img: 3 bytes, too short for IDX");
+  std::vector<unsigned char> cut = idx(0x08, {1, 2, 2}, {});
+  cut.resize(9);
+  is(images(cut), "img: truncated header");
+  is(images(idx(0x08, {2, 2, 2}, {1, 2, 3, 4})),
+     "img: the header describes 8 bytes of data, the file has 4");
+  is(images(idx(0x08, {1, 0, 2}, {})), "img: dimension 1 is 0");
+  is(images(idx(0x08, {1, (1u << 28) + 1, 2}, {})), "img: dimension 1 is 268435457");
+  // 2^28 * 2^28 * 2^8 = 2^64 wraps a 64-bit product to 0, which an empty
+  // payload would match; the saturated count refuses it.
+  is(images(idx(0x08, {1u << 28, 1u << 28, 1u << 8}, {})),
+     "img: the header describes more than 2^40 bytes of data, the file has 0");
+  std::vector<std::uint32_t> labels;
+  is(data::parse_idx_labels(idx(0x08, {3}, {2, 10, 9}), "lbl", 10, &labels),
+     "lbl: label 1 is 10, not below 10");
+  is(data::parse_idx_labels(idx(0x08, {2, 1}, {1, 2}), "lbl", 10, &labels),
+     "lbl: bad IDX magic 00 00 08 02 (expected 00 00 08 01: unsigned bytes, 1 dimensions)");
+}
+
 TEST_CASE("idx: the gzip reader also takes uncompressed files and reports missing ones") {
   const std::vector<unsigned char> raw = idx(0x08, {2}, {7, 8});
   const std::string plain = tern::test::temp_name("plain-idx1");
