@@ -18,6 +18,13 @@
 
 namespace tern {
 
+// The whole state of a generator, for checkpoints (tern/runtime/checkpoint.h):
+// restoring it continues the exact same sequence.
+struct RngState {
+  std::uint64_t state = 0;
+  std::uint64_t increment = 1;  // always odd
+};
+
 class Rng {
  public:
   // `stream` selects one of 2^63 independent sequences for the same seed.
@@ -34,6 +41,13 @@ class Rng {
     const auto xorshifted = static_cast<std::uint32_t>(((old >> 18) ^ old) >> 27);
     const auto rot = static_cast<std::uint32_t>(old >> 59);
     return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+  }
+
+  constexpr RngState save() const { return RngState{state_, increment_}; }
+  // The increment is forced odd, as every PCG32 increment is.
+  constexpr void restore(const RngState& s) {
+    state_ = s.state;
+    increment_ = s.increment | 1u;
   }
 
   // Uniform in [0, bound), bound >= 1, without modulo bias.
