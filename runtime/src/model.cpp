@@ -140,6 +140,14 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   gradient_bytes_ = static_cast<std::size_t>(plan.gradients.bytes);
   scratch_ = at(plan.scratch);
   scratch_floats_ = static_cast<std::size_t>(plan.scratch.bytes / sizeof(float));
+  params_ = base + plan.parameters.offset;
+  params_bytes_ = static_cast<std::size_t>(plan.parameters.bytes);
+  moments_ = base + plan.moment1.offset;
+  moments_bytes_ = static_cast<std::size_t>(plan.moment1.bytes + plan.moment2.bytes);
+  snapshot_ = plan.snapshot.present() ? base + plan.snapshot.offset : nullptr;
+  snapshot_valid_ = false;
+  policy_ = DivergencePolicy();
+  divergence_ = DivergenceReport();
   tensor_count_ = plan.tensor_count;
   parameter_count_ = static_cast<std::size_t>(plan.parameter_floats);
 
@@ -194,6 +202,8 @@ void Model::initialize(std::uint64_t seed) {
   }
   steps_ = 0;
   rows_done_ = 0;
+  snapshot_valid_ = false;
+  divergence_ = DivergenceReport();
 }
 
 Tensor Model::tensor(std::uint32_t i) const {
@@ -257,6 +267,27 @@ Status Model::set_optimizer(const OptimizerParams& p) {
                          static_cast<double>(p.epsilon), static_cast<double>(p.weight_decay));
   }
   opt_ = p;
+  return Status();
+}
+
+Status Model::set_divergence_policy(const DivergencePolicy& p) {
+  TERN_RETURN_IF_ERROR(check_training("set_divergence_policy"));
+  if (snapshot_ == nullptr) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "set_divergence_policy: the spec has no divergence guard (build it "
+                         "with .with_divergence_guard() so the arena holds a snapshot)");
+  }
+  if (!(p.learning_rate_factor > 0.0f && p.learning_rate_factor < 1.0f)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "set_divergence_policy: learning rate factor %g must be in (0, 1)",
+                         static_cast<double>(p.learning_rate_factor));
+  }
+  if (static_cast<unsigned>(p.action) > 1) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "set_divergence_policy: unknown action %u",
+                         static_cast<unsigned>(p.action));
+  }
+  policy_ = p;
   return Status();
 }
 

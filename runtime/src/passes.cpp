@@ -2,6 +2,7 @@
 // were validated by Model::build(), so the dense-layer kernels are called
 // through the kernel table without further checks.
 #include <cstring>
+#include <limits>
 
 #include "ops.h"
 #include "tern/kernels/elementwise.h"
@@ -248,24 +249,30 @@ void Model::run_backward(std::size_t rows) {
   }
 }
 
+// Forward pass and loss on the loaded batch; writes the delta of the output
+// point. The loss sum may be non-finite (the caller decides what that means).
+void Model::forward_loss(std::size_t rows, float* loss_sum) {
+  run_forward(points_[0], spec_.input_width, rows);
+  const std::uint32_t L = spec_.layer_count;
+  const std::size_t m = spec_.output_width();
+  const float scale = 1.0f / static_cast<float>(rows);
+  *loss_sum = 0.0f;
+  if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
+    kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
+                                        static_cast<const std::uint32_t*>(labels_), scale,
+                                        deltas_[L], m, loss_sum);
+  } else {
+    kernels_->mse_f32(rows, m, points_[L], m, static_cast<const float*>(labels_), m, scale,
+                      deltas_[L], m, loss_sum);
+  }
+}
+
 Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
   TERN_RETURN_IF_ERROR(check_training("compute_gradients"));
   TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
-  run_forward(points_[0], spec_.input_width, rows);
-
-  const std::uint32_t L = spec_.layer_count;
-  const std::size_t m = spec_.output_width();
-  const float scale = 1.0f / static_cast<float>(rows);
   float loss_sum = 0.0f;
-  if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
-    kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
-                                        static_cast<const std::uint32_t*>(labels_), scale,
-                                        deltas_[L], m, &loss_sum);
-  } else {
-    kernels_->mse_f32(rows, m, points_[L], m, static_cast<const float*>(labels_), m, scale,
-                      deltas_[L], m, &loss_sum);
-  }
+  forward_loss(rows, &loss_sum);
   // The inputs were checked finite, so a non-finite loss means the weights
   // or activations have blown up: stop before the gradients spread it.
   if (!ops::is_finite(loss_sum)) {
@@ -274,7 +281,7 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
                          "the learning rate?)");
   }
   run_backward(rows);
-  if (mean_loss != nullptr) *mean_loss = loss_sum * scale;
+  if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
   return Status();
 }
 
@@ -329,8 +336,96 @@ Status Model::apply_gradients() {
 }
 
 Status Model::train_step(const Batch& batch, float* mean_loss) {
+  if (snapshot_ != nullptr) return guarded_step(batch, mean_loss);
   TERN_RETURN_IF_ERROR(compute_gradients(batch, mean_loss));
   return apply_gradients();
+}
+
+// ---------------------------------------------------------------------------
+// Divergence guard
+// ---------------------------------------------------------------------------
+
+bool Model::state_finite() const {
+  // The groups are whole floats (padding is zero), so they can be scanned
+  // as flat float arrays.
+  const unsigned char* groups[2] = {params_, moments_};
+  const std::size_t bytes[2] = {params_bytes_, moments_bytes_};
+  for (int g = 0; g < 2; ++g) {
+    const float* f = reinterpret_cast<const float*>(groups[g]);
+    const std::size_t n = bytes[g] / sizeof(float);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!ops::is_finite(f[i])) return false;
+    }
+  }
+  return true;
+}
+
+void Model::copy_state(bool to_snapshot) {
+  unsigned char* params_copy = snapshot_;
+  unsigned char* moments_copy = snapshot_ + params_bytes_;
+  if (to_snapshot) {
+    std::memcpy(params_copy, params_, params_bytes_);
+    std::memcpy(moments_copy, moments_, moments_bytes_);
+    snapshot_steps_ = steps_;
+  } else {
+    std::memcpy(params_, params_copy, params_bytes_);
+    std::memcpy(moments_, moments_copy, moments_bytes_);
+    steps_ = snapshot_steps_;
+  }
+}
+
+// The last good state is the one whose forward pass gave a finite loss (and
+// whose parameters and moments are finite): it is copied into the snapshot
+// after the forward pass and before the update. A step that then makes the
+// state non-finite, or a later step whose loss is non-finite (the weights a
+// too large update left behind), restores it — undoing the step that broke
+// the model, not only the step that noticed.
+Status Model::guarded_step(const Batch& batch, float* mean_loss) {
+  const char* op = "train_step";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  // Bad input is the caller's error, not divergence: nothing changes.
+  TERN_RETURN_IF_ERROR(load_batch(batch));
+  const std::uint32_t step = steps_ + 1;
+  const std::size_t rows = batch.rows;
+  const float scale = 1.0f / static_cast<float>(rows);
+  float loss_sum = std::numeric_limits<float>::quiet_NaN();
+  bool diverged = !state_finite();
+  if (!diverged) {
+    forward_loss(rows, &loss_sum);
+    diverged = !ops::is_finite(loss_sum);
+  }
+  if (!diverged) {
+    copy_state(true);
+    snapshot_valid_ = true;
+    run_backward(rows);
+    TERN_RETURN_IF_ERROR(apply_gradients());
+    diverged = !state_finite();
+  }
+  const float mean = loss_sum * scale;
+  if (mean_loss != nullptr) *mean_loss = mean;
+  if (!diverged) return Status();
+
+  if (!snapshot_valid_) {
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: step %u diverged (mean loss %g) before any good state was saved",
+                         op, static_cast<unsigned>(step), static_cast<double>(mean));
+  }
+  copy_state(false);
+  divergence_.last_step = step;
+  divergence_.last_loss = mean;
+  if (policy_.action == DivergenceAction::kStop ||
+      divergence_.recoveries >= policy_.max_recoveries) {
+    divergence_.stopped = true;
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: training diverged at step %u (mean loss %g); restored the state "
+                         "after step %u and stopped",
+                         op, static_cast<unsigned>(step), static_cast<double>(mean),
+                         static_cast<unsigned>(steps_));
+  }
+  ++divergence_.recoveries;
+  divergence_.stopped = false;
+  opt_.learning_rate *= policy_.learning_rate_factor;
+  return Status();
 }
 
 }  // namespace tern

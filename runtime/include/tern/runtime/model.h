@@ -61,6 +61,28 @@ struct OptimizerParams {
   float weight_decay = 0.0f;
 };
 
+// What train_step() does when training diverges — a non-finite loss, or
+// non-finite parameters or optimizer moments after a step. Needs a spec with
+// divergence_guard (the arena then holds a snapshot of the last good state).
+enum class DivergenceAction : std::uint8_t {
+  kStop = 0,                // restore the last good state, return kNonFinite
+  kReduceLearningRate = 1,  // restore it, scale the learning rate, return ok
+};
+struct DivergencePolicy {
+  DivergenceAction action = DivergenceAction::kReduceLearningRate;
+  // The learning rate is multiplied by this after each recovery.
+  float learning_rate_factor = 0.5f;
+  // Recoveries allowed before train_step() stops anyway (kNonFinite).
+  std::uint32_t max_recoveries = 8;
+};
+// What the guard has seen since build() / initialize().
+struct DivergenceReport {
+  std::uint32_t recoveries = 0;   // times the last good state was restored
+  std::uint32_t last_step = 0;    // the step that diverged last (steps() + 1 then)
+  float last_loss = 0.0f;         // its loss (non-finite, or finite if the weights blew up)
+  bool stopped = false;           // the last divergence ended training
+};
+
 // One parameter tensor and its training buffers (empty spans where the
 // mode or optimizer has none).
 struct Tensor {
@@ -107,8 +129,21 @@ class Model {
   Status compute_gradients(const Batch& batch, float* mean_loss);
   // One optimizer step with the current gradients.
   Status apply_gradients();
-  // compute_gradients() + apply_gradients().
+  // compute_gradients() + apply_gradients(). With a divergence guard in the
+  // spec, a state whose parameters and moments are finite and whose forward
+  // pass gives a finite loss is copied into the arena's snapshot before it
+  // is updated (the last good state). A non-finite loss, or non-finite
+  // parameters or moments after the update, restores it (parameters,
+  // moments, step count) — undoing the step that blew the weights up, even
+  // when only the next step's loss shows it — and the policy decides:
+  // kStop returns kNonFinite, kReduceLearningRate scales the learning rate
+  // and returns ok (*mean_loss then holds the diverged loss; divergence()
+  // tells what happened). The batch of a diverged step is not trained on.
   Status train_step(const Batch& batch, float* mean_loss);
+  // kFailedPrecondition unless the spec has divergence_guard; the factor
+  // must be in (0, 1).
+  Status set_divergence_policy(const DivergencePolicy& policy);
+  const DivergenceReport& divergence() const { return divergence_; }
   // Optimizer steps taken since initialize().
   std::uint32_t steps() const { return steps_; }
   void set_steps(std::uint32_t steps) { steps_ = steps; }
@@ -142,6 +177,10 @@ class Model {
   };
 
   Status check_training(const char* op) const;
+  Status guarded_step(const Batch& batch, float* mean_loss);
+  bool state_finite() const;
+  void copy_state(bool to_snapshot);
+  void forward_loss(std::size_t rows, float* loss_sum);
   Status load_batch(const Batch& batch);
   void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
   void run_backward(std::size_t rows);
@@ -159,6 +198,17 @@ class Model {
   std::size_t gradient_bytes_ = 0;
   float* scratch_ = nullptr;
   std::size_t scratch_floats_ = 0;
+  // Divergence guard: the parameter and moment groups (contiguous spans of
+  // the block) and their copy.
+  unsigned char* params_ = nullptr;
+  std::size_t params_bytes_ = 0;
+  unsigned char* moments_ = nullptr;
+  std::size_t moments_bytes_ = 0;
+  unsigned char* snapshot_ = nullptr;
+  std::uint32_t snapshot_steps_ = 0;
+  bool snapshot_valid_ = false;
+  DivergencePolicy policy_;
+  DivergenceReport divergence_;
   std::size_t rows_done_ = 0;  // rows of the last forward()
   std::uint32_t tensor_count_ = 0;
   std::size_t parameter_count_ = 0;

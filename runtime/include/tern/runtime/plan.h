@@ -19,6 +19,8 @@
 //   deltas       dL/d(point), rows x width                      (training)
 //   labels       the batch's labels or regression targets       (training)
 //   scratch      the kernels' packed panels          (rows >= kPackMinRows)
+//   snapshot     last good parameters, moment 1, moment 2
+//                                  (training with spec.divergence_guard)
 //
 // so each group is one contiguous span (the gradients are zeroed with one
 // memset per step).
@@ -82,6 +84,7 @@ struct ModelPlan {
   Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
   Region labels;                       // training: uint32 labels or float targets
   Region scratch;                      // packed panels (rows >= kPackMinRows)
+  Region snapshot;                     // divergence guard: parameters + moments
   Region parameters, gradients, moment1, moment2;  // the group spans
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
   std::uint32_t tensor_count = 0;      // parameter tensors (two per Dense / LayerNorm)
@@ -300,6 +303,12 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
       }
     }
     plan.scratch = cur.take(bytes_of_floats(panel));
+  }
+
+  // The divergence guard's copy of the last good state: the parameter and
+  // moment groups, byte for byte (padding included, so each is one memcpy).
+  if (training && spec.divergence_guard) {
+    plan.snapshot = cur.take(plan.parameters.bytes + plan.moment1.bytes + plan.moment2.bytes);
   }
 
   plan.total = cur.at;

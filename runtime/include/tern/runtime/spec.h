@@ -95,6 +95,11 @@ struct ModelSpec {
   LossKind loss = LossKind::kSoftmaxCrossEntropy;
   OptimizerKind optimizer = OptimizerKind::kAdam;
   bool overflowed = false;  // a builder ran out of layer slots
+  // Training only: plan a snapshot of the parameters and optimizer moments
+  // into the arena, so that train_step() can restore the last good state
+  // when training diverges (Model::set_divergence_guard). Costs one more
+  // copy of the parameters and moments in RAM.
+  bool divergence_guard = false;
 
   // Width of point p (0 = input, l + 1 = output of layer l).
   constexpr std::uint32_t width(std::size_t p) const {
@@ -150,6 +155,11 @@ struct ModelSpec {
   constexpr ModelSpec inference() const {
     ModelSpec s = *this;
     s.mode = Mode::kInference;
+    return s;
+  }
+  constexpr ModelSpec with_divergence_guard(bool on = true) const {
+    ModelSpec s = *this;
+    s.divergence_guard = on;
     return s;
   }
   constexpr ModelSpec with_rows(std::uint32_t rows_per_step) const {
