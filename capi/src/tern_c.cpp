@@ -142,7 +142,9 @@ const char* tern_version(void) { return TERN_VERSION_STRING; }
 int tern_version_number(void) { return TERN_VERSION_NUMBER; }
 
 const char* tern_status_name(tern_status status) {
-  if (static_cast<int>(status) < 0 || static_cast<int>(status) > TERN_FAILED_PRECONDITION) {
+  // Through unsigned: a negative value becomes large, and the test does not
+  // depend on the enum's underlying type (short enums on bare-metal ARM).
+  if (static_cast<unsigned>(status) > static_cast<unsigned>(TERN_FAILED_PRECONDITION)) {
     return "unknown_status";
   }
   return tern::status_code_name(static_cast<tern::StatusCode>(status));
