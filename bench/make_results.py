@@ -339,6 +339,14 @@ def openblas_note(res):
                 if c not in OPENBLAS_AVX2_CORES else ""))
     elif "avx2" in isas and c not in OPENBLAS_AVX2_CORES:
         lines.append("**OpenBLAS is not using AVX2 here**: it selected its `%s` kernels." % core)
+    forced = re.search(r"(?:^| )OPENBLAS_CORETYPE=(\S+)", ctx.get("tern_command", ""))
+    if forced:
+        lines.append(
+            "**OpenBLAS's kernels were chosen for it**: the command sets `OPENBLAS_CORETYPE=%s` "
+            "(after unsetting the machine's own OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE). "
+            "OpenBLAS 0.3.21's run-time detection does not recognise this CPU model and, left "
+            "alone, falls back to its SSE-only `Prescott` kernels; forcing its AVX-512 kernels "
+            "compares tern with OpenBLAS at its best on this core." % forced.group(1))
     return lines
 
 

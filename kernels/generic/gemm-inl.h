@@ -322,12 +322,11 @@ TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const 
   if (j < m) {  // tail: lanes past m keep their value exactly (masked FMA)
     for (std::size_t a = 0; a < kVA && j + a * kW < m; ++a) {
       const std::size_t lanes = m - (j + a * kW) < kW ? m - (j + a * kW) : kW;
+      V dv[MI];
+      for (int i = 0; i < MI; ++i) dv[i] = Simd::load_partial(d + i * ldd + j + a * kW, lanes);
       for (int p = 0; p < MP; ++p) {
         const V wv = Simd::load_partial(w + p * ldw + j + a * kW, lanes);
-        for (int i = 0; i < MI; ++i) {
-          const V dv = Simd::load_partial(d + i * ldd + j + a * kW, lanes);
-          acc[i][p][a] = Simd::fma_partial(dv, wv, acc[i][p][a], lanes);
-        }
+        for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma_partial(dv[i], wv, acc[i][p][a], lanes);
       }
     }
   }
