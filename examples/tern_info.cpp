@@ -10,6 +10,7 @@
 
 #include "tern/kernels/dispatch.h"
 #include "tern/kernels/kernels.h"
+#include "tern/version.h"
 
 namespace {
 
@@ -92,8 +93,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--self-check") == 0) {
       check = true;
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("tern %s\n", tern::library_version());
+      return 0;
     } else {
-      std::fprintf(stderr, "usage: %s [--self-check]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--self-check | --version]\n", argv[0]);
       return 2;
     }
   }
@@ -102,6 +106,7 @@ int main(int argc, char** argv) {
   tern::format_isa_mask(tern::cpu_isas(), detected, sizeof detected);
   tern::format_isa_mask(tern::built_isas(), built, sizeof built);
   tern::format_isa_mask(tern::available_isas(), available, sizeof available);
+  std::printf("tern:           %s\n", tern::library_version());
   std::printf("CPU:            %s\n", model);
   std::printf("detected ISAs:  %s\n", detected);
   std::printf("built ISAs:     %s\n", built);

@@ -1,0 +1,216 @@
+/* tern.h — the C interface of tern, for firmware and programs written in C.
+ *
+ * Why a C interface: much firmware is C, and a C ABI is what other languages
+ * bind to. It is a thin layer over the C++ runtime (the tern/runtime/ headers): the
+ * same planner, the same kernels, the same bits. Like the runtime it never
+ * touches the heap and never throws; every fallible call returns a
+ * tern_status and, when the caller passes one, fills a tern_error with a
+ * message naming the numbers that matter.
+ *
+ * Memory: the caller provides one buffer, the arena, 64-byte aligned and
+ * tern_arena_bytes(spec) bytes long. The model's handle (a C++ tern::Model
+ * and its tern::Arena, a few KB) lives at the start of that buffer, every
+ * weight, activation, gradient and optimizer moment after it. There is
+ * nothing to free: the model is gone when the caller reuses the buffer.
+ *
+ * A model is described by a tern_spec: the input width, the rows processed
+ * per call (batch size), inference or training, the loss and the optimizer,
+ * and an array of tern_layer descriptors:
+ *
+ *   static const tern_layer layers[] = {
+ *       {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
+ *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+ *   };
+ *   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
+ *                     TERN_OPTIMIZER_SGD, layers, 2};
+ *   static unsigned char arena[8192] __attribute__((aligned(64)));
+ *   tern_model* model;
+ *   tern_error err;
+ *   if (tern_model_create(&spec, arena, sizeof arena, &model, &err) != TERN_OK)
+ *       puts(err.message);   // says how many bytes the model needs
+ *
+ * Saved models use tern's versioned file format (format version
+ * TERN_MODEL_FORMAT_VERSION, checked by the loader together with a CRC-32),
+ * the same bytes the C++ tern::save_model writes.
+ *
+ * C99; every function is safe to call with NULL pointers (it reports
+ * TERN_INVALID_ARGUMENT). One model must not be used by two threads at once.
+ */
+#ifndef TERN_H
+#define TERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The alignment the arena must have: tern lays out its buffers on cache
+ * lines, so that the arena size is exact and known before use. */
+#define TERN_ARENA_ALIGNMENT 64
+/* At most this many layers per model (tern::kMaxLayers). */
+#define TERN_MAX_LAYERS 16
+/* Room for a message, terminating zero included (tern::Status's buffer). */
+#define TERN_MESSAGE_CAPACITY 160
+/* The model file format the loader accepts (tern::kModelFormatVersion). */
+#define TERN_MODEL_FORMAT_VERSION 1
+
+/* Same values and meaning as tern::StatusCode. */
+typedef enum tern_status {
+  TERN_OK = 0,
+  TERN_INVALID_ARGUMENT = 1,   /* null pointer, bad stride, bad enum value */
+  TERN_SHAPE_MISMATCH = 2,     /* dimensions do not agree (e.g. a file of another model) */
+  TERN_MISALIGNED = 3,         /* the arena is not 64-byte aligned */
+  TERN_OUT_OF_MEMORY = 4,      /* the arena (never the heap) is too small */
+  TERN_UNSUPPORTED_ISA = 5,    /* a requested ISA is not built or not supported */
+  TERN_NON_FINITE = 6,         /* NaN or Inf where finite data is required */
+  TERN_CORRUPT_DATA = 7,       /* a model file failed validation */
+  TERN_IO_ERROR = 8,           /* reading or writing storage failed */
+  TERN_FAILED_PRECONDITION = 9 /* wrong state, e.g. training an inference model */
+} tern_status;
+
+/* A status with its message; caller-allocated, optional in every call. */
+typedef struct tern_error {
+  tern_status code;
+  char message[TERN_MESSAGE_CAPACITY];
+} tern_error;
+
+typedef enum tern_layer_kind {
+  TERN_LAYER_DENSE = 1,      /* Y = act(X W + b), `out` outputs */
+  TERN_LAYER_ACTIVATION = 2, /* Y = act(X) */
+  TERN_LAYER_LAYER_NORM = 3, /* per row: (X - mean) / sqrt(var + 1e-5) * gamma + beta */
+  TERN_LAYER_RESIDUAL = 4    /* Y = X + point[from] (0 = the model input, l + 1 = output of layer l) */
+} tern_layer_kind;
+
+typedef enum tern_activation {
+  TERN_ACT_IDENTITY = 0,
+  TERN_ACT_RELU = 1,
+  TERN_ACT_GELU = 2, /* tanh form */
+  TERN_ACT_TANH = 3,
+  TERN_ACT_SIGMOID = 4
+} tern_activation;
+
+typedef enum tern_mode { TERN_MODE_INFERENCE = 0, TERN_MODE_TRAINING = 1 } tern_mode;
+typedef enum tern_loss { TERN_LOSS_SOFTMAX_CROSS_ENTROPY = 0, TERN_LOSS_MSE = 1 } tern_loss;
+typedef enum tern_optimizer {
+  TERN_OPTIMIZER_SGD = 0, /* with momentum */
+  TERN_OPTIMIZER_ADAM = 1,
+  TERN_OPTIMIZER_ADAMW = 2
+} tern_optimizer;
+
+/* One layer. `out` is the output width of a Dense layer; other kinds keep
+ * their input width (leave `out` 0 or give that width). `from` is used by
+ * residual layers only. Kinds and activations are the enums above, stored
+ * as int32_t so that the struct layout does not depend on enum sizes. */
+typedef struct tern_layer {
+  int32_t kind;
+  int32_t activation;
+  uint32_t out;
+  uint32_t from;
+} tern_layer;
+
+typedef struct tern_spec {
+  uint32_t input_width;
+  uint32_t rows; /* rows per call: the batch size */
+  int32_t mode;
+  int32_t loss;
+  int32_t optimizer;
+  const tern_layer* layers;
+  uint32_t layer_count;
+} tern_spec;
+
+typedef struct tern_optimizer_params {
+  float learning_rate; /* default 1e-3 */
+  float momentum;      /* SGD, default 0.9 */
+  float beta1;         /* Adam(W), default 0.9 */
+  float beta2;         /* default 0.999 */
+  float epsilon;       /* default 1e-8 */
+  float weight_decay;  /* Dense weights only, default 0 */
+} tern_optimizer_params;
+
+/* A training batch of `rows` samples: sample s is the row x + s * ldx, its
+ * label labels[s] (softmax cross-entropy) or its target row
+ * targets + s * ldt (MSE). */
+typedef struct tern_batch {
+  const float* x;
+  size_t ldx;
+  size_t rows;
+  const uint32_t* labels;
+  const float* targets;
+  size_t ldt;
+} tern_batch;
+
+/* Opaque; lives inside the caller's arena. */
+typedef struct tern_model tern_model;
+
+/* ---- version and errors --------------------------------------------- */
+/* The version the library was built as, e.g. "0.1.0" (compare with
+ * TERN_VERSION_STRING from the header). */
+const char* tern_version(void);
+int tern_version_number(void);
+/* Stable lower-case name of a status, e.g. "out_of_memory". */
+const char* tern_status_name(tern_status status);
+
+/* ---- building ------------------------------------------------------- */
+/* Checks the spec; TERN_OK or the first problem, with the layer involved. */
+tern_status tern_spec_check(const tern_spec* spec, tern_error* err);
+/* Bytes the arena must have for this spec (handle included), 0 if the spec
+ * is invalid. */
+size_t tern_arena_bytes(const tern_spec* spec);
+/* Builds the model in `arena` (TERN_ARENA_ALIGNMENT-aligned, at least
+ * tern_arena_bytes(spec) bytes) and initialises its weights with seed 1.
+ * On success *model points into the arena. */
+tern_status tern_model_create(const tern_spec* spec, void* arena, size_t arena_bytes,
+                              tern_model** model, tern_error* err);
+/* Re-initialises the weights (He or Xavier uniform, seeded: the same seed
+ * gives the same weights on every platform) and resets the optimizer. */
+tern_status tern_model_initialize(tern_model* model, uint64_t seed, tern_error* err);
+
+uint32_t tern_model_input_width(const tern_model* model);
+uint32_t tern_model_output_width(const tern_model* model);
+uint32_t tern_model_rows(const tern_model* model);
+size_t tern_model_parameter_count(const tern_model* model);
+/* The kernel ISA the model runs on: "scalar", "avx2", "avx512" or "neon". */
+const char* tern_model_isa(const tern_model* model);
+
+/* ---- training ------------------------------------------------------- */
+/* The defaults listed in tern_optimizer_params. */
+tern_optimizer_params tern_optimizer_defaults(void);
+tern_status tern_model_set_optimizer(tern_model* model, const tern_optimizer_params* params,
+                                     tern_error* err);
+/* Forward, loss, backward and one optimizer step on 1 <= rows <= spec.rows
+ * samples; *mean_loss (may be NULL) receives the batch's mean loss. */
+tern_status tern_model_train_step(tern_model* model, const tern_batch* batch, float* mean_loss,
+                                  tern_error* err);
+
+/* ---- inference ------------------------------------------------------ */
+/* Runs rows x input_width inputs (row stride ldx floats) and writes the
+ * rows x output_width outputs to y (row stride ldy floats). */
+tern_status tern_model_infer(tern_model* model, const float* x, size_t ldx, size_t rows, float* y,
+                             size_t ldy, tern_error* err);
+/* The index of the largest output of each row (first on ties). */
+tern_status tern_model_predict(tern_model* model, const float* x, size_t ldx, size_t rows,
+                               uint32_t* classes, tern_error* err);
+
+/* ---- saving and loading --------------------------------------------- */
+/* Bytes of a saved model (0 for an invalid spec); with optimizer_state != 0
+ * the optimizer moments are included. */
+size_t tern_model_file_bytes(const tern_spec* spec, int optimizer_state);
+/* Writes the model into buffer[0 .. capacity); *written receives the bytes
+ * used. TERN_OUT_OF_MEMORY when the buffer is too small. */
+tern_status tern_model_save(const tern_model* model, void* buffer, size_t capacity,
+                            int optimizer_state, size_t* written, tern_error* err);
+/* Loads a saved model of the same architecture. The file is validated
+ * completely (magic, format version, sizes, CRC-32, architecture, finite
+ * values) before any weight changes: on error the model is unchanged. */
+tern_status tern_model_load(tern_model* model, const void* data, size_t size,
+                            int optimizer_state, tern_error* err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_H */

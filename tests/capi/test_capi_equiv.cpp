@@ -1,0 +1,136 @@
+// The C interface is the C++ runtime underneath: a model driven through
+// tern.h must end in exactly the bytes of the same model driven through
+// tern::Model (same spec, seed, optimizer and batches), under every ISA this
+// CPU runs, and the C path must not touch the heap.
+#include <cstring>
+#include <vector>
+
+#include "alloc_counter.h"
+#include "doctest/doctest.h"
+#include "tern.h"
+#include "tern/kernels/dispatch.h"
+#include "tern/runtime/model.h"
+#include "tern/runtime/persist.h"
+#include "tern/runtime/rng.h"
+#include "test_util.h"
+
+namespace {
+
+// Selects an ISA for the scope, restoring the default selection after.
+struct IsaScope {
+  explicit IsaScope(tern::Isa isa) { REQUIRE(tern::select_isa(isa).ok()); }
+  ~IsaScope() { tern::reset_isa_selection(); }
+};
+
+// A feed-forward block over 5 positions of width 12 (LayerNorm, residual,
+// GELU) trained with AdamW on MSE: every layer kind the C spec can describe.
+constexpr std::uint32_t kRows = 5, kWidth = 12, kInner = 20;
+const tern_layer kLayers[] = {
+    {TERN_LAYER_DENSE, TERN_ACT_GELU, kInner, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, kWidth, 0},
+    {TERN_LAYER_RESIDUAL, TERN_ACT_IDENTITY, 0, 0},
+    {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0},
+    {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, kWidth, 0},
+};
+constexpr tern_spec kCSpec = {kWidth, kRows, TERN_MODE_TRAINING, TERN_LOSS_MSE,
+                              TERN_OPTIMIZER_ADAMW, kLayers, 5};
+constexpr tern::ModelSpec kSpec =
+    tern::ffn(kRows, kWidth, kInner, tern::Mode::kTraining, tern::Pointwise::kGelu,
+              tern::LossKind::kMse, tern::OptimizerKind::kAdamW)
+        .activation(tern::Pointwise::kTanh);
+constexpr int kSteps = 25;
+
+struct Data {
+  std::vector<float> x, t;
+  Data() : x(kSteps * kRows * kWidth), t(kSteps * kRows * kWidth) {
+    tern::Rng rng(5);
+    for (float& v : x) v = rng.symmetric(1.0f);
+    for (float& v : t) v = rng.symmetric(0.5f);
+  }
+};
+
+alignas(64) unsigned char g_c_arena[96 * 1024];
+alignas(64) unsigned char g_cpp_arena[tern::arena_bytes(kSpec)];
+
+// The saved file (parameters and optimizer state) after kSteps steps.
+std::vector<unsigned char> train_c(const Data& d, std::size_t* heap) {
+  std::vector<unsigned char> file(tern_model_file_bytes(&kCSpec, 1));
+  tern_model* model = nullptr;
+  tern_error err;
+  tern_optimizer_params p = tern_optimizer_defaults();
+  p.learning_rate = 0.01f;
+  p.weight_decay = 0.01f;
+  tern::test::HeapAllocationScope scope;
+  REQUIRE(tern_model_create(&kCSpec, g_c_arena, sizeof g_c_arena, &model, &err) == TERN_OK);
+  REQUIRE(tern_model_initialize(model, 11, &err) == TERN_OK);
+  REQUIRE(tern_model_set_optimizer(model, &p, &err) == TERN_OK);
+  for (int s = 0; s < kSteps; ++s) {
+    tern_batch b{};
+    b.x = d.x.data() + s * kRows * kWidth;
+    b.ldx = kWidth;
+    b.rows = kRows;
+    b.targets = d.t.data() + s * kRows * kWidth;
+    b.ldt = kWidth;
+    REQUIRE(tern_model_train_step(model, &b, nullptr, &err) == TERN_OK);
+  }
+  std::size_t written = 0;
+  REQUIRE(tern_model_save(model, file.data(), file.size(), 1, &written, &err) == TERN_OK);
+  CHECK(written == file.size());
+  REQUIRE(tern_model_load(model, file.data(), written, 1, &err) == TERN_OK);
+  *heap = scope.count();
+  return file;
+}
+
+std::vector<unsigned char> train_cpp(const Data& d) {
+  std::vector<unsigned char> file(tern::model_file_bytes(kSpec, true));
+  tern::Arena arena;
+  tern::Model model;
+  REQUIRE(arena.attach(g_cpp_arena, sizeof g_cpp_arena).ok());
+  REQUIRE(model.build(kSpec, arena).ok());
+  model.initialize(11);
+  tern::OptimizerParams p;
+  p.learning_rate = 0.01f;
+  p.weight_decay = 0.01f;
+  REQUIRE(model.set_optimizer(p).ok());
+  for (int s = 0; s < kSteps; ++s) {
+    tern::Batch b;
+    b.x = d.x.data() + s * kRows * kWidth;
+    b.ldx = kWidth;
+    b.rows = kRows;
+    b.targets = d.t.data() + s * kRows * kWidth;
+    b.ldt = kWidth;
+    REQUIRE(model.train_step(b, nullptr).ok());
+  }
+  tern::MemorySink sink(file.data(), file.size());
+  REQUIRE(tern::save_model(model, sink.sink(), true).ok());
+  CHECK(sink.size() == file.size());
+  return file;
+}
+
+}  // namespace
+
+TEST_CASE("C API: same spec, sizes and bytes as the C++ runtime, no heap") {
+  REQUIRE(tern_spec_check(&kCSpec, nullptr) == TERN_OK);
+  const std::size_t c_bytes = tern_arena_bytes(&kCSpec);
+  const std::size_t handle = c_bytes - tern::arena_bytes(kSpec);
+  CHECK(c_bytes > tern::arena_bytes(kSpec));
+  CHECK(handle % 64 == 0);
+  CHECK(handle >= sizeof(tern::Model));
+  CHECK(handle < sizeof(tern::Model) + sizeof(tern::Arena) + 128);
+  REQUIRE(c_bytes <= sizeof g_c_arena);
+  CHECK(tern_model_file_bytes(&kCSpec, 1) == tern::model_file_bytes(kSpec, true));
+
+  const Data data;
+  std::vector<unsigned char> first;
+  for (tern::Isa isa : tern::test::runnable_isas()) {
+    CAPTURE(tern::isa_name(isa));
+    IsaScope scope(isa);
+    std::size_t heap = 0;
+    const std::vector<unsigned char> c_file = train_c(data, &heap);
+    const std::vector<unsigned char> cpp_file = train_cpp(data);
+    CHECK(heap == 0);
+    CHECK(c_file == cpp_file);
+    if (first.empty()) first = c_file;
+    CHECK(c_file == first);  // and the same bytes under every ISA
+  }
+}
