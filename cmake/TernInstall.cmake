@@ -56,4 +56,17 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)           # tern_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)            # tern-bench's shared libraries
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+if(CMAKE_CROSSCOMPILING)
+  # Cross builds (the aarch64 and armv7 presets) package for the target:
+  # Debian's architecture name, and stated dependencies, because
+  # dpkg-shlibdeps cannot read a foreign binary's needs without that
+  # architecture's libraries installed.
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+    set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
+  elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^arm")
+    set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE armhf)
+  endif()
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libstdc++6, libgcc-s1")
+endif()
 include(CPack)
