@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "le_bytes.h"
+
 #if TERN_HAS_OS
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,22 +20,10 @@ namespace {
 // callback per chunk.
 constexpr std::size_t kChunkBytes = 256;
 
-void put_u32(unsigned char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-void put_u64(unsigned char* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-std::uint32_t get_u32(const unsigned char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t{p[i]} << (8 * i);
-  return v;
-}
-std::uint64_t get_u64(const unsigned char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t{p[i]} << (8 * i);
-  return v;
-}
+using detail::get_u32;
+using detail::get_u64;
+using detail::put_u32;
+using detail::put_u64;
 
 // What a slot holds. `why` names the reason when it is not valid.
 struct SlotState {

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "le_bytes.h"
+
 #include "ops.h"
 
 #if TERN_HAS_OS
@@ -82,22 +84,10 @@ ByteSource memory_source(const void* data, std::size_t size) {
 // ---------------------------------------------------------------------------
 namespace {
 
-void put_u32(unsigned char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-void put_u64(unsigned char* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-std::uint32_t get_u32(const unsigned char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t{p[i]} << (8 * i);
-  return v;
-}
-std::uint64_t get_u64(const unsigned char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t{p[i]} << (8 * i);
-  return v;
-}
+using detail::get_u32;
+using detail::get_u64;
+using detail::put_u32;
+using detail::put_u64;
 std::uint32_t float_bits(float f) {
   std::uint32_t b;
   std::memcpy(&b, &f, sizeof b);
