@@ -71,4 +71,21 @@ inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b)
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+// Everything training changes: every tensor's values and both optimizer
+// moments, and the step count. Equality is bitwise.
+struct TrainingState {
+  std::vector<float> values;
+  std::uint32_t steps = 0;
+  explicit TrainingState(const Model& m) : steps(m.steps()) {
+    for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
+      const Tensor x = m.tensor(t);
+      for (const Span<float>& s : {x.value, x.moment1, x.moment2})
+        values.insert(values.end(), s.begin(), s.end());
+    }
+  }
+  bool operator==(const TrainingState& o) const {
+    return steps == o.steps && bits_equal(values, o.values);
+  }
+};
+
 }  // namespace tern::test

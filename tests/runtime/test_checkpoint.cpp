@@ -18,6 +18,7 @@
 using namespace tern;
 using tern::test::bits_equal;
 using tern::test::ModelInArena;
+using State = tern::test::TrainingState;
 
 namespace {
 
@@ -56,19 +57,6 @@ struct FakeFlash {
   }
 };
 
-// Everything a checkpoint restores.
-struct State {
-  std::vector<float> values;
-  std::uint32_t steps = 0;
-  explicit State(const Model& m) : steps(m.steps()) {
-    for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
-      const Tensor x = m.tensor(t);
-      for (const Span<float>& s : {x.value, x.moment1, x.moment2})
-        values.insert(values.end(), s.begin(), s.end());
-    }
-  }
-  bool operator==(const State& o) const { return steps == o.steps && bits_equal(values, o.values); }
-};
 
 struct Data {
   std::vector<float> x;
