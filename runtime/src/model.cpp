@@ -21,6 +21,10 @@ const char* spec_error_text(SpecError e) {
     case SpecError::kBadKind: return "unknown layer kind, mode, loss or optimizer";
     case SpecError::kBadLoss: return "softmax cross-entropy needs at least 2 outputs";
     case SpecError::kTooLarge: return "a dimension or the arena size is too large";
+    case SpecError::kBadTrainingOption:
+      return "fused update, example gradients and accumulation need training mode; example_rows "
+             "must divide rows (and accumulation_rows), accumulation_rows must be >= rows and "
+             "excludes the divergence guard";
   }
   return "unknown error";
 }
@@ -130,6 +134,8 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
     b.pre = at(lp.pre);
     b.mean = at(lp.mean);
     b.rstd = at(lp.rstd);
+    b.factor_u = at(lp.factor_u);
+    b.factor_d = at(lp.factor_d);
   }
   for (std::uint32_t p = 0; p <= kMaxLayers; ++p) {
     points_[p] = at(plan.points[p]);
@@ -140,6 +146,14 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   gradient_bytes_ = static_cast<std::size_t>(plan.gradients.bytes);
   scratch_ = at(plan.scratch);
   scratch_floats_ = static_cast<std::size_t>(plan.scratch.bytes / sizeof(float));
+  update_block_ = at(plan.update_block);
+  example_norms_ = at(plan.example_norms);
+  row_scale_ = at(plan.row_scale);
+  norm_scratch_ = at(plan.norm_scratch);
+  examples_done_ = 0;
+  accumulated_ = 0;
+  clip_ = ClipParams();
+  gradient_norm_ = 0.0f;
   params_ = base + plan.parameters.offset;
   params_bytes_ = static_cast<std::size_t>(plan.parameters.bytes);
   moments_ = base + plan.moment1.offset;
@@ -202,6 +216,9 @@ void Model::initialize(std::uint64_t seed) {
   }
   steps_ = 0;
   rows_done_ = 0;
+  examples_done_ = 0;
+  accumulated_ = 0;
+  gradient_norm_ = 0.0f;
   snapshot_valid_ = false;
   divergence_ = DivergenceReport();
 }

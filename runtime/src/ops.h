@@ -49,7 +49,8 @@ inline void layer_norm_forward(std::size_t n, std::size_t m, const float* x, std
 }
 
 // Given dY, accumulates dgamma += sum_i dY_i * xhat_i and dbeta += sum_i dY_i
-// (rows in increasing order) and, when dx is non-null, writes
+// (rows in increasing order; skipped when dgamma is null) and, when dx is
+// non-null, writes
 //   dX_i = rstd_i * (g - mean_j(g) - xhat_i * mean_j(g * xhat_i)),  g = dY_i * gamma.
 inline void layer_norm_backward(std::size_t n, std::size_t m, const float* x, std::size_t ldx,
                                 const float* mean, const float* rstd, const float* gamma,
@@ -66,8 +67,10 @@ inline void layer_norm_backward(std::size_t n, std::size_t m, const float* x, st
       const float g = dyi[j] * gamma[j];
       sum_g += g;
       sum_gx += g * xhat;
-      dgamma[j] += dyi[j] * xhat;
-      dbeta[j] += dyi[j];
+      if (dgamma != nullptr) {
+        dgamma[j] += dyi[j] * xhat;
+        dbeta[j] += dyi[j];
+      }
     }
     if (dx == nullptr) continue;
     const float mean_g = sum_g * inv_m, mean_gx = sum_gx * inv_m;

@@ -158,6 +158,11 @@ Status Model::load_batch(const Batch& batch) {
                          op, static_cast<unsigned>(out_w), batch.targets == nullptr ? "null" : "given",
                          batch.ldt);
   }
+  if (spec_.example_rows != 0 && rows % spec_.example_rows != 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: %zu rows are not whole examples of %u rows (spec.example_rows)", op,
+                         rows, static_cast<unsigned>(spec_.example_rows));
+  }
   if (batch.indices != nullptr && batch.samples == 0) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: batch.indices given but batch.samples is 0", op);
@@ -202,7 +207,11 @@ Status Model::load_batch(const Batch& batch) {
   return Status();
 }
 
-void Model::run_backward(std::size_t rows) {
+// The plain backward pass: layer by layer, each Dense layer's weight
+// gradient accumulated right after its delta has been propagated. With a
+// fused update (sgd/adam non-null) the weights are updated instead, block
+// by block, after backprop_rows has used the old W.
+void Model::run_backward(std::size_t rows, const SgdParams* sgd, const AdamStepConstants* adam) {
   const KernelTable& k = *kernels_;
   std::memset(gradients_, 0, gradient_bytes_);
   float* rank1_scratch = rank1_accumulate_scratch_floats(rows) != 0 ? scratch_ : nullptr;
@@ -222,9 +231,15 @@ void Model::run_backward(std::size_t rows) {
         } else if (ls.act != Pointwise::kIdentity) {
           k.pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
         }
-        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m, rank1_scratch);
         k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
+        if (b.weight_grad != nullptr) {
+          k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m,
+                                 rank1_scratch);
+        }
         if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
+        if (b.weight_grad == nullptr) {
+          update_weights_fused(l, rows, x, kin, d, m, 1.0f, 0.0f, sgd, adam);
+        }
         break;
       case LayerKind::kActivation:
         if (dx != nullptr) k.pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
@@ -238,24 +253,27 @@ void Model::run_backward(std::size_t rows) {
         break;
     }
     // The skip connections that read point l add their delta to point l's.
-    if (dx != nullptr) {
-      for (std::uint32_t r = l + 1; r < spec_.layer_count; ++r) {
-        const LayerSpec& rs = spec_.layers[r];
-        if (rs.kind == LayerKind::kResidual && rs.from == l) {
-          ops::accumulate_rows(rows, kin, deltas_[r + 1], kin, dx, kin);
-        }
-      }
+    if (dx != nullptr) add_skip_deltas(l, rows);
+  }
+}
+
+// Deltas of the residual layers that read point l, added to point l's.
+void Model::add_skip_deltas(std::uint32_t l, std::size_t rows) {
+  const std::size_t width = spec_.width(l);
+  for (std::uint32_t r = l + 1; r < spec_.layer_count; ++r) {
+    const LayerSpec& rs = spec_.layers[r];
+    if (rs.kind == LayerKind::kResidual && rs.from == l) {
+      ops::accumulate_rows(rows, width, deltas_[r + 1], width, deltas_[l], width);
     }
   }
 }
 
 // Forward pass and loss on the loaded batch; writes the delta of the output
 // point. The loss sum may be non-finite (the caller decides what that means).
-void Model::forward_loss(std::size_t rows, float* loss_sum) {
+void Model::forward_loss(std::size_t rows, float scale, float* loss_sum) {
   run_forward(points_[0], spec_.input_width, rows);
   const std::uint32_t L = spec_.layer_count;
   const std::size_t m = spec_.output_width();
-  const float scale = 1.0f / static_cast<float>(rows);
   *loss_sum = 0.0f;
   if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
     kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
@@ -267,36 +285,57 @@ void Model::forward_loss(std::size_t rows, float* loss_sum) {
   }
 }
 
+// The output delta is the gradient of the mean loss over the rows, except
+// where the rank-1 variants need each example's own gradient first (example
+// norms, accumulation): those divide by the rows when they form the step.
+float Model::loss_gradient_scale(std::size_t rows) const {
+  if (spec_.example_rows != 0 || spec_.accumulation_rows != 0) return 1.0f;
+  return 1.0f / static_cast<float>(rows);
+}
+
 Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
-  TERN_RETURN_IF_ERROR(check_training("compute_gradients"));
+  const char* op = "compute_gradients";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  if (spec_.fused_update || spec_.accumulation_rows != 0) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the spec has %s, so gradients are never stored; use %s", op,
+                         spec_.fused_update ? "a fused update" : "accumulation",
+                         spec_.fused_update ? "train_step()" : "accumulate() and flush()");
+  }
   TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
-  forward_loss(rows, &loss_sum);
+  forward_loss(rows, loss_gradient_scale(rows), &loss_sum);
   // The inputs were checked finite, so a non-finite loss means the weights
   // or activations have blown up: stop before the gradients spread it.
   if (!ops::is_finite(loss_sum)) {
     return Status::error(StatusCode::kNonFinite,
-                         "compute_gradients: the loss is not finite (training diverged; lower "
-                         "the learning rate?)");
+                         "%s: the loss is not finite (training diverged; lower the learning "
+                         "rate?)",
+                         op);
   }
-  run_backward(rows);
+  if (spec_.example_rows != 0) {
+    std::memset(gradients_, 0, gradient_bytes_);
+    propagate(rows);
+    finish_step(rows, false, nullptr, nullptr);
+  } else {
+    run_backward(rows, nullptr, nullptr);
+    clip_gradient_buffers();
+  }
   if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
   return Status();
 }
 
-Status Model::apply_gradients() {
-  TERN_RETURN_IF_ERROR(check_training("apply_gradients"));
+// ++steps_ and the step's optimizer constants: [0] for tensors without
+// weight decay, [1] for Dense weights.
+Status Model::begin_update(SgdParams* sgd, AdamStepConstants* adam) {
   ++steps_;
-  const KernelTable& k = *kernels_;
-  // Two sets of step constants: weight decay applies to Dense weights only.
-  SgdParams sgd[2];
-  AdamStepConstants adam[2] = {};
   for (int decayed = 0; decayed < 2; ++decayed) {
     const float decay = decayed ? opt_.weight_decay : 0.0f;
     sgd[decayed].learning_rate = opt_.learning_rate;
     sgd[decayed].momentum = opt_.momentum;
     sgd[decayed].weight_decay = decay;
+    adam[decayed] = AdamStepConstants{};
     if (spec_.optimizer != OptimizerKind::kSgd) {
       AdamParams p;
       p.learning_rate = opt_.learning_rate;
@@ -313,32 +352,105 @@ Status Model::apply_gradients() {
       }
     }
   }
+  return Status();
+}
+
+// The optimizer on `count` elements of a tensor from `offset` on, with the
+// gradient `grad` (count floats).
+void Model::apply_optimizer(std::uint32_t layer, bool is_weight, std::size_t offset,
+                            std::size_t count, const float* grad, const SgdParams* sgd,
+                            const AdamStepConstants* adam) {
+  const LayerBuffers& b = layers_[layer];
+  const int decayed = (is_weight && spec_.layers[layer].kind == LayerKind::kDense) ? 1 : 0;
+  float* w = (is_weight ? b.weight : b.bias) + offset;
+  float* m1 = (is_weight ? b.weight_m : b.bias_m) + offset;
+  if (spec_.optimizer == OptimizerKind::kSgd) {
+    kernels_->sgd_momentum_f32(count, w, grad, m1, sgd[decayed]);
+  } else {
+    float* m2 = (is_weight ? b.weight_v : b.bias_v) + offset;
+    kernels_->adam_f32(count, w, grad, m1, m2, adam[decayed]);
+  }
+}
+
+// The optimizer on every tensor that has a gradient buffer (all of them,
+// except Dense weights under a fused update).
+void Model::apply_stored_gradients(const SgdParams* sgd, const AdamStepConstants* adam) {
   for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
     const LayerSpec& ls = spec_.layers[l];
     if (!has_parameters(ls.kind)) continue;
     const LayerBuffers& b = layers_[l];
-    for (int t = 0; t < 2; ++t) {
-      const bool is_weight = t == 0;
-      const std::size_t count = is_weight ? weight_count(l) : ls.out;
-      float* w = is_weight ? b.weight : b.bias;
-      const float* g = is_weight ? b.weight_grad : b.bias_grad;
-      float* m1 = is_weight ? b.weight_m : b.bias_m;
-      float* m2 = is_weight ? b.weight_v : b.bias_v;
-      const int decayed = (is_weight && ls.kind == LayerKind::kDense) ? 1 : 0;
-      if (spec_.optimizer == OptimizerKind::kSgd) {
-        k.sgd_momentum_f32(count, w, g, m1, sgd[decayed]);
-      } else {
-        k.adam_f32(count, w, g, m1, m2, adam[decayed]);
-      }
-    }
+    if (b.weight_grad != nullptr) apply_optimizer(l, true, 0, weight_count(l), b.weight_grad, sgd, adam);
+    apply_optimizer(l, false, 0, ls.out, b.bias_grad, sgd, adam);
   }
+}
+
+Status Model::apply_gradients() {
+  const char* op = "apply_gradients";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  if (spec_.fused_update || spec_.accumulation_rows != 0) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the spec has %s, so there are no stored gradients to apply", op,
+                         spec_.fused_update ? "a fused update" : "accumulation");
+  }
+  SgdParams sgd[2];
+  AdamStepConstants adam[2];
+  TERN_RETURN_IF_ERROR(begin_update(sgd, adam));
+  apply_stored_gradients(sgd, adam);
+  return Status();
+}
+
+// Backward pass and optimizer step after forward_loss() on `rows` rows, for
+// every spec without accumulation.
+Status Model::backward_and_update(std::size_t rows) {
+  if (spec_.example_rows == 0 && !spec_.fused_update) {
+    run_backward(rows, nullptr, nullptr);
+    clip_gradient_buffers();
+    return apply_gradients();
+  }
+  SgdParams sgd[2];
+  AdamStepConstants adam[2];
+  TERN_RETURN_IF_ERROR(begin_update(sgd, adam));
+  if (spec_.example_rows != 0) {
+    std::memset(gradients_, 0, gradient_bytes_);
+    propagate(rows);
+    finish_step(rows, false, sgd, adam);
+  } else {
+    run_backward(rows, sgd, adam);
+  }
+  apply_stored_gradients(sgd, adam);
   return Status();
 }
 
 Status Model::train_step(const Batch& batch, float* mean_loss) {
   if (snapshot_ != nullptr) return guarded_step(batch, mean_loss);
-  TERN_RETURN_IF_ERROR(compute_gradients(batch, mean_loss));
-  return apply_gradients();
+  if (spec_.accumulation_rows != 0) {
+    TERN_RETURN_IF_ERROR(check_training("train_step"));
+    if (accumulated_ != 0) {
+      return Status::error(StatusCode::kFailedPrecondition,
+                           "train_step: %u accumulated rows are waiting; flush() them first",
+                           static_cast<unsigned>(accumulated_));
+    }
+    TERN_RETURN_IF_ERROR(accumulate(batch, mean_loss));
+    return flush();
+  }
+  if (!spec_.fused_update && spec_.example_rows == 0) {
+    TERN_RETURN_IF_ERROR(compute_gradients(batch, mean_loss));
+    return apply_gradients();
+  }
+  const char* op = "train_step";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  TERN_RETURN_IF_ERROR(load_batch(batch));
+  const std::size_t rows = batch.rows;
+  float loss_sum = 0.0f;
+  forward_loss(rows, loss_gradient_scale(rows), &loss_sum);
+  if (!ops::is_finite(loss_sum)) {
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: the loss is not finite (training diverged; lower the learning "
+                         "rate?)",
+                         op);
+  }
+  if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
+  return backward_and_update(rows);
 }
 
 // ---------------------------------------------------------------------------
@@ -391,14 +503,13 @@ Status Model::guarded_step(const Batch& batch, float* mean_loss) {
   float loss_sum = std::numeric_limits<float>::quiet_NaN();
   bool diverged = !state_finite();
   if (!diverged) {
-    forward_loss(rows, &loss_sum);
+    forward_loss(rows, loss_gradient_scale(rows), &loss_sum);
     diverged = !ops::is_finite(loss_sum);
   }
   if (!diverged) {
     copy_state(true);
     snapshot_valid_ = true;
-    run_backward(rows);
-    TERN_RETURN_IF_ERROR(apply_gradients());
+    TERN_RETURN_IF_ERROR(backward_and_update(rows));
     diverged = !state_finite();
   }
   const float mean = loss_sum * scale;

@@ -83,6 +83,28 @@ struct DivergenceReport {
   bool stopped = false;           // the last divergence ended training
 };
 
+// Per-example clipping with Gaussian noise (DP-SGD: Abadi et al., "Deep
+// Learning with Differential Privacy", 2016) and global-norm clipping.
+// Norms are Euclidean over all the parameters they cover.
+struct ClipParams {
+  // Needs spec.example_rows. Each example's gradient (of its own loss, over
+  // every parameter of the model) is scaled by min(1, example_clip /
+  // ||g_i||) before it joins the sum. 0 = off.
+  float example_clip = 0.0f;
+  // Needs example_clip > 0. Adds noise_multiplier * example_clip * z, z a
+  // standard normal drawn per parameter, to the clipped sum before it is
+  // divided by the number of examples. 0 = off. The noise is a function of
+  // (noise_seed, step, parameter): the same on every ISA and whether the
+  // update is fused or not.
+  float noise_multiplier = 0.0f;
+  std::uint64_t noise_seed = 0;
+  // The step's gradient (the mean over examples, after per-example
+  // clipping, before noise) is scaled by min(1, global_clip / ||g||).
+  // 0 = off. Without example gradients this needs the gradient buffers
+  // (no fused update).
+  float global_clip = 0.0f;
+};
+
 // One parameter tensor and its training buffers (empty spans where the
 // mode or optimizer has none).
 struct Tensor {
@@ -148,6 +170,50 @@ class Model {
   std::uint32_t steps() const { return steps_; }
   void set_steps(std::uint32_t steps) { steps_ = steps; }
 
+  // ---- rank-1 structure (README, "Rank-1 structure") ---------------------
+  // Clipping and noise for the following steps; see ClipParams.
+  Status set_clipping(const ClipParams& params);
+  const ClipParams& clipping() const { return clip_; }
+  // spec.example_rows: the per-example gradient norms of the last step,
+  // before clipping, of each example's own loss (not divided by the batch
+  // size): one row per example of the last batch (or micro-batch), column l
+  // the norm over layer l's parameters (0 for a layer without), column
+  // layer_count the norm over the whole model. Computed from the rank-1
+  // factors; no per-example gradient is formed.
+  MatrixView<const float> example_norms() const;
+  // The norm of the last step's gradient before global clipping (computed
+  // only when ClipParams::global_clip is set; 0 otherwise).
+  float gradient_norm() const { return gradient_norm_; }
+
+  // spec.accumulation_rows: forward and backward on a micro-batch, keeping
+  // each Dense layer's factors (u_i, delta_i) — the layer's input and
+  // output-gradient rows — instead of its weight gradient. Nothing is
+  // updated. kFailedPrecondition when the micro-batch would overflow the
+  // accumulator (flush first).
+  Status accumulate(const Batch& batch, float* mean_loss);
+  // One optimizer step on the mean gradient of every row accumulated since
+  // the last flush, each Dense layer's weight gradient formed as one rank-K
+  // update (fused into the optimizer with spec.fused_update). Nothing
+  // accumulated: nothing happens.
+  Status flush();
+  std::uint32_t accumulated_rows() const { return accumulated_; }
+
+  // W += scale * sum_j a_j^T b_j for Dense layer `layer` (W is in x out):
+  // `count` rank-1 terms, a_j = a + j * lda (in floats), b_j = b + j * ldb
+  // (out floats). The factors must be finite; the optimizer state is left
+  // alone. Works in inference models too (factors computed on a host, e.g.
+  // by a model-editing method). Weights go through one FMA chain per
+  // element, so an edit gives the same bits on every ISA.
+  Status rank1_edit(std::uint32_t layer, std::size_t count, const float* a, std::size_t lda,
+                    const float* b, std::size_t ldb, float scale);
+  // Training models: the factors of Dense layer `layer` for a batch — u
+  // (rows x in, the layer's input rows) and delta (rows x out, the gradient
+  // of the batch's mean loss with respect to the layer's pre-activation) —
+  // so that rank1_edit(layer, rows, u, in, delta, out, -step) is one
+  // gradient step of that layer on that batch. The parameters are not
+  // changed.
+  Status edit_factors(const Batch& batch, std::uint32_t layer, float* u, float* delta);
+
   // ---- parameters -------------------------------------------------------
   std::uint32_t tensor_count() const { return tensor_count_; }
   // Tensor i, in plan order (layer by layer, weight before bias).
@@ -174,16 +240,39 @@ class Model {
     float* pre = nullptr;
     float* mean = nullptr;
     float* rstd = nullptr;
+    float* factor_u = nullptr;
+    float* factor_d = nullptr;
   };
 
   Status check_training(const char* op) const;
   Status guarded_step(const Batch& batch, float* mean_loss);
   bool state_finite() const;
   void copy_state(bool to_snapshot);
-  void forward_loss(std::size_t rows, float* loss_sum);
+  void forward_loss(std::size_t rows, float grad_scale, float* loss_sum);
+  float loss_gradient_scale(std::size_t rows) const;
+  void run_backward(std::size_t rows, const SgdParams* sgd, const AdamStepConstants* adam);
+  void add_skip_deltas(std::uint32_t layer, std::size_t rows);
+  Status begin_update(SgdParams* sgd, AdamStepConstants* adam);
+  void apply_optimizer(std::uint32_t layer, bool is_weight, std::size_t offset, std::size_t count,
+                       const float* grad, const SgdParams* sgd, const AdamStepConstants* adam);
+  void apply_stored_gradients(const SgdParams* sgd, const AdamStepConstants* adam);
+  Status backward_and_update(std::size_t rows);
+  // Rank-1 variants (runtime/src/rank1.cpp).
+  void propagate_down_to(std::uint32_t stop, std::size_t rows);
+  void propagate(std::size_t rows);
+  void compute_example_norms(std::size_t rows);
+  void finish_step(std::size_t rows, bool from_factors, const SgdParams* sgd,
+                   const AdamStepConstants* adam);
+  void update_weights_fused(std::uint32_t layer, std::size_t rows, const float* u,
+                            std::size_t ldu, const float* d, std::size_t ldd, float alpha,
+                            float noise_stddev, const SgdParams* sgd,
+                            const AdamStepConstants* adam);
+  void clip_gradient_buffers();
+  float* rank1_scratch(std::size_t rows) const;
+  std::uint32_t tensor_index(std::uint32_t layer) const;
+  std::uint32_t noise_step(bool updating) const;
   Status load_batch(const Batch& batch);
   void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
-  void run_backward(std::size_t rows);
   std::size_t weight_count(std::uint32_t layer) const;
 
   ModelSpec spec_;
@@ -198,6 +287,14 @@ class Model {
   std::size_t gradient_bytes_ = 0;
   float* scratch_ = nullptr;
   std::size_t scratch_floats_ = 0;
+  float* update_block_ = nullptr;
+  float* example_norms_ = nullptr;
+  float* row_scale_ = nullptr;
+  float* norm_scratch_ = nullptr;
+  std::size_t examples_done_ = 0;  // examples of the last step with example gradients
+  std::uint32_t accumulated_ = 0;  // factor rows waiting for flush()
+  ClipParams clip_;
+  float gradient_norm_ = 0.0f;
   // Divergence guard: the parameter and moment groups (contiguous spans of
   // the block) and their copy.
   unsigned char* params_ = nullptr;

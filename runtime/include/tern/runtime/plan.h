@@ -18,6 +18,11 @@
 //                mean and 1/std per row                         (training)
 //   deltas       dL/d(point), rows x width                      (training)
 //   labels       the batch's labels or regression targets       (training)
+//   factors      accumulated (u_i, delta_i) rows per Dense layer
+//                                          (training with accumulation_rows)
+//   examples     per-example norms, per-row clip scales and the
+//                norm computation's scratch     (training with example_rows)
+//   block        the fused update's gradient block  (training, fused_update)
 //   scratch      the kernels' packed panels          (rows >= kPackMinRows)
 //   snapshot     last good parameters, moment 1, moment 2
 //                                  (training with spec.divergence_guard)
@@ -42,6 +47,15 @@
 //  * Activation derivatives are applied in place on the delta; ReLU after a
 //    Dense layer is fused into the GEMM and differentiated from its output,
 //    so it needs no pre-activation buffer; GELU, tanh and sigmoid keep one.
+//  * Example gradients (spec.example_rows) need every delta of a step at
+//    once — the per-example norms of all layers decide the clip scale of
+//    each example before any gradient is accumulated — and accumulation
+//    copies every layer's delta rows after the pass, so with either the
+//    deltas get one buffer each instead of sharing slots.
+//  * A fused update (spec.fused_update) plans no Dense weight gradient:
+//    the gradient of kFusedBlockRows rows of W at a time is formed in the
+//    block buffer and handed straight to the optimizer. Biases and
+//    LayerNorm parameters keep their (width-sized) gradient buffers.
 //  * The kernels' scratch (gemm_rows packs W into 32-column panels,
 //    rank1_accumulate packs D and U^T) is one buffer shared by every layer.
 //    Packing pays off only when many rows reuse a panel, so models with
@@ -74,6 +88,7 @@ struct LayerPlan {
   Region weight_m, bias_m;        // training: SGD velocity or Adam first moment
   Region weight_v, bias_v;        // training, Adam/AdamW: second moment
   Region pre;                     // training: Dense pre-activation (GELU, tanh, sigmoid)
+  Region factor_u, factor_d;      // accumulation: K x in inputs, K x out deltas (Dense)
   Region mean, rstd;              // training: LayerNorm statistics, one float per row
 };
 
@@ -84,6 +99,10 @@ struct ModelPlan {
   Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
   Region labels;                       // training: uint32 labels or float targets
   Region scratch;                      // packed panels (rows >= kPackMinRows)
+  Region update_block;                 // fused update: kFusedBlockRows x widest Dense output
+  Region example_norms;                // example gradients: examples x (layers + 1) norms
+  Region row_scale;                    // example gradients: a clip scale per row
+  Region norm_scratch;                 // example gradients: Gram blocks, LayerNorm sums
   Region snapshot;                     // divergence guard: parameters + moments
   Region parameters, gradients, moment1, moment2;  // the group spans
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
@@ -97,6 +116,21 @@ struct ModelPlan {
 // fewer rows each panel would be read about once, so packing it first only
 // adds a copy (and a microcontroller saves up to 32 KiB).
 constexpr std::uint32_t kPackMinRows = 16;
+
+// Rows of W updated per block by a fused update. Each block is one
+// rank1_accumulate call (n rows of factors, kFusedBlockRows x m outputs)
+// followed by the optimizer on the same rows of W and its moments. 16 rows
+// are one AVX-512 rank-1 register tile (16 x 16), eight NEON 8-row tiles'
+// worth of pairs, and at m = 256 the block is 16 KiB, which stays in L1
+// between the accumulation that writes it and the optimizer that reads it.
+// Smaller blocks re-pack the D panel more often (one copy of D per block);
+// larger ones spill the block from L1.
+constexpr std::uint32_t kFusedBlockRows = 16;
+
+// Rows per block of the Gram matrices (U U^T, D D^T) from which squared
+// gradient norms are computed: two 16 x 16 blocks, 2 KiB of scratch, at any
+// number of rows per example or per accumulated step.
+constexpr std::uint32_t kGramBlock = 16;
 
 namespace plan_detail {
 
@@ -191,7 +225,8 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
     plan.gradients.offset = cur.at;
     for (std::uint32_t l = 0; l < L; ++l) {
       if (!has_parameters(spec.layers[l].kind)) continue;
-      plan.layers[l].weight_grad = cur.take(plan.layers[l].weight.bytes);
+      const bool fused = spec.fused_update && spec.layers[l].kind == LayerKind::kDense;
+      if (!fused) plan.layers[l].weight_grad = cur.take(plan.layers[l].weight.bytes);
       plan.layers[l].bias_grad = cur.take(plan.layers[l].bias.bytes);
     }
     plan.gradients.bytes = cur.at - plan.gradients.offset;
@@ -274,6 +309,12 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
     }
     std::uint32_t slot_of[kMaxLayers + 1] = {};
     std::uint64_t slot_bytes[kMaxLayers + 1] = {};
+    // Example gradients and accumulation keep every delta alive through the
+    // whole backward pass (the clip scales and the factor copies come after
+    // it): one slot each.
+    if (spec.example_rows != 0 || spec.accumulation_rows != 0) {
+      for (std::uint32_t i = 0; i < L; ++i) items[i].end = std::int64_t{L};
+    }
     const std::uint32_t slots = pack_slots(items, L, slot_of, slot_bytes);
     Region slot_region[kMaxLayers + 1] = {};
     for (std::uint32_t s = 0; s < slots; ++s) slot_region[s] = cur.take(slot_bytes[s]);
@@ -286,6 +327,33 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
         spec.loss == LossKind::kSoftmaxCrossEntropy ? n * 4 : n * spec.output_width() * 4;
     plan.labels = cur.take(round_up(label_bytes));
 
+    if (spec.accumulation_rows != 0) {
+      const std::uint64_t K = spec.accumulation_rows;
+      for (std::uint32_t l = 0; l < L; ++l) {
+        const LayerSpec& ls = spec.layers[l];
+        if (ls.kind != LayerKind::kDense) continue;
+        plan.layers[l].factor_u = cur.take(bytes_of_floats(K * ls.in));
+        plan.layers[l].factor_d = cur.take(bytes_of_floats(K * ls.out));
+      }
+    }
+    if (spec.example_rows != 0) {
+      std::uint64_t widest = 0;
+      for (std::uint32_t p = 0; p <= L; ++p) {
+        if (spec.width(p) > widest) widest = spec.width(p);
+      }
+      plan.example_norms = cur.take(bytes_of_floats(n / spec.example_rows * (L + 1)));
+      plan.row_scale = cur.take(bytes_of_floats(n));
+      plan.norm_scratch =
+          cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock + 2 * widest));
+    }
+    if (spec.fused_update) {
+      std::uint64_t widest_dense = 0;
+      for (std::uint32_t l = 0; l < L; ++l) {
+        const LayerSpec& ls = spec.layers[l];
+        if (ls.kind == LayerKind::kDense && ls.out > widest_dense) widest_dense = ls.out;
+      }
+      plan.update_block = cur.take(bytes_of_floats(widest_dense * kFusedBlockRows));
+    }
   }
 
   // One scratch buffer for the kernels' packed panels, shared by every
@@ -298,7 +366,11 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
       const std::uint64_t g = gemm_rows_scratch_floats(ls.in);
       if (g > panel) panel = g;
       if (training) {
-        const std::uint64_t r = rank1_accumulate_scratch_floats(spec.rows);
+        // A flush of accumulated factors is one rank1_accumulate over all
+        // of them.
+        const std::uint32_t r1_rows =
+            spec.accumulation_rows != 0 ? spec.accumulation_rows : spec.rows;
+        const std::uint64_t r = rank1_accumulate_scratch_floats(r1_rows);
         if (r > panel) panel = r;
       }
     }

@@ -77,6 +77,7 @@ enum class SpecError : std::uint8_t {
   kBadKind,
   kBadLoss,         // softmax cross-entropy needs >= 2 outputs
   kTooLarge,        // a buffer would not fit in size_t
+  kBadTrainingOption,  // fused update, example gradients or accumulation misconfigured
 };
 const char* spec_error_text(SpecError e);
 
@@ -100,6 +101,28 @@ struct ModelSpec {
   // when training diverges (Model::set_divergence_guard). Costs one more
   // copy of the parameters and moments in RAM.
   bool divergence_guard = false;
+
+  // ---- training variants that use the rank-1 structure of dense gradients
+  // (README, "Rank-1 structure"). All three are training-only and compose.
+  //
+  // Fused update: each Dense layer's weights are updated by the optimizer
+  // during the backward pass, kFusedBlockRows rows of W at a time, right
+  // after the layer's delta has been propagated with the old weights. The
+  // gradient of a block lives only in a small block buffer, so the plan has
+  // no weight-gradient buffer. Same bits as the unfused step.
+  bool fused_update = false;
+  // Example gradients: rows per example (a batch of n rows holds n /
+  // example_rows examples: 1 for an MLP over samples, the sequence length for
+  // a feed-forward block), or 0 for off. Plans every delta of the step
+  // side by side instead of sharing buffers, so that per-example gradient
+  // norms are computed from the rank-1 factors (no per-example gradient is
+  // ever formed) and per-example clipping, Gaussian noise (DP-SGD) and
+  // global-norm clipping can scale the factors before they are accumulated.
+  std::uint32_t example_rows = 0;
+  // Gradient accumulation: up to this many rows of factors (u_i, delta_i)
+  // are kept per Dense layer across micro-batches (Model::accumulate) and
+  // flushed as one rank-K update (Model::flush); 0 for off. At least `rows`.
+  std::uint32_t accumulation_rows = 0;
 
   // Width of point p (0 = input, l + 1 = output of layer l).
   constexpr std::uint32_t width(std::size_t p) const {
@@ -160,6 +183,21 @@ struct ModelSpec {
   constexpr ModelSpec with_divergence_guard(bool on = true) const {
     ModelSpec s = *this;
     s.divergence_guard = on;
+    return s;
+  }
+  constexpr ModelSpec with_fused_update(bool on = true) const {
+    ModelSpec s = *this;
+    s.fused_update = on;
+    return s;
+  }
+  constexpr ModelSpec with_example_gradients(std::uint32_t rows_per_example = 1) const {
+    ModelSpec s = *this;
+    s.example_rows = rows_per_example;
+    return s;
+  }
+  constexpr ModelSpec with_accumulation(std::uint32_t factor_rows) const {
+    ModelSpec s = *this;
+    s.accumulation_rows = factor_rows;
     return s;
   }
   constexpr ModelSpec with_rows(std::uint32_t rows_per_step) const {
@@ -265,6 +303,24 @@ constexpr SpecCheck check_spec(const ModelSpec& s) {
   if (static_cast<unsigned>(s.mode) > 1 || static_cast<unsigned>(s.loss) > 1 ||
       static_cast<unsigned>(s.optimizer) > 2) {
     return SpecCheck{SpecError::kBadKind, 0};
+  }
+  // The rank-1 training variants: training only; examples tile the rows of a
+  // step and of the accumulator.
+  const bool variants = s.fused_update || s.example_rows != 0 || s.accumulation_rows != 0;
+  if (variants && s.mode != Mode::kTraining) return SpecCheck{SpecError::kBadTrainingOption, 0};
+  if (s.example_rows != 0 && s.rows % s.example_rows != 0) {
+    return SpecCheck{SpecError::kBadTrainingOption, 0};
+  }
+  if (s.accumulation_rows != 0) {
+    // The guard snapshots the state around one train_step(); with
+    // accumulation the update happens in flush().
+    if (s.divergence_guard) return SpecCheck{SpecError::kBadTrainingOption, 0};
+    if (s.accumulation_rows < s.rows || s.accumulation_rows > kMaxDimension) {
+      return SpecCheck{SpecError::kBadTrainingOption, 0};
+    }
+    if (s.example_rows != 0 && s.accumulation_rows % s.example_rows != 0) {
+      return SpecCheck{SpecError::kBadTrainingOption, 0};
+    }
   }
   return SpecCheck{};
 }
