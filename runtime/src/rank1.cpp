@@ -32,6 +32,7 @@
 // of Gram products) or through the kernels' fixed-order backprop_rows, so
 // norms, clip scales and updated weights are the same bits on every ISA.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "ops.h"
@@ -510,11 +511,13 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
                          static_cast<double>(scale));
   }
   float* w = layers_[layer].weight;
-  const auto* wb = reinterpret_cast<const unsigned char*>(w);
+  // Byte ranges as integers: the factors may be any caller memory.
+  const std::uintptr_t w_begin = reinterpret_cast<std::uintptr_t>(w);
+  const std::uintptr_t w_end = w_begin + in * out * sizeof(float);
   const auto overlaps = [&](const float* f, std::size_t ld, std::size_t width) {
-    const auto* lo = reinterpret_cast<const unsigned char*>(f);
-    const auto* hi = reinterpret_cast<const unsigned char*>(f + (count - 1) * ld + width);
-    return lo < wb + in * out * sizeof(float) && wb < hi;
+    const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(f);
+    const std::uintptr_t end = begin + ((count - 1) * ld + width) * sizeof(float);
+    return begin < w_end && w_begin < end;
   };
   if (overlaps(a, lda, in) || overlaps(b, ldb, out)) {
     return Status::error(StatusCode::kInvalidArgument,
