@@ -84,8 +84,16 @@ bool parse(int argc, char** argv, Options* o) {
       usage(argv[0]);
       std::exit(0);
     }
+    static const char* const kOptions[] = {"--model", "--epochs", "--lr",  "--seed",
+                                           "--index", "--isa",    "--data"};
+    bool known = false;
+    for (const char* k : kOptions) known = known || !std::strcmp(a, k);
+    if (!known) {
+      std::fprintf(stderr, "unknown option '%s' (try --help)\n", a);
+      return false;
+    }
     if (v == nullptr) {
-      std::fprintf(stderr, "%s needs a value (try --help)\n", a);
+      std::fprintf(stderr, "%s needs a value\n", a);
       return false;
     }
     if (!std::strcmp(a, "--model")) {
@@ -104,11 +112,8 @@ bool parse(int argc, char** argv, Options* o) {
       }
     } else if (!std::strcmp(a, "--isa")) {
       o->isa = v;
-    } else if (!std::strcmp(a, "--data")) {
-      o->data_dir = v;
     } else {
-      std::fprintf(stderr, "unknown option '%s' (try --help)\n", a);
-      return false;
+      o->data_dir = v;  // --data
     }
     ++i;
   }
