@@ -150,22 +150,6 @@ int fail(const char* what, const tern::Status& s) {
   return 1;
 }
 
-// Standardises every pixel with the training set's mean and deviation
-// (computed in double, applied in float).
-void standardise(tern::data::Dataset& train, tern::data::Dataset& test) {
-  double sum = 0, sq = 0;
-  for (float v : train.x) {
-    sum += v;
-    sq += double(v) * v;
-  }
-  const double n = double(train.x.size());
-  const double mean = sum / n;
-  const double sd = std::sqrt(sq / n - mean * mean);
-  const float m = float(mean), inv = float(1.0 / sd);
-  for (float& v : train.x) v = (v - m) * inv;
-  for (float& v : test.x) v = (v - m) * inv;
-}
-
 void progress(int epoch, int epochs, std::size_t done, std::size_t total, double seconds,
               double loss, bool tty, bool final) {
   const int width = 30;
@@ -209,7 +193,7 @@ int main(int argc, char** argv) {
                  opt.data_dir.c_str());
     return fail("loading data", s);
   }
-  standardise(train, test);
+  tern::data::standardise(train, test);
 
   const tern::ModelSpec spec =
       tern::mlp({784, 256, 128, 10}, opt.batch, tern::Mode::kTraining, tern::Pointwise::kRelu,

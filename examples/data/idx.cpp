@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -124,6 +125,20 @@ Status load_idx_pair(const char* dir, const char* prefix, std::uint32_t classes,
                          prefix, out->count, out->y.size());
   }
   return Status();
+}
+
+void standardise(Dataset& train, Dataset& test) {
+  double sum = 0, sq = 0;
+  for (float v : train.x) {
+    sum += v;
+    sq += double(v) * v;
+  }
+  const double n = double(train.x.size());
+  const double mean = sum / n;
+  const double sd = std::sqrt(sq / n - mean * mean);
+  const float m = float(mean), inv = float(1.0 / sd);
+  for (float& v : train.x) v = (v - m) * inv;
+  for (float& v : test.x) v = (v - m) * inv;
 }
 
 }  // namespace tern::data

@@ -38,4 +38,8 @@ Status parse_idx_labels(const std::vector<unsigned char>& bytes, const char* nam
 // `dir` and checks that they hold the same number of samples.
 Status load_idx_pair(const char* dir, const char* prefix, std::uint32_t classes, Dataset* out);
 
+// Standardises every pixel of both sets with the training set's mean and
+// standard deviation (computed in double, applied in float).
+void standardise(Dataset& train, Dataset& test);
+
 }  // namespace tern::data
