@@ -93,7 +93,9 @@ struct ClipParams {
   float example_clip = 0.0f;
   // Needs example_clip > 0. Adds noise_multiplier * example_clip * z, z a
   // standard normal drawn per parameter, to the clipped sum before it is
-  // divided by the number of examples. 0 = off. The noise is a function of
+  // divided by the step's rows (the number of examples for one-row
+  // examples; the step's gradient is the mean over rows, as without
+  // clipping). 0 = off. The noise is a function of
   // (noise_seed, step, parameter): the same on every ISA and whether the
   // update is fused or not.
   float noise_multiplier = 0.0f;
