@@ -852,6 +852,8 @@ TEST_CASE("noise: deterministic, and the same bits fused and unfused") {
       CHECK(noisy_run(spec, opt, 1, 3) == a);
       CHECK_FALSE(noisy_run(spec, opt, 2, 3) == a);
       CHECK(noisy_run(spec.with_fused_update(), opt, 1, 3) == a);
+      // A divergence guard that never triggers changes nothing.
+      CHECK(noisy_run(spec.with_fused_update().with_divergence_guard(), opt, 1, 3) == a);
       // With global clipping too.
       const State g = noisy_run(spec, opt, 1, 3, 0.05f);
       CHECK_FALSE(g == a);
@@ -1173,7 +1175,20 @@ TEST_CASE("accumulation with example gradients: clipped micro-batches are the cl
         for (std::size_t round = 0; round < 2; ++round) {
           REQUIRE(p.one.model.train_step(batch_of(whole, d, round * 16, 16), nullptr).ok());
           REQUIRE(p.acc.model.accumulate(batch_of(whole, d, round * 16, 8), nullptr).ok());
+          // The norms of the micro-batch's examples (the whole step's second half).
+          std::vector<float> first_half;
+          {
+            const MatrixView<const float> n = p.acc.model.example_norms();
+            REQUIRE(n.rows == 8 / whole.example_rows);
+            first_half.assign(n.data, n.data + n.rows * n.stride);
+          }
           REQUIRE(p.acc.model.accumulate(batch_of(whole, d, round * 16 + 8, 8), nullptr).ok());
+          const MatrixView<const float> whole_norms = p.one.model.example_norms();
+          const MatrixView<const float> second_half = p.acc.model.example_norms();
+          REQUIRE(whole_norms.rows == 16 / whole.example_rows);
+          CHECK(std::memcmp(whole_norms.data, first_half.data(), first_half.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(whole_norms.row(second_half.rows), second_half.data,
+                            second_half.rows * second_half.stride * sizeof(float)) == 0);
           REQUIRE(p.acc.model.flush().ok());
           CHECK(State(p.one.model) == State(p.acc.model));
           if (mode == 2) CHECK(p.one.model.gradient_norm() == p.acc.model.gradient_norm());
