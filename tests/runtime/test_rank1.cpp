@@ -203,7 +203,9 @@ class RefNet {
             const double r = 1.0 / std::sqrt(var + double(kLayerNormEpsilon));
             mean[l][i] = mu;
             rstd[l][i] = r;
-            for (std::size_t j = 0; j < m; ++j) y[i * m + j] = (x[i * m + j] - mu) * r * g[j] + b[j];
+            for (std::size_t j = 0; j < m; ++j) {
+              y[i * m + j] = (x[i * m + j] - mu) * r * g[j] + b[j];
+            }
           }
           break;
         }
@@ -423,8 +425,9 @@ void check_example_norms(const ModelSpec& spec, std::size_t rows, std::uint64_t 
   m.model.initialize(seed);
   perturb(m.model, seed + 1);
   const RefNet ref(m.model);
-  const Status s = through_train_step ? m.model.train_step(batch_of(spec, d, 0, rows), nullptr)
-                                      : m.model.compute_gradients(batch_of(spec, d, 0, rows), nullptr);
+  const Batch b = batch_of(spec, d, 0, rows);
+  const Status s = through_train_step ? m.model.train_step(b, nullptr)
+                                      : m.model.compute_gradients(b, nullptr);
   REQUIRE_MESSAGE(s.ok(), s.message());
   const std::size_t R = spec.example_rows;
   const std::vector<Grads> g = example_gradients(ref, d, 0, rows, R);
@@ -444,7 +447,10 @@ void check_example_norms(const ModelSpec& spec, std::size_t rows, std::uint64_t 
       }
       const double err = std::fabs(got - want[l]) / (want[l] + 1e-3 * want[L]);
       worst = std::max(worst, err);
-      if (err > 1e-4) MESSAGE("example " << e << " layer " << l << ": tern " << got << ", reference " << want[l]);
+      if (err > 1e-4) {
+        MESSAGE("example " << e << " layer " << l << ": tern " << got << ", reference "
+                           << want[l]);
+      }
     }
   }
   CHECK(worst <= 1e-4);
@@ -538,7 +544,7 @@ struct ClipCase {
 
 }  // namespace
 
-TEST_CASE("clipping: per-example, global and both, against the clipped sum of materialised gradients") {
+TEST_CASE("clipping: per-example, global and both, against materialised gradients") {
   const ClipCase cases[] = {
       {"mlp 13-11-7-5 gelu, 7 rows", mlp({13, 11, 7, 5}, 7, Mode::kTraining, Pointwise::kGelu),
        7},
@@ -622,7 +628,8 @@ TEST_CASE("clipping: example gradients without clipping are plain training, bit 
       ffn(16, 8, 12, Mode::kTraining),
   };
   for (const ModelSpec& plain : specs) {
-    const ModelSpec ex = plain.with_example_gradients(plain.layers[2].kind == LayerKind::kResidual ? 4 : 1);
+    const bool block = plain.layers[2].kind == LayerKind::kResidual;
+    const ModelSpec ex = plain.with_example_gradients(block ? 4 : 1);
     const Data d = make_data(plain, plain.rows, 12);
     ModelInArena a(plain), b(ex);
     REQUIRE(a.status.ok());
@@ -691,7 +698,8 @@ TEST_CASE("clipping: plain global-norm clipping of stored gradients") {
   for (std::size_t t = 0; t < want.size(); ++t)
     for (std::size_t i = 0; i < want[t].size(); ++i, ++at) {
       const double step = double(before[at]) - double(after[at]);
-      const double ulps = std::ldexp(std::fabs(double(before[at])) + std::fabs(double(after[at])), -22);
+      const double ulps =
+          std::ldexp(std::fabs(double(before[at])) + std::fabs(double(after[at])), -22);
       if (std::fabs(step - want[t][i]) > 1e-4 * std::fabs(want[t][i]) + 1e-5 * norm + ulps) {
         ++bad;
       }
@@ -760,67 +768,75 @@ TEST_CASE("noise: tern::Gaussian is a standard normal, reproducible from seed an
 
 TEST_CASE("noise: added per parameter with standard deviation sigma * C / rows") {
   // Noisy minus noiseless gradient of the same batch and state: the noise.
-  const ModelSpec spec =
+  // The clipped sum is divided by the rows of the step (as the plain mean
+  // loss is), so with several rows per example the noise is sigma * C over
+  // the rows, not over the examples.
+  const ModelSpec specs[] = {
       ModelSpec::input(20, 8)
           .dense(64, Pointwise::kGelu)
           .dense(32, Pointwise::kTanh)
           .layer_norm()
           .dense(4)
           .training(LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam)
-          .with_example_gradients();
-  const Data d = make_data(spec, 8, 17);
-  ModelInArena m(spec);
-  REQUIRE(m.status.ok());
-  m.model.initialize(2);
-  perturb(m.model, 2);
-  const float C = 0.5f, sigma = 1.5f;
-  const double stddev = double(sigma) * C / 8.0;
-  const Batch b = batch_of(spec, d, 0, 8);
-  set_clip(m.model, C, 0, 0, 0);
-  REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-  const std::vector<float> clean = all_grads(m.model);
-  set_clip(m.model, C, sigma, 99, 0);
-  REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-  const std::vector<float> noisy = all_grads(m.model);
-  REQUIRE(noisy.size() == clean.size());
-  REQUIRE(noisy.size() == m.model.parameter_count());
+          .with_example_gradients(),
+      ffn(16, 24, 48, Mode::kTraining).with_example_gradients(4),
+  };
+  for (const ModelSpec& spec : specs) {
+    CAPTURE(spec.example_rows);
+    const Data d = make_data(spec, spec.rows, 17);
+    ModelInArena m(spec);
+    REQUIRE(m.status.ok());
+    m.model.initialize(2);
+    perturb(m.model, 2);
+    const float C = 0.5f, sigma = 1.5f;
+    const double stddev = double(sigma) * C / double(spec.rows);
+    const Batch b = batch_of(spec, d, 0, spec.rows);
+    set_clip(m.model, C, 0, 0, 0);
+    REQUIRE(m.model.compute_gradients(b, nullptr).ok());
+    const std::vector<float> clean = all_grads(m.model);
+    set_clip(m.model, C, sigma, 99, 0);
+    REQUIRE(m.model.compute_gradients(b, nullptr).ok());
+    const std::vector<float> noisy = all_grads(m.model);
+    REQUIRE(noisy.size() == clean.size());
+    REQUIRE(noisy.size() == m.model.parameter_count());
 
-  double sum = 0, sq = 0;
-  std::size_t within = 0;
-  std::vector<double> noise(noisy.size());
-  for (std::size_t i = 0; i < noisy.size(); ++i) {
-    noise[i] = double(noisy[i]) - double(clean[i]);
-    sum += noise[i];
-    sq += noise[i] * noise[i];
-    within += std::fabs(noise[i]) < stddev;
-  }
-  const double n = double(noise.size());
-  const double mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
-  CHECK(std::fabs(mean) < 6.0 * stddev / std::sqrt(n));
-  CHECK(std::fabs(sd / stddev - 1.0) < 6.0 * std::sqrt(0.5 / n) + 1e-3);
-  CHECK(std::fabs(within / n - 0.682689) < 6.0 * std::sqrt(0.2167 / n));
-  // Every tensor gets noise (weights, biases, LayerNorm's gamma and beta),
-  // each from its own stream.
-  std::size_t at = 0;
-  std::vector<std::vector<double>> per_tensor;
-  for (std::uint32_t t = 0; t < m.model.tensor_count(); ++t) {
-    const std::size_t size = m.model.tensor(t).value.size;
-    std::size_t nonzero = 0;
-    for (std::size_t i = 0; i < size; ++i) nonzero += noise[at + i] != 0.0;
-    CHECK(nonzero == size);
-    per_tensor.emplace_back(noise.begin() + long(at), noise.begin() + long(at + 4));
-    at += size;
-  }
-  for (std::size_t t = 1; t < per_tensor.size(); ++t) CHECK(per_tensor[t] != per_tensor[0]);
+    double sum = 0, sq = 0;
+    std::size_t within = 0;
+    std::vector<double> noise(noisy.size());
+    for (std::size_t i = 0; i < noisy.size(); ++i) {
+      noise[i] = double(noisy[i]) - double(clean[i]);
+      sum += noise[i];
+      sq += noise[i] * noise[i];
+      within += std::fabs(noise[i]) < stddev;
+    }
+    const double n = double(noise.size());
+    const double mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+    CHECK(std::fabs(mean) < 6.0 * stddev / std::sqrt(n));
+    CHECK(std::fabs(sd / stddev - 1.0) < 6.0 * std::sqrt(0.5 / n) + 1e-3);
+    CHECK(std::fabs(within / n - 0.682689) < 6.0 * std::sqrt(0.2167 / n));
+    // Every tensor gets noise (weights, biases, LayerNorm's gamma and beta),
+    // each from its own stream.
+    std::size_t at = 0;
+    std::vector<std::vector<double>> per_tensor;
+    for (std::uint32_t t = 0; t < m.model.tensor_count(); ++t) {
+      const std::size_t size = m.model.tensor(t).value.size;
+      std::size_t nonzero = 0;
+      for (std::size_t i = 0; i < size; ++i) nonzero += noise[at + i] != 0.0;
+      CHECK(nonzero == size);
+      per_tensor.emplace_back(noise.begin() + long(at), noise.begin() + long(at + 4));
+      at += size;
+    }
+    for (std::size_t t = 1; t < per_tensor.size(); ++t) CHECK(per_tensor[t] != per_tensor[0]);
 
-  // Another step number gives other noise; the same step the same.
-  m.model.set_steps(5);
-  REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-  const std::vector<float> later = all_grads(m.model);
-  CHECK_FALSE(bits_equal(later, noisy));
-  m.model.set_steps(0);
-  REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-  CHECK(bits_equal(all_grads(m.model), noisy));
+    // Another step number gives other noise; the same step the same.
+    m.model.set_steps(5);
+    REQUIRE(m.model.compute_gradients(b, nullptr).ok());
+    const std::vector<float> later = all_grads(m.model);
+    CHECK_FALSE(bits_equal(later, noisy));
+    m.model.set_steps(0);
+    REQUIRE(m.model.compute_gradients(b, nullptr).ok());
+    CHECK(bits_equal(all_grads(m.model), noisy));
+  }
 }
 
 namespace {
@@ -837,7 +853,8 @@ State noisy_run(const ModelSpec& spec, OptimizerKind opt, std::uint64_t noise_se
   set_optimizer(m.model, opt);
   set_clip(m.model, 0.3f, 1.1f, noise_seed, global_clip);
   for (int s = 0; s < steps; ++s) {
-    const Status st = m.model.train_step(batch_of(spec, d, std::size_t(s) * spec.rows, spec.rows), nullptr);
+    const Batch b = batch_of(spec, d, std::size_t(s) * spec.rows, spec.rows);
+    const Status st = m.model.train_step(b, nullptr);
     REQUIRE_MESSAGE(st.ok(), st.message());
   }
   return State(m.model);
@@ -903,7 +920,8 @@ State plain_run(const ModelSpec& spec, OptimizerKind opt, int steps, std::vector
     if (s == steps - 1 && rows > 1) rows /= 2;
     if (spec.example_rows > 1) rows -= rows % spec.example_rows;
     float loss = 0;
-    const Status st = m.model.train_step(batch_of(spec, d, std::size_t(s) * spec.rows, rows), &loss);
+    const Batch b = batch_of(spec, d, std::size_t(s) * spec.rows, rows);
+    const Status st = m.model.train_step(b, &loss);
     REQUIRE_MESSAGE(st.ok(), st.message());
     losses->push_back(loss);
   }
@@ -1022,7 +1040,8 @@ TEST_CASE("accumulation: micro-batches then flush() are one step on the whole ba
   };
   const std::vector<Case> cases = {
       {"mlp 8+8+16", mlp({13, 21, 7, 5}, 32, Mode::kTraining, Pointwise::kGelu), {8, 8, 16}},
-      {"mlp 1+15", mlp({13, 21, 7, 5}, 16, Mode::kTraining, Pointwise::kRelu, LossKind::kMse), {1, 15}},
+      {"mlp 1+15", mlp({13, 21, 7, 5}, 16, Mode::kTraining, Pointwise::kRelu, LossKind::kMse),
+       {1, 15}},
       {"ffn 4+12", ffn(16, 8, 12, Mode::kTraining), {4, 12}},
   };
   for (const Case& c : cases) {
@@ -1033,8 +1052,9 @@ TEST_CASE("accumulation: micro-batches then flush() are one step on the whole ba
         CAPTURE(fused);
         const ModelSpec whole = c.whole.training(c.whole.loss, opt);
         const std::size_t biggest = *std::max_element(c.parts.begin(), c.parts.end());
-        const ModelSpec acc_spec =
-            whole.with_rows(std::uint32_t(biggest)).with_accumulation(whole.rows).with_fused_update(fused);
+        const ModelSpec acc_spec = whole.with_rows(std::uint32_t(biggest))
+                                       .with_accumulation(whole.rows)
+                                       .with_fused_update(fused);
         Pair p(whole, acc_spec);
         set_optimizer(p.one.model, opt);
         set_optimizer(p.acc.model, opt);
@@ -1191,7 +1211,8 @@ TEST_CASE("accumulation with example gradients: clipped micro-batches are the cl
           const MatrixView<const float> whole_norms = p.one.model.example_norms();
           const MatrixView<const float> second_half = p.acc.model.example_norms();
           REQUIRE(whole_norms.rows == 16 / whole.example_rows);
-          CHECK(std::memcmp(whole_norms.data, first_half.data(), first_half.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(whole_norms.data, first_half.data(),
+                            first_half.size() * sizeof(float)) == 0);
           CHECK(std::memcmp(whole_norms.row(second_half.rows), second_half.data,
                             second_half.rows * second_half.stride * sizeof(float)) == 0);
           REQUIRE(p.acc.model.flush().ok());
@@ -1335,7 +1356,8 @@ TEST_CASE("rank1_edit: bad arguments are refused and W is left alone") {
         StatusCode::kInvalidArgument);
   s = m.model.rank1_edit(0, 2, a.data(), 5, b.data(), 10, 1.0f);
   CHECK(s.code() == StatusCode::kShapeMismatch);
-  CHECK(contains(s, "factor strides 5 and 10 are smaller than the layer's 6 inputs and 10 outputs"));
+  CHECK(contains(s, "factor strides 5 and 10 are smaller than the layer's 6 inputs and 10 "
+                    "outputs"));
   CHECK(m.model.rank1_edit(0, 2, a.data(), 6, b.data(), 9, 1.0f).code() ==
         StatusCode::kShapeMismatch);
   for (float bad_scale : {NAN, INFINITY, -INFINITY}) {
@@ -1403,16 +1425,19 @@ TEST_CASE("edit_factors: rank1_edit(-lr) with them is one SGD step of that layer
         bad += std::fabs(u[i] - points[layer][i]) > 1e-5 * (1 + std::fabs(points[layer][i]));
       }
       for (std::size_t i = 0; i < delta.size(); ++i) {
-        bad += std::fabs(delta[i] - dz[layer][i] / 6.0) > 1e-4 * std::fabs(dz[layer][i] / 6.0) + 1e-5 * dmax;
+        const double want = dz[layer][i] / 6.0;
+        bad += std::fabs(delta[i] - want) > 1e-4 * std::fabs(want) + 1e-5 * dmax;
       }
       CHECK(bad == 0);
       // The same factors from a spec with example gradients and accumulation.
-      ModelInArena other(spec.with_example_gradients(1).with_accumulation(spec.rows).with_fused_update());
+      ModelInArena other(
+          spec.with_example_gradients(1).with_accumulation(spec.rows).with_fused_update());
       REQUIRE(other.status.ok());
       other.model.initialize(15);
       perturb(other.model, 15);
       std::vector<float> u2(u.size()), delta2(delta.size());
-      REQUIRE(other.model.edit_factors(batch_of(spec, d, 0, 6), layer, u2.data(), delta2.data()).ok());
+      const Batch b = batch_of(spec, d, 0, 6);
+      REQUIRE(other.model.edit_factors(b, layer, u2.data(), delta2.data()).ok());
       CHECK(bits_equal(u, u2));
       CHECK(bits_equal(delta, delta2));
 
@@ -1516,7 +1541,7 @@ std::vector<float> rank1_fingerprint() {
 
 }  // namespace
 
-TEST_CASE("bit identity: example norms, clipped noisy steps, fused steps and accumulation on every ISA") {
+TEST_CASE("bit identity: norms, clipped noisy steps, fused steps, accumulation on every ISA") {
   std::vector<float> reference;
   {
     IsaScope scope(Isa::kScalar);
@@ -1539,11 +1564,14 @@ TEST_CASE("bit identity: example norms, clipped noisy steps, fused steps and acc
 
 TEST_CASE("no heap: fused, example-gradient, accumulating and editing calls allocate nothing") {
   const ModelSpec fused = mlp({30, 24, 16, 4}, 16, Mode::kTraining).with_fused_update();
-  const ModelSpec example = ffn(16, 12, 20, Mode::kTraining).with_example_gradients(4).with_fused_update();
-  const ModelSpec accumulating = mlp({30, 24, 16, 4}, 8, Mode::kTraining).with_example_gradients().with_accumulation(16);
+  const ModelSpec example =
+      ffn(16, 12, 20, Mode::kTraining).with_example_gradients(4).with_fused_update();
+  const ModelSpec accumulating =
+      mlp({30, 24, 16, 4}, 8, Mode::kTraining).with_example_gradients().with_accumulation(16);
   const Data d = make_data(fused, 64, 3);
   const Data fd = make_data(example, 64, 4);
-  tern::test::AlignedBuffer buffer(arena_bytes(fused) + arena_bytes(example) + arena_bytes(accumulating));
+  tern::test::AlignedBuffer buffer(arena_bytes(fused) + arena_bytes(example) +
+                                   arena_bytes(accumulating));
   std::vector<float> u(16 * 30), delta(16 * 24);
 
   tern::test::HeapAllocationScope heap;
