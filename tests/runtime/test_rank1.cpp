@@ -970,6 +970,58 @@ TEST_CASE("fused update: the same bits as the unfused step, every optimizer") {
   }
 }
 
+TEST_CASE("fused update: a diverging step is undone to the unfused run's bits") {
+  // A learning rate of 1e30 blows the weights up during the fused backward
+  // pass; the guard restores the last good state and stops. Training then
+  // continues, fused and unfused in step.
+  const ModelSpec specs[] = {
+      ModelSpec::input(37, 7)
+          .dense(50, Pointwise::kRelu)
+          .dense(19, Pointwise::kGelu)
+          .dense(5)
+          .training(LossKind::kSoftmaxCrossEntropy, OptimizerKind::kSgd),
+      ffn(9, 20, 36, Mode::kTraining).with_example_gradients(3),
+  };
+  for (const ModelSpec& base : specs) {
+    const ModelSpec spec = base.with_divergence_guard();
+    const Data d = make_data(spec, 6 * spec.rows, 19);
+    std::vector<State> states;
+    std::vector<std::uint32_t> recoveries;
+    for (bool fused : {false, true}) {
+      CAPTURE(fused);
+      ModelInArena m(spec.with_fused_update(fused));
+      REQUIRE(m.status.ok());
+      m.model.initialize(4);
+      perturb(m.model, 4);
+      DivergencePolicy policy;
+      policy.action = DivergenceAction::kStop;
+      REQUIRE(m.model.set_divergence_policy(policy).ok());
+      for (int s = 0; s < 6; ++s) {
+        const Batch b = batch_of(spec, d, std::size_t(s) * spec.rows, spec.rows);
+        set_optimizer(m.model, base.optimizer);
+        if (s == 2) {
+          OptimizerParams huge = m.model.optimizer();
+          huge.learning_rate = 1e30f;
+          REQUIRE(m.model.set_optimizer(huge).ok());
+          const State before(m.model);
+          // The step itself or the next one notices.
+          Status st = m.model.train_step(b, nullptr);
+          if (st.ok()) st = m.model.train_step(b, nullptr);
+          CHECK(st.code() == StatusCode::kNonFinite);
+          CHECK(State(m.model) == before);
+          continue;
+        }
+        REQUIRE(m.model.train_step(b, nullptr).ok());
+      }
+      CHECK(m.model.divergence().stopped);
+      states.emplace_back(m.model);
+      recoveries.push_back(m.model.divergence().last_step);
+    }
+    CHECK(states[0] == states[1]);
+    CHECK(recoveries[0] == recoveries[1]);
+  }
+}
+
 TEST_CASE("fused update: no weight-gradient buffers in the plan, one update block instead") {
   const ModelSpec specs[] = {
       mlp({37, 50, 19, 5}, 7, Mode::kTraining),
