@@ -93,17 +93,16 @@ struct ClipParams {
   float example_clip = 0.0f;
   // Needs example_clip > 0. Adds noise_multiplier * example_clip * z, z a
   // standard normal drawn per parameter, to the clipped sum before it is
-  // divided by the step's rows (the number of examples for one-row
-  // examples; the step's gradient is the mean over rows, as without
-  // clipping). 0 = off. The noise is a function of
-  // (noise_seed, step, parameter): the same on every ISA and whether the
-  // update is fused or not.
+  // divided by the rows of the step (the number of examples times
+  // spec.example_rows, as the plain mean loss is). 0 = off. The noise is a
+  // function of (noise_seed, step, parameter): the same on every ISA and
+  // whether the update is fused or not.
   float noise_multiplier = 0.0f;
   std::uint64_t noise_seed = 0;
-  // The step's gradient (the mean over examples, after per-example
-  // clipping, before noise) is scaled by min(1, global_clip / ||g||).
-  // 0 = off. Without example gradients this needs the gradient buffers
-  // (no fused update).
+  // The step's gradient (the clipped sum divided by the rows, after
+  // per-example clipping, before noise) is scaled by min(1, global_clip /
+  // ||g||). 0 = off. Without example gradients this needs the gradient
+  // buffers or accumulated factors (no fused update without accumulation).
   float global_clip = 0.0f;
 };
 

@@ -21,7 +21,8 @@
 //   factors      accumulated (u_i, delta_i) rows per Dense layer
 //                                          (training with accumulation_rows)
 //   examples     per-example norms, per-row clip scales and the
-//                norm computation's scratch     (training with example_rows)
+//                norm computation's scratch     (training with example_rows;
+//                the Gram blocks alone with accumulation_rows)
 //   block        the fused update's gradient block  (training, fused_update)
 //   scratch      the kernels' packed panels          (rows >= kPackMinRows)
 //   snapshot     last good parameters, moment 1, moment 2
@@ -102,7 +103,8 @@ struct ModelPlan {
   Region update_block;                 // fused update: kFusedBlockRows x widest Dense output
   Region example_norms;                // example gradients: examples x (layers + 1) norms
   Region row_scale;                    // example gradients: a clip scale per row
-  Region norm_scratch;                 // example gradients: Gram blocks, LayerNorm sums
+  Region norm_scratch;                 // example gradients: Gram blocks, LayerNorm sums;
+                                       // accumulation alone: Gram blocks
   Region snapshot;                     // divergence guard: parameters + moments
   Region parameters, gradients, moment1, moment2;  // the group spans
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
@@ -345,6 +347,9 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
       plan.row_scale = cur.take(bytes_of_floats(n));
       plan.norm_scratch =
           cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock + 2 * widest));
+    } else if (spec.accumulation_rows != 0) {
+      // Global-norm clipping of accumulated factors needs the Gram blocks.
+      plan.norm_scratch = cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock));
     }
     if (spec.fused_update) {
       std::uint64_t widest_dense = 0;
