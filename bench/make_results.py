@@ -47,6 +47,13 @@ MEMORY_BOUND_ROWS = 4         # n <= 4: bound by streaming the weights
 SMALL_N_SPEEDUP = 2.0         # ... where tern must beat OpenBLAS 2x
 ROOFLINE_TARGET = 0.90        # ... or reach 90 % of the memory roofline
 
+# Google Benchmark time units in microseconds.
+TIME_UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+# Per-example gradient norms (spec.with_example_gradients, no clipping) may
+# cost at most this share of a plain training step.
+EXAMPLE_NORMS_TARGET = 0.10
+
 # A median whose repetitions spread more than this (coefficient of
 # variation) is flagged: on a shared machine it is less trustworthy.
 NOISY_CV = 0.05
@@ -130,8 +137,11 @@ class Results:
                 self.skipped[name] = b.get("error_message", "error")
                 continue
             agg = b.get("aggregate_name")
-            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads", "samples_per_s")
+            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads", "samples_per_s",
+                                          "arena_bytes")
                         if k in b}
+            if "cpu_time" in b:  # per iteration, in the run's time unit
+                counters["cpu_us"] = b["cpu_time"] * TIME_UNIT_US.get(b.get("time_unit", "ns"), 1e-3)
             if agg == "median" or (agg is None and b.get("run_type") == "iteration"):
                 self.median[name] = counters
             elif agg == "cv":
@@ -143,6 +153,13 @@ class Results:
 
     def gflops(self, name):
         return self.median.get(name, {}).get("GFLOPS")
+
+    def step_us(self, name):
+        """Median CPU time of one iteration in microseconds."""
+        return self.median.get(name, {}).get("cpu_us")
+
+    def arena(self, name):
+        return self.median.get(name, {}).get("arena_bytes")
 
     def shapes(self):
         seen = []
@@ -435,6 +452,215 @@ def training_section(a):
     return lines
 
 
+def rank1_runs(res, group):
+    """{isa: [model, ...]} and the variant names of rank1_<group>/<isa>/<model>/... runs,
+    in the binary's order. <model> may hold a further level (the optimizer)."""
+    isas, models = [], []
+    for name in res.order:
+        parts = name.split("/")
+        if len(parts) < 4 or parts[0] != "rank1_" + group:
+            continue
+        model = "/".join(parts[2:-1])
+        if parts[1] not in isas:
+            isas.append(parts[1])
+        if model not in models:
+            models.append(model)
+    return isas, models
+
+
+def share(variant, base):
+    """(variant - base) / base."""
+    return None if variant is None or base is None or base == 0 else (variant - base) / base
+
+
+def fmt_share(v):
+    return "–" if v is None else "%+.1f %%" % (100 * v)
+
+
+def fmt_us(res, name):
+    if name in res.skipped:
+        return "skip"
+    v = res.step_us(name)
+    if v is None:
+        return "–"
+    cell = "%.0f" % v if v >= 100 else "%.1f" % v
+    if res.cv.get(name, 0) > NOISY_CV:
+        cell += "*"
+    return cell
+
+
+def fmt_bytes(v):
+    return "–" if v is None else "%.0f" % v
+
+
+def example_norm_variants(res, prefix):
+    """The R of every norms_r<R> run under prefix, in order."""
+    out = []
+    for name in res.order:
+        if name.startswith(prefix + "norms_r"):
+            out.append(name[len(prefix + "norms_r"):])
+    return out
+
+
+def rank1_examples_section(a):
+    """Per-example gradient norms, clipping and noise against the plain step;
+    returns (lines, [(label, share)] of the norms-only variant)."""
+    res = a.res
+    isas, models = rank1_runs(res, "examples")
+    if not isas:
+        return ["(no rank1_examples benchmarks in this run)"], []
+    head = ["ISA", "model", "rows/example", "plain µs", "norms µs", "norms share",
+            "clip µs", "clip share", "clip+noise µs", "clip+noise share",
+            "grads plain µs", "grads norms µs", "grads share", "Gram µs", "Gram share",
+            "arena plain → norms (bytes)", "< %.0f %%" % (100 * EXAMPLE_NORMS_TARGET)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    verdicts = []
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_examples/%s/%s/" % (isa, model)
+            plain = prefix + "plain"
+            if plain not in res.order:
+                continue
+            for r in example_norm_variants(res, prefix):
+                sfx = "_r" + r
+                cells = [isa, model, r, fmt_us(res, plain)]
+                base = res.step_us(plain)
+                for v in ("norms", "clip", "clip_noise"):
+                    cells.append(fmt_us(res, prefix + v + sfx))
+                    cells.append(fmt_share(share(res.step_us(prefix + v + sfx), base)))
+                gplain = res.step_us(prefix + "grads_plain")
+                cells.append(fmt_us(res, prefix + "grads_plain"))
+                cells.append(fmt_us(res, prefix + "grads_norms" + sfx))
+                cells.append(fmt_share(share(res.step_us(prefix + "grads_norms" + sfx), gplain)))
+                gram = res.step_us(prefix + "gram" + sfx)
+                cells.append(fmt_us(res, prefix + "gram" + sfx))
+                cells.append(fmt_share(ratio(gram, base)))
+                cells.append("%s → %s" % (fmt_bytes(res.arena(plain)),
+                                          fmt_bytes(res.arena(prefix + "norms" + sfx))))
+                sh = share(res.step_us(prefix + "norms" + sfx), base)
+                if sh is None:
+                    cells.append("not measured")
+                else:
+                    ok = sh < EXAMPLE_NORMS_TARGET
+                    verdicts.append(("%s %s r%s" % (isa, model, r), sh, ok))
+                    cells.append("met" if ok else "**missed**")
+                lines.append("| " + " | ".join(cells) + " |")
+    return lines, verdicts
+
+
+def rank1_fused_section(a):
+    res = a.res
+    isas, models = rank1_runs(res, "fused")
+    if not isas:
+        return ["(no rank1_fused benchmarks in this run)"]
+    head = ["ISA", "model", "optimizer", "unfused µs", "fused µs", "fused ÷ unfused time",
+            "unfused arena (bytes)", "fused arena (bytes)", "fused ÷ unfused arena"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_fused/%s/%s/" % (isa, model)
+            if prefix + "unfused" not in res.order:
+                continue
+            mdl, _, opt = model.rpartition("/")
+            u, f = prefix + "unfused", prefix + "fused"
+            r = ratio(res.step_us(f), res.step_us(u))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                isa, mdl, opt, fmt_us(res, u), fmt_us(res, f),
+                ("**%s**" if r is not None and r > 1 else "%s") % fmt_ratio(r),
+                fmt_bytes(res.arena(u)), fmt_bytes(res.arena(f)),
+                fmt_ratio(ratio(res.arena(f), res.arena(u)))))
+    return lines
+
+
+def rank1_accum_section(a):
+    res = a.res
+    isas, models = rank1_runs(res, "accum")
+    if not isas:
+        return ["(no rank1_accum benchmarks in this run)"]
+    head = ["ISA", "model", "one step", "µs", "micro-batches + flush", "µs",
+            "accumulated ÷ one step time", "one-step arena (bytes)",
+            "accumulating arena (bytes)", "arena ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_accum/%s/%s/" % (isa, model)
+            step = [n for n in res.order if n.startswith(prefix + "step_b")]
+            acc = [n for n in res.order if n.startswith(prefix + "accum_")]
+            if not step or not acc:
+                continue
+            s_, c_ = step[0], acc[0]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                isa, model, s_.rsplit("/", 1)[1], fmt_us(res, s_), c_.rsplit("/", 1)[1],
+                fmt_us(res, c_), fmt_ratio(ratio(res.step_us(c_), res.step_us(s_))),
+                fmt_bytes(res.arena(s_)), fmt_bytes(res.arena(c_)),
+                fmt_ratio(ratio(res.arena(c_), res.arena(s_)))))
+    return lines
+
+
+def rank1_section(a):
+    out = []
+    out.append("Training variants that use the rank-1 structure of a dense layer's gradient "
+               "(`bench/rank1_bench.cpp`; README, \"Rank-1 structure\"), each against the plain "
+               "step of the same model and ISA, through the public API. Times are the median "
+               "CPU time of one iteration in µs; shares are (variant − plain) ÷ plain of those "
+               "medians; `arena` is `tern::arena_bytes(spec)` of the benchmark's spec. "
+               "* = repetitions spread more than %.0f %%. Every benchmark starts again from the "
+               "initial weights (untimed) every 100 steps: hundreds of steps on one fixed "
+               "batch drive the gradients and Adam's moments into the subnormal range, where "
+               "a step gets several times slower (the MLP at batch 1: 9× after 4000 steps), "
+               "so without the restart the time per step would depend on how many iterations "
+               "the benchmark library chose. The plain steps here are therefore not directly "
+               "comparable with the Training step table above, which trains one model for "
+               "the whole benchmark." % (100 * NOISY_CV))
+    out.append("")
+    out.append("### Per-example gradient norms")
+    out.append("")
+    out.append("`plain`: train_step of the plain spec (Adam). `norms`: "
+               "`spec.with_example_gradients(R)` without clipping — every delta of the step "
+               "kept in its own buffer, the norms of every example's gradient from the rank-1 "
+               "factors, the gradient formed after the backward pass instead of during it; "
+               "all of that is in the share. `clip`: plus per-example clipping (bound 0.1, "
+               "below the examples' norms at initialisation, so delta rows are scaled). "
+               "`clip+noise`: plus "
+               "Gaussian noise on every parameter (noise multiplier 1, DP-SGD). `grads`: "
+               "`Model::compute_gradients` alone (no optimizer step) for the plain and the "
+               "example-gradient spec. `Gram`: the arithmetic of the norms alone, outside any "
+               "model — the 16×16 blocks of UUᵀ and DDᵀ for every example and Dense layer "
+               "from the ISA's backprop_rows, and their double sums — as a share of the "
+               "plain step. An MLP example is one row (R = 1); the feed-forward block's are "
+               "sequences of R rows. Target: `norms` costs less than %.0f %% of the plain "
+               "step." % (100 * EXAMPLE_NORMS_TARGET))
+    out.append("")
+    lines, verdicts = rank1_examples_section(a)
+    out += lines
+    if verdicts:
+        met = [v for v in verdicts if v[2]]
+        out.append("")
+        out.append("**Per-example norms < %.0f %% of a step**: met in %d of %d cases%s" % (
+            100 * EXAMPLE_NORMS_TARGET, len(met), len(verdicts),
+            "." if len(met) == len(verdicts) else "; missed: " + ", ".join(
+                "%s (%s)" % (label, fmt_share(sh)) for label, sh, ok in verdicts if not ok) + "."))
+    out.append("")
+    out.append("### Fused update")
+    out.append("")
+    out.append("train_step with `spec.with_fused_update()` (each Dense layer's weights updated "
+               "by the optimizer during the backward pass, 16 rows at a time, no weight-gradient "
+               "buffer) against the unfused step, with SGD-momentum and Adam. Ratios below 1 "
+               "favour the fused update (**bold**: fused slower).")
+    out.append("")
+    out += rank1_fused_section(a)
+    out.append("")
+    out.append("### Gradient accumulation")
+    out.append("")
+    out.append("`accum_<k>x<r>`: k `Model::accumulate` calls of r rows and one `Model::flush` "
+               "(`spec.with_accumulation(k·r)`, Adam) — the same update as one train_step on "
+               "the k·r rows (`step_b<k·r>`). Each micro-batch's forward and backward run at "
+               "r rows; the flush forms each Dense layer's gradient as one rank-(k·r) update.")
+    out.append("")
+    out += rank1_accum_section(a)
+    return out
+
+
 def targets_section(a):
     res = a.res
     lines = []
@@ -701,6 +927,10 @@ def write_report(res, path):
                "(**bold** below 1).")
     out.append("")
     out += training_section(a)
+    out.append("")
+    out.append("## Rank-1 training variants")
+    out.append("")
+    out += rank1_section(a)
     out.append("")
     out.append("## Targets")
     out.append("")
