@@ -502,6 +502,17 @@ def example_norm_variants(res, prefix):
     return out
 
 
+def plain_step_runs(res, isa, model):
+    """Every measurement of the plain Adam step of `model` under `isa` in this
+    run: the same spec and code path is the reference of three groups
+    (rank1_examples .../plain, rank1_fused .../adam/unfused, rank1_accum
+    .../step), each timed separately. Returns [(name, µs)]."""
+    names = ["rank1_examples/%s/%s/plain" % (isa, model),
+             "rank1_fused/%s/%s/adam/unfused" % (isa, model),
+             "rank1_accum/%s/%s/step" % (isa, model)]
+    return [(n, res.step_us(n)) for n in names if res.step_us(n) is not None]
+
+
 def rank1_examples_section(a):
     """Per-example gradient norms, clipping and noise against the plain step;
     returns (lines, [(label, share)] of the norms-only variant)."""
@@ -509,7 +520,7 @@ def rank1_examples_section(a):
     isas, models = rank1_runs(res, "examples")
     if not isas:
         return ["(no rank1_examples benchmarks in this run)"], []
-    head = ["ISA", "model", "rows/example", "plain µs", "norms µs", "norms share",
+    head = ["ISA", "model", "rows/example", "plain µs (runs)", "norms µs", "norms share",
             "clip µs", "clip share", "clip+noise µs", "clip+noise share",
             "grads plain µs", "grads norms µs", "grads share", "Gram µs", "Gram share",
             "arena plain → norms (bytes)", "< %.0f %%" % (100 * EXAMPLE_NORMS_TARGET)]
@@ -523,8 +534,10 @@ def rank1_examples_section(a):
                 continue
             for r in example_norm_variants(res, prefix):
                 sfx = "_r" + r
-                cells = [isa, model, r, fmt_us(res, plain)]
-                base = res.step_us(plain)
+                runs = plain_step_runs(res, isa, model)
+                base = statistics.median([v for _, v in runs]) if runs else None
+                cells = [isa, model, r, "–" if base is None else "**%.0f** (%s)" % (
+                    base, ", ".join(fmt_us(res, n) for n, _ in runs))]
                 for v in ("norms", "clip", "clip_noise"):
                     cells.append(fmt_us(res, prefix + v + sfx))
                     cells.append(fmt_share(share(res.step_us(prefix + v + sfx), base)))
@@ -584,7 +597,7 @@ def rank1_accum_section(a):
     for isa in isas:
         for model in models:
             prefix = "rank1_accum/%s/%s/" % (isa, model)
-            step = [n for n in res.order if n.startswith(prefix + "step_b")]
+            step = [n for n in res.order if n == prefix + "step"]
             acc = [n for n in res.order if n.startswith(prefix + "accum_")]
             if not step or not acc:
                 continue
@@ -611,11 +624,19 @@ def rank1_section(a):
                "so without the restart the time per step would depend on how many iterations "
                "the benchmark library chose. The plain steps here are therefore not directly "
                "comparable with the Training step table above, which trains one model for "
-               "the whole benchmark." % (100 * NOISY_CV))
+               "the whole benchmark. The machine is shared (2 logical CPUs, other jobs "
+               "compiling), so a difference of a few percent between two medians is within "
+               "the run-to-run spread: the three runs of each plain step show how large it "
+               "was." % (100 * NOISY_CV))
     out.append("")
     out.append("### Per-example gradient norms")
     out.append("")
-    out.append("`plain`: train_step of the plain spec (Adam). `norms`: "
+    out.append("`plain`: train_step of the plain spec (Adam): the median of every "
+               "measurement of that same step in this run (this group's `plain`, the fused "
+               "table's unfused Adam step and, where there is one, the accumulation table's "
+               "one step; each in parentheses), so that one disturbed measurement does not "
+               "decide a share. "
+               "`norms`: "
                "`spec.with_example_gradients(R)` without clipping — every delta of the step "
                "kept in its own buffer, the norms of every example's gradient from the rank-1 "
                "factors, the gradient formed after the backward pass instead of during it; "
@@ -654,7 +675,7 @@ def rank1_section(a):
     out.append("")
     out.append("`accum_<k>x<r>`: k `Model::accumulate` calls of r rows and one `Model::flush` "
                "(`spec.with_accumulation(k·r)`, Adam) — the same update as one train_step on "
-               "the k·r rows (`step_b<k·r>`). Each micro-batch's forward and backward run at "
+               "the k·r rows of the model (`step`). Each micro-batch's forward and backward run at "
                "r rows; the flush forms each Dense layer's gradient as one rank-(k·r) update.")
     out.append("")
     out += rank1_accum_section(a)

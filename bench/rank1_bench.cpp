@@ -28,11 +28,11 @@
 //   rank1_fused/<isa>/<model>/<sgd|adam>/<unfused|fused>
 //     train_step with SGD-momentum or Adam, with and without
 //     spec.with_fused_update()
-//   rank1_accum/<isa>/<model>/<variant>
-//     step_b<n>        one train_step on n rows
+//   rank1_accum/<isa>/<model>/<variant>   (model: its one-step batch)
+//     step             one train_step on the model's n rows
 //     accum_<k>x<r>    k Model::accumulate calls of r rows (k r = n) and one
 //                      Model::flush (spec.with_accumulation(n)); the same
-//                      update as step_b<n>
+//                      update as step
 //
 // Models as in train_bench.cpp: the Fashion-MNIST MLP 784-256-128-10 (ReLU,
 // softmax cross-entropy) at batch 1, 32 and 128, and the feed-forward block
@@ -352,16 +352,15 @@ void register_isa(tern::Isa isa) {
   // Gradient accumulation: micro-batches + flush against one step on all
   // their rows.
   struct AccumCase {
-    const char* model;
     Rank1Case step;
     std::uint32_t micro;
   };
-  const AccumCase accums[] = {{"mlp784-256-128-10", kMlpB32, 4}, {"ffn_n128_d256_dff1024", kFfn, 4}};
+  const AccumCase accums[] = {{kMlpB32, 4}, {kFfn, 4}};
   for (const AccumCase& a : accums) {
-    const std::string prefix = "rank1_accum/" + tag + "/" + a.model + "/";
+    const std::string prefix = "rank1_accum/" + tag + "/" + a.step.name + "/";
     const tern::ModelSpec step = base_spec(a.step, adam);
     const std::uint32_t r = a.step.rows / a.micro;
-    add(prefix + "step_b" + std::to_string(a.step.rows), step, none, Op::kTrainStep, isa);
+    add(prefix + "step", step, none, Op::kTrainStep, isa);
     const tern::ModelSpec acc = step.with_rows(r).with_accumulation(a.step.rows);
     const std::uint32_t micro = a.micro;
     benchmark::RegisterBenchmark(
