@@ -20,15 +20,11 @@ a kernel set OpenBLAS's own detection does not pick.
 Partial re-runs: --merge-into FILE runs only the --filter subset (with its
 own --repetitions, and --interleave for Google Benchmark's random
 interleaving of repetitions) and replaces those benchmarks in the saved run
-FILE, keeping everything else; RESULTS.md then states both commands. The
-rank-1 variant benchmarks compare pairs of steps a few percent apart, so
+FILE, keeping everything else; RESULTS.md then states both commands:
 
-    python3 bench/make_results.py --openblas-coretype Cooperlake
-    python3 bench/make_results.py --openblas-coretype Cooperlake \
-        --merge-into build/release/bench/results.json --filter '^rank1_' \
-        --repetitions 10 --interleave
-
-re-measures them with more, interleaved repetitions.
+    python3 bench/make_results.py --openblas-coretype Cooperlake \\
+        --merge-into build/release/bench/results.json \\
+        --filter '^rank1_(examples|fused|accum)/' --repetitions 10
 
 Only the Python standard library is used.
 """
@@ -488,7 +484,16 @@ def rank1_runs(res, group):
             isas.append(parts[1])
         if model not in models:
             models.append(model)
+    # A run with --interleave writes its benchmarks in random order.
+    isas.sort(key=lambda i: TERN_IMPLS.index(i) if i in TERN_IMPLS else len(TERN_IMPLS))
+    models.sort(key=model_key)
     return isas, models
+
+
+def model_key(model):
+    """MLPs by batch size, then the feed-forward block; the optimizer after."""
+    m = re.search(r"_b(\d+)", model)
+    return (model.startswith("ffn"), int(m.group(1)) if m else 0, model)
 
 
 def share(variant, base):
@@ -522,7 +527,7 @@ def example_norm_variants(res, prefix):
     for name in res.order:
         if name.startswith(prefix + "norms_r"):
             out.append(name[len(prefix + "norms_r"):])
-    return out
+    return sorted(out, key=int)
 
 
 def plain_step_runs(res, isa, model):
