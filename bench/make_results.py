@@ -17,6 +17,15 @@ about the environment is changed. --openblas-coretype NAME sets
 OPENBLAS_CORETYPE=NAME for the benchmark command instead, to compare against
 a kernel set OpenBLAS's own detection does not pick.
 
+Partial re-runs: --merge-into FILE runs only the --filter subset (with its
+own --repetitions, and --interleave for Google Benchmark's random
+interleaving of repetitions) and replaces those benchmarks in the saved run
+FILE, keeping everything else; RESULTS.md then states both commands:
+
+    python3 bench/make_results.py --openblas-coretype Cooperlake \\
+        --merge-into build/release/bench/results.json \\
+        --filter '^rank1_(examples|fused|accum)/' --repetitions 10
+
 Only the Python standard library is used.
 """
 
@@ -47,6 +56,13 @@ MEMORY_BOUND_ROWS = 4         # n <= 4: bound by streaming the weights
 SMALL_N_SPEEDUP = 2.0         # ... where tern must beat OpenBLAS 2x
 ROOFLINE_TARGET = 0.90        # ... or reach 90 % of the memory roofline
 
+# Google Benchmark time units in microseconds.
+TIME_UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+# Per-example gradient norms (spec.with_example_gradients, no clipping) may
+# cost at most this share of a plain training step.
+EXAMPLE_NORMS_TARGET = 0.10
+
 # A median whose repetitions spread more than this (coefficient of
 # variation) is flagged: on a shared machine it is less trustworthy.
 NOISY_CV = 0.05
@@ -71,6 +87,12 @@ def parse_args():
     p.add_argument("--repetitions", type=int, default=5)
     p.add_argument("--min-time", default="0.1", help="--benchmark_min_time per repetition")
     p.add_argument("--filter", help="--benchmark_filter (partial runs, for testing)")
+    p.add_argument("--merge-into", metavar="FILE",
+                   help="run only --filter and replace those benchmarks in this saved run "
+                        "(written back to --save-json)")
+    p.add_argument("--interleave", action="store_true",
+                   help="--benchmark_enable_random_interleaving=true (repetitions of "
+                        "different benchmarks in random order)")
     p.add_argument("--openblas-coretype",
                    help="set OPENBLAS_CORETYPE to this for the benchmark command "
                         "(default: unset it)")
@@ -79,6 +101,8 @@ def parse_args():
 
 def run_benchmark(args):
     out = args.save_json
+    if args.merge_into:  # the saved run stays intact until the merge is written
+        out = re.sub(r"(\.json)?$", "-part.json", out, count=1)
     os.makedirs(os.path.dirname(os.path.join(ROOT, out)) or ".", exist_ok=True)
     cmd = ["env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE"]
     if args.openblas_coretype:
@@ -87,6 +111,8 @@ def run_benchmark(args):
             "--benchmark_repetitions=%d" % args.repetitions,
             "--benchmark_report_aggregates_only=true",
             "--benchmark_min_time=%s" % args.min_time]
+    if args.interleave:
+        cmd.append("--benchmark_enable_random_interleaving=true")
     if args.filter:
         cmd.append("--benchmark_filter=" + args.filter)
     cmd += ["--benchmark_out=" + out, "--benchmark_out_format=json"]
@@ -130,8 +156,11 @@ class Results:
                 self.skipped[name] = b.get("error_message", "error")
                 continue
             agg = b.get("aggregate_name")
-            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads", "samples_per_s")
+            counters = {k: b[k] for k in ("GFLOPS", "GBps", "cpu_threads", "samples_per_s",
+                                          "arena_bytes")
                         if k in b}
+            if "cpu_time" in b:  # per iteration, in the run's time unit
+                counters["cpu_us"] = b["cpu_time"] * TIME_UNIT_US.get(b.get("time_unit", "ns"), 1e-3)
             if agg == "median" or (agg is None and b.get("run_type") == "iteration"):
                 self.median[name] = counters
             elif agg == "cv":
@@ -143,6 +172,13 @@ class Results:
 
     def gflops(self, name):
         return self.median.get(name, {}).get("GFLOPS")
+
+    def step_us(self, name):
+        """Median CPU time of one iteration in microseconds."""
+        return self.median.get(name, {}).get("cpu_us")
+
+    def arena(self, name):
+        return self.median.get(name, {}).get("arena_bytes")
 
     def shapes(self):
         seen = []
@@ -435,6 +471,245 @@ def training_section(a):
     return lines
 
 
+def rank1_runs(res, group):
+    """{isa: [model, ...]} and the variant names of rank1_<group>/<isa>/<model>/... runs,
+    in the binary's order. <model> may hold a further level (the optimizer)."""
+    isas, models = [], []
+    for name in res.order:
+        parts = name.split("/")
+        if len(parts) < 4 or parts[0] != "rank1_" + group:
+            continue
+        model = "/".join(parts[2:-1])
+        if parts[1] not in isas:
+            isas.append(parts[1])
+        if model not in models:
+            models.append(model)
+    # A run with --interleave writes its benchmarks in random order.
+    isas.sort(key=lambda i: TERN_IMPLS.index(i) if i in TERN_IMPLS else len(TERN_IMPLS))
+    models.sort(key=model_key)
+    return isas, models
+
+
+def model_key(model):
+    """MLPs by batch size, then the feed-forward block; the optimizer after."""
+    m = re.search(r"_b(\d+)", model)
+    return (model.startswith("ffn"), int(m.group(1)) if m else 0, model)
+
+
+def share(variant, base):
+    """(variant - base) / base."""
+    return None if variant is None or base is None or base == 0 else (variant - base) / base
+
+
+def fmt_share(v):
+    return "–" if v is None else "%+.1f %%" % (100 * v)
+
+
+def fmt_us(res, name):
+    if name in res.skipped:
+        return "skip"
+    v = res.step_us(name)
+    if v is None:
+        return "–"
+    cell = "%.0f" % v if v >= 100 else "%.1f" % v
+    if res.cv.get(name, 0) > NOISY_CV:
+        cell += "*"
+    return cell
+
+
+def fmt_bytes(v):
+    return "–" if v is None else "%.0f" % v
+
+
+def example_norm_variants(res, prefix):
+    """The R of every norms_r<R> run under prefix, in order."""
+    out = []
+    for name in res.order:
+        if name.startswith(prefix + "norms_r"):
+            out.append(name[len(prefix + "norms_r"):])
+    return sorted(out, key=int)
+
+
+def plain_step_runs(res, isa, model):
+    """Every measurement of the plain Adam step of `model` under `isa` in this
+    run: the same spec and code path is the reference of three groups
+    (rank1_examples .../plain, rank1_fused .../adam/unfused, rank1_accum
+    .../step), each timed separately. Returns [(name, µs)]."""
+    names = ["rank1_examples/%s/%s/plain" % (isa, model),
+             "rank1_fused/%s/%s/adam/unfused" % (isa, model),
+             "rank1_accum/%s/%s/step" % (isa, model)]
+    return [(n, res.step_us(n)) for n in names if res.step_us(n) is not None]
+
+
+def rank1_examples_section(a):
+    """Per-example gradient norms, clipping and noise against the plain step;
+    returns (lines, [(label, share)] of the norms-only variant)."""
+    res = a.res
+    isas, models = rank1_runs(res, "examples")
+    if not isas:
+        return ["(no rank1_examples benchmarks in this run)"], []
+    head = ["ISA", "model", "rows/example", "plain µs (runs)", "norms µs", "norms share",
+            "clip µs", "clip share", "clip+noise µs", "clip+noise share",
+            "grads plain µs", "grads norms µs", "grads share", "Gram µs", "Gram share",
+            "arena plain → norms (bytes)", "< %.0f %%" % (100 * EXAMPLE_NORMS_TARGET)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    verdicts = []
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_examples/%s/%s/" % (isa, model)
+            plain = prefix + "plain"
+            if plain not in res.order:
+                continue
+            for r in example_norm_variants(res, prefix):
+                sfx = "_r" + r
+                runs = plain_step_runs(res, isa, model)
+                base = statistics.median([v for _, v in runs]) if runs else None
+                cells = [isa, model, r, "–" if base is None else "**%.0f** (%s)" % (
+                    base, ", ".join(fmt_us(res, n) for n, _ in runs))]
+                for v in ("norms", "clip", "clip_noise"):
+                    cells.append(fmt_us(res, prefix + v + sfx))
+                    cells.append(fmt_share(share(res.step_us(prefix + v + sfx), base)))
+                gplain = res.step_us(prefix + "grads_plain")
+                cells.append(fmt_us(res, prefix + "grads_plain"))
+                cells.append(fmt_us(res, prefix + "grads_norms" + sfx))
+                cells.append(fmt_share(share(res.step_us(prefix + "grads_norms" + sfx), gplain)))
+                gram = res.step_us(prefix + "gram" + sfx)
+                cells.append(fmt_us(res, prefix + "gram" + sfx))
+                cells.append(fmt_share(ratio(gram, base)))
+                cells.append("%s → %s" % (fmt_bytes(res.arena(plain)),
+                                          fmt_bytes(res.arena(prefix + "norms" + sfx))))
+                sh = share(res.step_us(prefix + "norms" + sfx), base)
+                if sh is None:
+                    cells.append("not measured")
+                else:
+                    ok = sh < EXAMPLE_NORMS_TARGET
+                    verdicts.append(("%s %s r%s" % (isa, model, r), sh, ok))
+                    cells.append("met" if ok else "**missed**")
+                lines.append("| " + " | ".join(cells) + " |")
+    return lines, verdicts
+
+
+def rank1_fused_section(a):
+    res = a.res
+    isas, models = rank1_runs(res, "fused")
+    if not isas:
+        return ["(no rank1_fused benchmarks in this run)"]
+    head = ["ISA", "model", "optimizer", "unfused µs", "fused µs", "fused ÷ unfused time",
+            "unfused arena (bytes)", "fused arena (bytes)", "fused ÷ unfused arena"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_fused/%s/%s/" % (isa, model)
+            if prefix + "unfused" not in res.order:
+                continue
+            mdl, _, opt = model.rpartition("/")
+            u, f = prefix + "unfused", prefix + "fused"
+            r = ratio(res.step_us(f), res.step_us(u))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                isa, mdl, opt, fmt_us(res, u), fmt_us(res, f),
+                ("**%s**" if r is not None and r > 1 else "%s") % fmt_ratio(r),
+                fmt_bytes(res.arena(u)), fmt_bytes(res.arena(f)),
+                fmt_ratio(ratio(res.arena(f), res.arena(u)))))
+    return lines
+
+
+def rank1_accum_section(a):
+    res = a.res
+    isas, models = rank1_runs(res, "accum")
+    if not isas:
+        return ["(no rank1_accum benchmarks in this run)"]
+    head = ["ISA", "model", "one step", "µs", "micro-batches + flush", "µs",
+            "accumulated ÷ one step time", "one-step arena (bytes)",
+            "accumulating arena (bytes)", "arena ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for isa in isas:
+        for model in models:
+            prefix = "rank1_accum/%s/%s/" % (isa, model)
+            step = [n for n in res.order if n == prefix + "step"]
+            acc = [n for n in res.order if n.startswith(prefix + "accum_")]
+            if not step or not acc:
+                continue
+            s_, c_ = step[0], acc[0]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                isa, model, s_.rsplit("/", 1)[1], fmt_us(res, s_), c_.rsplit("/", 1)[1],
+                fmt_us(res, c_), fmt_ratio(ratio(res.step_us(c_), res.step_us(s_))),
+                fmt_bytes(res.arena(s_)), fmt_bytes(res.arena(c_)),
+                fmt_ratio(ratio(res.arena(c_), res.arena(s_)))))
+    return lines
+
+
+def rank1_section(a):
+    out = []
+    out.append("Training variants that use the rank-1 structure of a dense layer's gradient "
+               "(`bench/rank1_bench.cpp`; README, \"Rank-1 structure\"), each against the plain "
+               "step of the same model and ISA, through the public API. Times are the median "
+               "CPU time of one iteration in µs; shares are (variant − plain) ÷ plain of those "
+               "medians; `arena` is `tern::arena_bytes(spec)` of the benchmark's spec. "
+               "* = repetitions spread more than %.0f %%. Every benchmark starts again from the "
+               "initial weights (untimed) every 100 steps: hundreds of steps on one fixed "
+               "batch drive the gradients and Adam's moments into the subnormal range, where "
+               "a step gets several times slower (the MLP at batch 1: 9× after 4000 steps), "
+               "so without the restart the time per step would depend on how many iterations "
+               "the benchmark library chose. The plain steps here are therefore not directly "
+               "comparable with the Training step table above, which trains one model for "
+               "the whole benchmark. The machine is shared (2 logical CPUs, other jobs "
+               "compiling), so a difference of a few percent between two medians is within "
+               "the run-to-run spread: the three runs of each plain step show how large it "
+               "was." % (100 * NOISY_CV))
+    out.append("")
+    out.append("### Per-example gradient norms")
+    out.append("")
+    out.append("`plain`: train_step of the plain spec (Adam): the median of every "
+               "measurement of that same step in this run (this group's `plain`, the fused "
+               "table's unfused Adam step and, where there is one, the accumulation table's "
+               "one step; each in parentheses), so that one disturbed measurement does not "
+               "decide a share. "
+               "`norms`: "
+               "`spec.with_example_gradients(R)` without clipping — every delta of the step "
+               "kept in its own buffer, the norms of every example's gradient from the rank-1 "
+               "factors, the gradient formed after the backward pass instead of during it; "
+               "all of that is in the share. `clip`: plus per-example clipping (bound 0.1, "
+               "below the examples' norms at initialisation, so delta rows are scaled). "
+               "`clip+noise`: plus "
+               "Gaussian noise on every parameter (noise multiplier 1, DP-SGD). `grads`: "
+               "`Model::compute_gradients` alone (no optimizer step) for the plain and the "
+               "example-gradient spec. `Gram`: the arithmetic of the norms alone, outside any "
+               "model — the 16×16 blocks of UUᵀ and DDᵀ for every example and Dense layer "
+               "from the ISA's backprop_rows, and their double sums — as a share of the "
+               "plain step. An MLP example is one row (R = 1); the feed-forward block's are "
+               "sequences of R rows. Target: `norms` costs less than %.0f %% of the plain "
+               "step." % (100 * EXAMPLE_NORMS_TARGET))
+    out.append("")
+    lines, verdicts = rank1_examples_section(a)
+    out += lines
+    if verdicts:
+        met = [v for v in verdicts if v[2]]
+        out.append("")
+        out.append("**Per-example norms < %.0f %% of a step**: met in %d of %d cases%s" % (
+            100 * EXAMPLE_NORMS_TARGET, len(met), len(verdicts),
+            "." if len(met) == len(verdicts) else "; missed: " + ", ".join(
+                "%s (%s)" % (label, fmt_share(sh)) for label, sh, ok in verdicts if not ok) + "."))
+    out.append("")
+    out.append("### Fused update")
+    out.append("")
+    out.append("train_step with `spec.with_fused_update()` (each Dense layer's weights updated "
+               "by the optimizer during the backward pass, 16 rows at a time, no weight-gradient "
+               "buffer) against the unfused step, with SGD-momentum and Adam. Ratios below 1 "
+               "favour the fused update (**bold**: fused slower).")
+    out.append("")
+    out += rank1_fused_section(a)
+    out.append("")
+    out.append("### Gradient accumulation")
+    out.append("")
+    out.append("`accum_<k>x<r>`: k `Model::accumulate` calls of r rows and one `Model::flush` "
+               "(`spec.with_accumulation(k·r)`, Adam) — the same update as one train_step on "
+               "the k·r rows of the model (`step`). Each micro-batch's forward and backward run at "
+               "r rows; the flush forms each Dense layer's gradient as one rank-(k·r) update.")
+    out.append("")
+    out += rank1_accum_section(a)
+    return out
+
+
 def targets_section(a):
     res = a.res
     lines = []
@@ -621,11 +896,17 @@ def write_report(res, path):
     out = []
     out.append("# tern-bench results")
     out.append("")
-    out.append("Generated by `bench/make_results.py` from one run of `tern-bench`; do not edit "
+    reps = (re.search(r"--benchmark_repetitions=(\d+)", ctx.get("tern_command", "")) or
+            [None, "?"])[1]
+    merged = ctx.get("tern_merged", [])
+    for m in merged:
+        r = re.search(r"--benchmark_repetitions=(\d+)", m.get("command") or "")
+        reps += " (%s for the benchmarks measured again by the second command)" % (
+            r.group(1) if r else "?")
+    out.append("Generated by `bench/make_results.py` from %s of `tern-bench`; do not edit "
                "by hand — rerun the script. Every figure is the **median of %s repetitions** "
-               "(GFLOP/s = 2·n·k·m per call over the benchmark thread's CPU time)." %
-               (re.search(r"--benchmark_repetitions=(\d+)", ctx.get("tern_command", "")) or
-                [None, "?"])[1])
+               "(GFLOP/s = 2·n·k·m per call over the benchmark thread's CPU time)." % (
+                   "one run" if not merged else "%d runs" % (1 + len(merged)), reps))
     out.append("")
     out.append("## Command")
     out.append("")
@@ -633,6 +914,18 @@ def write_report(res, path):
     out.append(ctx.get("tern_command", "(not recorded: JSON produced outside make_results.py)"))
     out.append("```")
     out.append("")
+    for m in ctx.get("tern_merged", []):
+        out.append("Then %d benchmarks were measured again by a second run, whose medians "
+                   "replace the first run's (`make_results.py --merge-into`; %s, load average "
+                   "at start %s, %s s):" % (
+                       m.get("benchmarks", 0), m.get("date", "?"),
+                       " / ".join("%.2f" % v for v in m.get("load_avg") or []) or "?",
+                       m.get("seconds", "?")))
+        out.append("")
+        out.append("```sh")
+        out.append(m.get("command") or "(not recorded)")
+        out.append("```")
+        out.append("")
     out.append("`OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` are unset for this command only, "
                "because the development machines set them to force OpenBLAS onto its AVX2 "
                "kernels; nothing else changes them. In the calling environment they were: %s." %
@@ -702,6 +995,10 @@ def write_report(res, path):
     out.append("")
     out += training_section(a)
     out.append("")
+    out.append("## Rank-1 training variants")
+    out.append("")
+    out += rank1_section(a)
+    out.append("")
     out.append("## Targets")
     out.append("")
     out += targets_section(a)
@@ -720,11 +1017,34 @@ def write_report(res, path):
         f.write("\n".join(out))
 
 
+def merge(base, part):
+    """`base` with every benchmark of `part` replacing the runs of the same
+    name; part's command and duration recorded in the context."""
+    names = {b.get("run_name", b["name"]) for b in part["benchmarks"]}
+    kept = [b for b in base["benchmarks"] if b.get("run_name", b["name"]) not in names]
+    base["benchmarks"] = kept + part["benchmarks"]
+    ctx, pctx = base["context"], part["context"]
+    merged = ctx.get("tern_merged", [])
+    merged.append({"command": pctx.get("tern_command"), "seconds": pctx.get("tern_run_seconds"),
+                   "date": pctx.get("date"), "load_avg": pctx.get("load_avg"),
+                   "benchmarks": len(names)})
+    ctx["tern_merged"] = merged
+    return base
+
+
 def main():
     args = parse_args()
+    if args.merge_into and not args.filter:
+        sys.exit("--merge-into needs --filter (the benchmarks to re-run)")
     if args.json:
         with open(args.json) as f:
             data = json.load(f)
+    elif args.merge_into:
+        with open(os.path.join(ROOT, args.merge_into)) as f:
+            base = json.load(f)
+        data = merge(base, run_benchmark(args))
+        with open(os.path.join(ROOT, args.save_json), "w") as f:
+            json.dump(data, f, indent=1)
     else:
         data = run_benchmark(args)
     write_report(Results(data), args.out)

@@ -459,6 +459,7 @@ void register_all(const PeerSkips& skips) {
     }
   }
   tern_bench::register_training_benchmarks(skips.eigen.c_str());
+  tern_bench::register_rank1_benchmarks();
   register_ceilings("/end");
 }
 

@@ -36,4 +36,8 @@ namespace tern_bench {
 // peer (bench/train_bench.cpp, part of the baseline driver). A non-empty
 // eigen_skip is why the Eigen peer cannot run in this process.
 void register_training_benchmarks(const char* eigen_skip);
+// Registers rank1_examples/..., rank1_fused/... and rank1_accum/... for every
+// tern ISA built (bench/rank1_bench.cpp): per-example gradient norms,
+// fused update and gradient accumulation against the plain step.
+void register_rank1_benchmarks();
 }  // namespace tern_bench

@@ -15,8 +15,8 @@
 //  * the backward pass is linear in the output delta, so scaling example
 //    e's delta rows by c_e scales every parameter's gradient of that example
 //    by c_e: clipping is one multiply per delta row, before accumulation;
-//  * a fused update forms G kFusedBlockRows rows at a time and hands each
-//    block to the optimizer at once, so no k x m gradient buffer exists;
+//  * a fused update forms G fused_block_rows(spec) rows at a time and hands
+//    each block to the optimizer at once, so no k x m gradient buffer exists;
 //  * accumulation keeps the factors of up to K rows and forms G once, as a
 //    rank-K update, at flush().
 //
@@ -159,11 +159,11 @@ void add_noise(Gaussian& noise, float stddev, float* g, std::size_t count) {
 // ---------------------------------------------------------------------------
 
 // W of Dense layer `layer` updated with the gradient alpha * sum_i u_i^T d_i
-// (+ noise), kFusedBlockRows rows at a time: each block of the gradient is
-// formed by rank1_accumulate into the zeroed block buffer (the same FMA
-// chains, the same G = fma(alpha, s, 0) as into a zeroed gradient buffer),
-// then the optimizer updates those rows of W and of its moments. The caller
-// has already propagated the layer's delta with the old W.
+// (+ noise), fused_block_rows(spec) rows at a time: each block of the
+// gradient is formed by rank1_accumulate into the zeroed block buffer (the
+// same FMA chains, the same G = fma(alpha, s, 0) as into a zeroed gradient
+// buffer), then the optimizer updates those rows of W and of its moments.
+// The caller has already propagated the layer's delta with the old W.
 void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const float* u,
                                  std::size_t ldu, const float* d, std::size_t ldd, float alpha,
                                  float noise_stddev, const SgdParams* sgd,
@@ -173,8 +173,9 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   float* block = update_block_;
   float* scratch = rank1_scratch(rows);
   Gaussian noise(clip_.noise_seed, noise_stream(noise_step(true), tensor_index(layer)));
-  for (std::size_t p0 = 0; p0 < kin; p0 += kFusedBlockRows) {
-    const std::size_t pr = kin - p0 < kFusedBlockRows ? kin - p0 : kFusedBlockRows;
+  const std::size_t block_rows = fused_block_rows(spec_);
+  for (std::size_t p0 = 0; p0 < kin; p0 += block_rows) {
+    const std::size_t pr = kin - p0 < block_rows ? kin - p0 : block_rows;
     std::memset(block, 0, pr * m * sizeof(float));
     kernels_->rank1_accumulate_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
     if (noise_stddev > 0.0f) add_noise(noise, noise_stddev, block, pr * m);

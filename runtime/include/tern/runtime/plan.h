@@ -54,8 +54,8 @@
 //    copies every layer's delta rows after the pass, so with either the
 //    deltas get one buffer each instead of sharing slots.
 //  * A fused update (spec.fused_update) plans no Dense weight gradient:
-//    the gradient of kFusedBlockRows rows of W at a time is formed in the
-//    block buffer and handed straight to the optimizer. Biases and
+//    the gradient of fused_block_rows(spec) rows of W at a time is formed
+//    in the block buffer and handed straight to the optimizer. Biases and
 //    LayerNorm parameters keep their (width-sized) gradient buffers.
 //  * The kernels' scratch (gemm_rows packs W into 32-column panels,
 //    rank1_accumulate packs D and U^T) is one buffer shared by every layer.
@@ -100,7 +100,7 @@ struct ModelPlan {
   Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
   Region labels;                       // training: uint32 labels or float targets
   Region scratch;                      // packed panels (rows >= kPackMinRows)
-  Region update_block;                 // fused update: kFusedBlockRows x widest Dense output
+  Region update_block;                 // fused update: fused_block_rows x widest Dense output
   Region example_norms;                // example gradients: examples x (layers + 1) norms
   Region row_scale;                    // example gradients: a clip scale per row
   Region norm_scratch;                 // example gradients: Gram blocks, LayerNorm sums;
@@ -120,14 +120,20 @@ struct ModelPlan {
 constexpr std::uint32_t kPackMinRows = 16;
 
 // Rows of W updated per block by a fused update. Each block is one
-// rank1_accumulate call (n rows of factors, kFusedBlockRows x m outputs)
-// followed by the optimizer on the same rows of W and its moments. 16 rows
-// are one AVX-512 rank-1 register tile (16 x 16), eight NEON 8-row tiles'
-// worth of pairs, and at m = 256 the block is 16 KiB, which stays in L1
-// between the accumulation that writes it and the optimizer that reads it.
-// Smaller blocks re-pack the D panel more often (one copy of D per block);
-// larger ones spill the block from L1.
+// rank1_accumulate call (n rows of factors, block rows x m outputs)
+// followed by the optimizer on the same rows of W and its moments.
+// Without scratch (fewer than kPackMinRows rows per step) the factors are
+// read in place and the block should stay in L1 between the accumulation
+// that writes it and the optimizer that reads it: 16 rows, one AVX-512
+// rank-1 register tile (16 x 16), 16 KiB at m = 256. With scratch,
+// rank1_accumulate packs all of D (n x m) once per call, so a 16-row block
+// copies D once per 16 rows of W; 64 rows copy it four times less, which
+// outweighs the block's spill to L2.
 constexpr std::uint32_t kFusedBlockRows = 16;
+constexpr std::uint32_t kFusedBlockRowsPacked = 64;
+constexpr std::uint32_t fused_block_rows(const ModelSpec& spec) {
+  return spec.rows >= kPackMinRows ? kFusedBlockRowsPacked : kFusedBlockRows;
+}
 
 // Rows per block of the Gram matrices (U U^T, D D^T) from which squared
 // gradient norms are computed: two 16 x 16 blocks, 2 KiB of scratch, at any
@@ -357,7 +363,7 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
         const LayerSpec& ls = spec.layers[l];
         if (ls.kind == LayerKind::kDense && ls.out > widest_dense) widest_dense = ls.out;
       }
-      plan.update_block = cur.take(bytes_of_floats(widest_dense * kFusedBlockRows));
+      plan.update_block = cur.take(bytes_of_floats(widest_dense * fused_block_rows(spec)));
     }
   }
 

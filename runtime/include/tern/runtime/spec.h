@@ -106,7 +106,8 @@ struct ModelSpec {
   // (README, "Rank-1 structure"). All three are training-only and compose.
   //
   // Fused update: each Dense layer's weights are updated by the optimizer
-  // during the backward pass, kFusedBlockRows rows of W at a time, right
+  // during the backward pass, a block of rows of W at a time (16, or 64
+  // from kPackMinRows rows per step: plan.h, fused_block_rows), right
   // after the layer's delta has been propagated with the old weights. The
   // gradient of a block lives only in a small block buffer, so the plan has
   // no weight-gradient buffer. Same bits as the unfused step.
