@@ -693,7 +693,7 @@ def rank1_section(a):
     out.append("### Fused update")
     out.append("")
     out.append("train_step with `spec.with_fused_update()` (each Dense layer's weights updated "
-               "by the optimizer during the backward pass, 16 rows at a time, no weight-gradient "
+               "by the optimizer during the backward pass, a block of 16 rows of W at a time (64 from 16 rows per step), no weight-gradient "
                "buffer) against the unfused step, with SGD-momentum and Adam. Ratios below 1 "
                "favour the fused update (**bold**: fused slower).")
     out.append("")
