@@ -933,7 +933,8 @@ State plain_run(const ModelSpec& spec, OptimizerKind opt, int steps, std::vector
 TEST_CASE("fused update: the same bits as the unfused step, every optimizer") {
   std::vector<ModelSpec> specs;
   for (std::uint32_t rows : {1u, 7u, 32u}) {
-    // 37 inputs: W in three blocks of kFusedBlockRows rows, the last partial.
+    // 37 inputs: W in three 16-row blocks below kPackMinRows rows, the last
+    // partial; one partial 64-row block from there on.
     specs.push_back(ModelSpec::input(37, rows)
                         .dense(50, Pointwise::kRelu)
                         .dense(19, Pointwise::kGelu)
@@ -942,6 +943,11 @@ TEST_CASE("fused update: the same bits as the unfused step, every optimizer") {
   }
   specs.push_back(ffn(9, 20, 36, Mode::kTraining));
   specs.push_back(ffn(16, 20, 36, Mode::kTraining, Pointwise::kTanh));
+  // 150 inputs at 17 rows: three 64-row blocks, the last partial.
+  specs.push_back(ModelSpec::input(150, 17)
+                      .dense(70, Pointwise::kRelu)
+                      .dense(3)
+                      .training(LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam));
   for (const ModelSpec& base : specs) {
     for (OptimizerKind opt : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
       for (bool guard : {false, true}) {
@@ -1042,7 +1048,10 @@ TEST_CASE("fused update: no weight-gradient buffers in the plan, one update bloc
       CHECK_FALSE(fused_plan.layers[l].weight_grad.present());
       widest = std::max<std::uint64_t>(widest, spec.layers[l].out);
     }
-    CHECK(fused_plan.update_block.bytes == (widest * kFusedBlockRows * 4 + 63) / 64 * 64);
+    // 16 rows of W per block, 64 when the step packs panels (>= kPackMinRows rows).
+    const std::uint64_t block_rows = spec.rows >= kPackMinRows ? 64 : 16;
+    CHECK(fused_block_rows(fused) == block_rows);
+    CHECK(fused_plan.update_block.bytes == (widest * block_rows * 4 + 63) / 64 * 64);
     CHECK_FALSE(plain_plan.update_block.present());
     CHECK(arena_bytes(fused) == arena_bytes(spec) - weight_grads + fused_plan.update_block.bytes);
 
