@@ -10,8 +10,12 @@
 
 #include <unistd.h>
 
+#include <doctest/doctest.h>
+
+#include "tern/kernels/dispatch.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
+#include "tern/runtime/rng.h"
 
 namespace tern::test {
 
@@ -45,6 +49,40 @@ struct ModelInArena {
   Model model;
   Status status;
 };
+
+// Selects an ISA for the scope (the test fails if it cannot be selected),
+// restoring the default selection after.
+struct IsaScope {
+  explicit IsaScope(Isa isa) {
+    const Status s = select_isa(isa);
+    REQUIRE_MESSAGE(s.ok(), s.message());
+  }
+  ~IsaScope() { reset_isa_selection(); }
+  IsaScope(const IsaScope&) = delete;
+  IsaScope& operator=(const IsaScope&) = delete;
+};
+
+// `count` samples for a spec: inputs in [-1, 1), labels uniform over the
+// classes, regression targets in [-1, 1), from PCG32 (seed, stream).
+struct SyntheticData {
+  std::vector<float> x, targets;
+  std::vector<std::uint32_t> labels;
+  std::size_t count = 0;
+};
+inline SyntheticData synthetic_data(const ModelSpec& spec, std::size_t count, std::uint64_t seed,
+                                    std::uint64_t stream) {
+  SyntheticData d;
+  d.count = count;
+  Rng rng(seed, stream);
+  d.x.resize(count * spec.input_width);
+  for (float& v : d.x) v = rng.symmetric(1.0f);
+  const std::uint32_t m = spec.output_width();
+  d.labels.resize(count);
+  for (auto& l : d.labels) l = rng.below(m);
+  d.targets.resize(count * m);
+  for (float& v : d.targets) v = rng.symmetric(1.0f);
+  return d;
+}
 
 // A file name unique to this process: ctest runs the suite's ISA variants
 // in parallel in the same directory.

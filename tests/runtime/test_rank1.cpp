@@ -33,30 +33,12 @@ using State = tern::test::TrainingState;
 
 namespace {
 
-struct IsaScope {
-  explicit IsaScope(Isa isa) { REQUIRE(select_isa(isa).ok()); }
-  ~IsaScope() { reset_isa_selection(); }
-};
-
-struct Data {
-  std::vector<float> x, targets;
-  std::vector<std::uint32_t> labels;
-  std::size_t count = 0;
-};
+using tern::test::IsaScope;
+using Data = tern::test::SyntheticData;
 
 // Inputs in [-1, 1), labels uniform over the classes, targets in [-1, 1).
 Data make_data(const ModelSpec& spec, std::size_t count, std::uint64_t seed) {
-  Data d;
-  d.count = count;
-  Rng rng(seed, 11);
-  d.x.resize(count * spec.input_width);
-  for (float& v : d.x) v = rng.symmetric(1.0f);
-  const std::uint32_t m = spec.output_width();
-  d.labels.resize(count);
-  for (auto& l : d.labels) l = rng.below(m);
-  d.targets.resize(count * m);
-  for (float& v : d.targets) v = rng.symmetric(1.0f);
-  return d;
+  return tern::test::synthetic_data(spec, count, seed, 11);
 }
 
 // Rows first .. first + rows - 1 of the data.

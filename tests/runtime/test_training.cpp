@@ -23,31 +23,12 @@ using tern::test::ModelInArena;
 
 namespace {
 
-// Selects an ISA for the scope, restoring the default selection after.
-struct IsaScope {
-  explicit IsaScope(Isa isa) { REQUIRE(select_isa(isa).ok()); }
-  ~IsaScope() { reset_isa_selection(); }
-};
-
-struct Data {
-  std::vector<float> x, targets;
-  std::vector<std::uint32_t> labels;
-  std::size_t count = 0;
-};
+using tern::test::IsaScope;
+using Data = tern::test::SyntheticData;
 
 // Random inputs in [-1, 1); labels from the class count, targets in [-1, 1).
 Data synthetic_data(const ModelSpec& spec, std::size_t count, std::uint64_t seed) {
-  Data d;
-  d.count = count;
-  Rng rng(seed, 7);
-  d.x.resize(count * spec.input_width);
-  for (float& v : d.x) v = rng.symmetric(1.0f);
-  const std::uint32_t m = spec.output_width();
-  d.labels.resize(count);
-  for (auto& l : d.labels) l = rng.below(m);
-  d.targets.resize(count * m);
-  for (float& v : d.targets) v = rng.symmetric(1.0f);
-  return d;
+  return tern::test::synthetic_data(spec, count, seed, 7);
 }
 
 Batch batch_of(const ModelSpec& spec, const Data& d, std::size_t rows,
