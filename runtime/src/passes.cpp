@@ -207,54 +207,72 @@ Status Model::load_batch(const Batch& batch) {
   return Status();
 }
 
-// The plain backward pass: layer by layer, each Dense layer's weight
-// gradient accumulated right after its delta has been propagated. With a
-// fused update (sgd/adam non-null) the weights are updated instead, block
-// by block, after backprop_rows has used the old W.
+// The plain backward pass: layer by layer, each layer's delta propagated
+// (propagate_layer), then its parameter gradients accumulated. With a fused
+// update (sgd/adam non-null) a Dense layer's weights are updated instead,
+// block by block, after backprop_rows has used the old W.
 void Model::run_backward(std::size_t rows, const SgdParams* sgd, const AdamStepConstants* adam) {
   const KernelTable& k = *kernels_;
   std::memset(gradients_, 0, gradient_bytes_);
   float* rank1_scratch = rank1_accumulate_scratch_floats(rows) != 0 ? scratch_ : nullptr;
   for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
+    propagate_layer(l, rows, l >= 1);
     const LayerSpec& ls = spec_.layers[l];
     const LayerBuffers& b = layers_[l];
     const std::size_t m = ls.out, kin = ls.in;
-    float* d = deltas_[l + 1];
+    const float* d = deltas_[l + 1];
     const float* x = points_[l];
-    const float* y = points_[l + 1];
-    float* dx = l >= 1 ? deltas_[l] : nullptr;
-    switch (ls.kind) {
-      case LayerKind::kDense:
-        if (ls.act == Pointwise::kRelu) {
-          // relu'(z) = z > 0, and y = relu(z) > 0 exactly when z > 0.
-          k.pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
-        } else if (ls.act != Pointwise::kIdentity) {
-          k.pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
-        }
-        k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
-        if (b.weight_grad != nullptr) {
-          k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m,
-                                 rank1_scratch);
-        }
-        if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
-        if (b.weight_grad == nullptr) {
-          update_weights_fused(l, rows, x, kin, d, m, 1.0f, 0.0f, sgd, adam);
-        }
-        break;
-      case LayerKind::kActivation:
-        if (dx != nullptr) k.pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
-        break;
-      case LayerKind::kLayerNorm:
-        ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, dx, m,
-                                 b.weight_grad, b.bias_grad);
-        break;
-      case LayerKind::kResidual:
-        if (dx != nullptr) std::memcpy(dx, d, rows * m * sizeof(float));
-        break;
+    if (ls.kind == LayerKind::kDense) {
+      k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, b.bias_grad);
+      if (b.weight_grad != nullptr) {
+        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m, b.weight_grad, m, rank1_scratch);
+      } else {
+        update_weights_fused(l, rows, x, kin, d, m, 1.0f, 0.0f, sgd, adam);
+      }
+    } else if (ls.kind == LayerKind::kLayerNorm) {
+      ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, nullptr, m,
+                               b.weight_grad, b.bias_grad);
     }
-    // The skip connections that read point l add their delta to point l's.
-    if (dx != nullptr) add_skip_deltas(l, rows);
   }
+}
+
+// Layer l's share of the delta propagation: its activation derivative
+// applied in place on its delta (Dense), and with `to_input` dL/d(its
+// input) written to deltas_[l], plus the deltas of the skip connections
+// that read point l. No parameter gradient is touched.
+void Model::propagate_layer(std::uint32_t l, std::size_t rows, bool to_input) {
+  const KernelTable& k = *kernels_;
+  const LayerSpec& ls = spec_.layers[l];
+  const LayerBuffers& b = layers_[l];
+  const std::size_t m = ls.out, kin = ls.in;
+  float* d = deltas_[l + 1];
+  const float* x = points_[l];
+  const float* y = points_[l + 1];
+  float* dx = to_input ? deltas_[l] : nullptr;
+  switch (ls.kind) {
+    case LayerKind::kDense:
+      if (ls.act == Pointwise::kRelu) {
+        // relu'(z) = z > 0, and y = relu(z) > 0 exactly when z > 0.
+        k.pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
+      } else if (ls.act != Pointwise::kIdentity) {
+        k.pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
+      }
+      if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
+      break;
+    case LayerKind::kActivation:
+      if (dx != nullptr) k.pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
+      break;
+    case LayerKind::kLayerNorm:
+      if (dx != nullptr) {
+        ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, dx, m, nullptr,
+                                 nullptr);
+      }
+      break;
+    case LayerKind::kResidual:
+      if (dx != nullptr) std::memcpy(dx, d, rows * m * sizeof(float));
+      break;
+  }
+  if (dx != nullptr) add_skip_deltas(l, rows);
 }
 
 // Deltas of the residual layers that read point l, added to point l's.
@@ -293,6 +311,23 @@ float Model::loss_gradient_scale(std::size_t rows) const {
   return 1.0f / static_cast<float>(rows);
 }
 
+// Loads the batch and runs the forward pass and the loss (output delta
+// scaled by grad_scale). The inputs were checked finite, so a non-finite
+// loss means the weights or activations have blown up: the caller stops
+// before the gradients spread it.
+Status Model::load_and_forward(const char* op, const Batch& batch, float grad_scale,
+                               float* loss_sum) {
+  TERN_RETURN_IF_ERROR(load_batch(batch));
+  forward_loss(batch.rows, grad_scale, loss_sum);
+  if (!ops::is_finite(*loss_sum)) {
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: the loss is not finite (training diverged; lower the learning "
+                         "rate?); nothing was changed",
+                         op);
+  }
+  return Status();
+}
+
 Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
   const char* op = "compute_gradients";
   TERN_RETURN_IF_ERROR(check_training(op));
@@ -302,18 +337,9 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
                          spec_.fused_update ? "a fused update" : "accumulation",
                          spec_.fused_update ? "train_step()" : "accumulate() and flush()");
   }
-  TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
-  forward_loss(rows, loss_gradient_scale(rows), &loss_sum);
-  // The inputs were checked finite, so a non-finite loss means the weights
-  // or activations have blown up: stop before the gradients spread it.
-  if (!ops::is_finite(loss_sum)) {
-    return Status::error(StatusCode::kNonFinite,
-                         "%s: the loss is not finite (training diverged; lower the learning "
-                         "rate?)",
-                         op);
-  }
+  TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));
   if (spec_.example_rows != 0) {
     std::memset(gradients_, 0, gradient_bytes_);
     propagate(rows);
@@ -439,16 +465,9 @@ Status Model::train_step(const Batch& batch, float* mean_loss) {
   }
   const char* op = "train_step";
   TERN_RETURN_IF_ERROR(check_training(op));
-  TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
-  forward_loss(rows, loss_gradient_scale(rows), &loss_sum);
-  if (!ops::is_finite(loss_sum)) {
-    return Status::error(StatusCode::kNonFinite,
-                         "%s: the loss is not finite (training diverged; lower the learning "
-                         "rate?)",
-                         op);
-  }
+  TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));
   if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
   return backward_and_update(rows);
 }

@@ -187,44 +187,11 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
 // Example gradients: phase A
 // ---------------------------------------------------------------------------
 
-// The backward pass's delta propagation from the loss down to layer `stop`:
-// each layer's activation derivative applied in place on its delta, each
-// delta handed to the layer below (not from layer `stop`). No parameter
-// gradient is touched.
+// The backward pass's delta propagation from the loss down to layer `stop`
+// (not from layer `stop` to the layer below). No parameter gradient is
+// touched.
 void Model::propagate_down_to(std::uint32_t stop, std::size_t rows) {
-  const KernelTable& k = *kernels_;
-  for (std::uint32_t l = spec_.layer_count; l-- > stop;) {
-    const LayerSpec& ls = spec_.layers[l];
-    const LayerBuffers& b = layers_[l];
-    const std::size_t m = ls.out, kin = ls.in;
-    float* d = deltas_[l + 1];
-    const float* x = points_[l];
-    const float* y = points_[l + 1];
-    float* dx = l > stop ? deltas_[l] : nullptr;
-    switch (ls.kind) {
-      case LayerKind::kDense:
-        if (ls.act == Pointwise::kRelu) {
-          k.pointwise_backward_f32(Pointwise::kRelu, rows, m, y, m, y, m, d, m, d, m);
-        } else if (ls.act != Pointwise::kIdentity) {
-          k.pointwise_backward_f32(ls.act, rows, m, b.pre, m, y, m, d, m, d, m);
-        }
-        if (dx != nullptr) k.backprop_rows_f32(rows, kin, m, d, m, b.weight, m, dx, kin);
-        break;
-      case LayerKind::kActivation:
-        if (dx != nullptr) k.pointwise_backward_f32(ls.act, rows, m, x, m, y, m, d, m, dx, m);
-        break;
-      case LayerKind::kLayerNorm:
-        if (dx != nullptr) {
-          ops::layer_norm_backward(rows, m, x, m, b.mean, b.rstd, b.weight, d, m, dx, m, nullptr,
-                                   nullptr);
-        }
-        break;
-      case LayerKind::kResidual:
-        if (dx != nullptr) std::memcpy(dx, d, rows * m * sizeof(float));
-        break;
-    }
-    if (dx != nullptr) add_skip_deltas(l, rows);
-  }
+  for (std::uint32_t l = spec_.layer_count; l-- > stop;) propagate_layer(l, rows, l > stop);
 }
 
 // Phase A: every delta of the step, then (example gradients) the
@@ -438,16 +405,9 @@ Status Model::accumulate(const Batch& batch, float* mean_loss) {
                          op, batch.rows, static_cast<unsigned>(accumulated_),
                          static_cast<unsigned>(K));
   }
-  TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
-  forward_loss(rows, 1.0f, &loss_sum);
-  if (!ops::is_finite(loss_sum)) {
-    return Status::error(StatusCode::kNonFinite,
-                         "%s: the loss is not finite (training diverged; lower the learning "
-                         "rate?); nothing was accumulated",
-                         op);
-  }
+  TERN_RETURN_IF_ERROR(load_and_forward(op, batch, 1.0f, &loss_sum));
   // LayerNorm gradients are sums across micro-batches: start them with the
   // first one.
   if (accumulated_ == 0) std::memset(gradients_, 0, gradient_bytes_);
@@ -551,13 +511,9 @@ Status Model::edit_factors(const Batch& batch, std::uint32_t layer, float* u, fl
     return Status::error(StatusCode::kInvalidArgument, "%s: output %s is null", op,
                          u == nullptr ? "u" : "delta");
   }
-  TERN_RETURN_IF_ERROR(load_batch(batch));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
-  forward_loss(rows, 1.0f / static_cast<float>(rows), &loss_sum);
-  if (!ops::is_finite(loss_sum)) {
-    return Status::error(StatusCode::kNonFinite, "%s: the loss is not finite", op);
-  }
+  TERN_RETURN_IF_ERROR(load_and_forward(op, batch, 1.0f / static_cast<float>(rows), &loss_sum));
   propagate_down_to(layer, rows);
   const LayerSpec& ls = spec_.layers[layer];
   std::memcpy(u, points_[layer], rows * ls.in * sizeof(float));

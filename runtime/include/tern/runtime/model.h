@@ -251,8 +251,10 @@ class Model {
   void copy_state(bool to_snapshot);
   void forward_loss(std::size_t rows, float grad_scale, float* loss_sum);
   float loss_gradient_scale(std::size_t rows) const;
+  Status load_and_forward(const char* op, const Batch& batch, float grad_scale, float* loss_sum);
   void run_backward(std::size_t rows, const SgdParams* sgd, const AdamStepConstants* adam);
   void add_skip_deltas(std::uint32_t layer, std::size_t rows);
+  void propagate_layer(std::uint32_t layer, std::size_t rows, bool to_input);
   Status begin_update(SgdParams* sgd, AdamStepConstants* adam);
   void apply_optimizer(std::uint32_t layer, bool is_weight, std::size_t offset, std::size_t count,
                        const float* grad, const SgdParams* sgd, const AdamStepConstants* adam);
