@@ -390,14 +390,19 @@ MatrixView<const float> Model::example_norms() const {
   return MatrixView<const float>{example_norms_, examples_done_, cols, cols};
 }
 
-Status Model::accumulate(const Batch& batch, float* mean_loss) {
-  const char* op = "accumulate";
+Status Model::check_accumulating(const char* op) const {
   TERN_RETURN_IF_ERROR(check_training(op));
   if (spec_.accumulation_rows == 0) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "%s: the spec keeps no factor rows (build it with .with_accumulation(K))",
                          op);
   }
+  return Status();
+}
+
+Status Model::accumulate(const Batch& batch, float* mean_loss) {
+  const char* op = "accumulate";
+  TERN_RETURN_IF_ERROR(check_accumulating(op));
   const std::uint32_t K = spec_.accumulation_rows;
   if (batch.rows > K - accumulated_) {
     return Status::error(StatusCode::kFailedPrecondition,
@@ -428,12 +433,7 @@ Status Model::accumulate(const Batch& batch, float* mean_loss) {
 
 Status Model::flush() {
   const char* op = "flush";
-  TERN_RETURN_IF_ERROR(check_training(op));
-  if (spec_.accumulation_rows == 0) {
-    return Status::error(StatusCode::kFailedPrecondition,
-                         "%s: the spec keeps no factor rows (build it with .with_accumulation(K))",
-                         op);
-  }
+  TERN_RETURN_IF_ERROR(check_accumulating(op));
   if (accumulated_ == 0) return Status();
   SgdParams sgd[2];
   AdamStepConstants adam[2];

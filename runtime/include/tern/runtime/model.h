@@ -246,6 +246,7 @@ class Model {
   };
 
   Status check_training(const char* op) const;
+  Status check_accumulating(const char* op) const;
   Status guarded_step(const Batch& batch, float* mean_loss);
   bool state_finite() const;
   void copy_state(bool to_snapshot);
