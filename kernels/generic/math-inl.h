@@ -65,3 +65,61 @@ TERN_INLINE MathV sigmoid_v(MathV x) {
   const MathV one(1.0f);
   return Simd::div(one, one + exp_v(Simd::neg(x)));
 }
+
+// log_f32, lane by lane, for positive normal finite x only (no NaN, sign,
+// zero, infinity or subnormal handling: on those inputs log_f32 takes its
+// special branches and this does not). Its one caller, the noise kernel,
+// feeds (1 - x)(1 + x) for x on a grid of (-1, 1), always in [2^-23, 1].
+// The integer steps (bit pattern minus sqrt(1/2)'s, arithmetic shift, mask,
+// add, int to float) are exact on every ISA; the float steps are
+// log_f32's, in its order. For normal x log_f32's e_adjust is +0 and
+// float(e) + 0 = float(e) (never -0), so to_float(e) is its ef.
+using MathI = xsimd::batch<std::int32_t, Arch>;
+TERN_INLINE MathV log_positive_normal_v(MathV x) {
+  using namespace ::tern::kernels::math;
+  const MathI d = xsimd::bitwise_cast<MathI>(x) - MathI(static_cast<std::int32_t>(kSqrtHalfBits));
+  const MathI e = d >> 23;  // arithmetic shift on signed lanes: floor(d / 2^23)
+  const MathI fbits = (d & MathI(0x007fffff)) + MathI(static_cast<std::int32_t>(kSqrtHalfBits));
+  const MathV f = xsimd::bitwise_cast<MathV>(fbits);
+  const MathV ef = xsimd::to_float(e);
+  const MathV t = f - MathV(1.0f);
+  const MathV s = Simd::div(t, MathV(2.0f) + t);
+  const MathV z = s * s;
+  MathV q(kLogL4);
+  q = Simd::fma(q, z, MathV(kLogL3));
+  q = Simd::fma(q, z, MathV(kLogL2));
+  q = Simd::fma(q, z, MathV(kLogL1));
+  const MathV big_r = z * q;
+  const MathV h = (MathV(0.5f) * t) * t;
+  const MathV b = Simd::fnma(s, h + big_r, h);
+  return Simd::fma(ef, MathV(kLn2Hi), t - Simd::fnma(ef, MathV(kLn2Lo), b));
+}
+
+// erfinv_f32, lane by lane, for the x of the noise kernel (see above): both
+// polynomials on every lane, then the select of the reference's ternary.
+TERN_INLINE MathV erfinv_noise_v(MathV x) {
+  using namespace ::tern::kernels::math;
+  const MathV one(1.0f);
+  const MathV w = MathV(0.0f) - log_positive_normal_v((one - x) * (one + x));
+  const MathV c = w - MathV(kErfinvCenter);
+  MathV p(kErfinvA0);
+  p = Simd::fma(p, c, MathV(kErfinvA1));
+  p = Simd::fma(p, c, MathV(kErfinvA2));
+  p = Simd::fma(p, c, MathV(kErfinvA3));
+  p = Simd::fma(p, c, MathV(kErfinvA4));
+  p = Simd::fma(p, c, MathV(kErfinvA5));
+  p = Simd::fma(p, c, MathV(kErfinvA6));
+  p = Simd::fma(p, c, MathV(kErfinvA7));
+  p = Simd::fma(p, c, MathV(kErfinvA8));
+  const MathV r = Simd::sqrt(w) - MathV(kErfinvTailCenter);
+  MathV q(kErfinvB0);
+  q = Simd::fma(q, r, MathV(kErfinvB1));
+  q = Simd::fma(q, r, MathV(kErfinvB2));
+  q = Simd::fma(q, r, MathV(kErfinvB3));
+  q = Simd::fma(q, r, MathV(kErfinvB4));
+  q = Simd::fma(q, r, MathV(kErfinvB5));
+  q = Simd::fma(q, r, MathV(kErfinvB6));
+  q = Simd::fma(q, r, MathV(kErfinvB7));
+  q = Simd::fma(q, r, MathV(kErfinvB8));
+  return xsimd::select(w < MathV(kErfinvSplit), p, q) * x;
+}

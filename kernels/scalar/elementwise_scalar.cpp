@@ -99,6 +99,60 @@ float tanh_f32(float x) {
   return std::copysign(y, x);
 }
 
+namespace {
+
+std::uint32_t noise_mix(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= kNoiseMul1;
+  x ^= x >> 15;
+  x *= kNoiseMul2;
+  x ^= x >> 16;
+  return x;
+}
+
+}  // namespace
+
+std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index) {
+  const auto hi = static_cast<std::uint32_t>(index >> 32);
+  const auto lo = static_cast<std::uint32_t>(index);
+  const auto khi = static_cast<std::uint32_t>(key >> 32);
+  const auto klo = static_cast<std::uint32_t>(key);
+  const std::uint32_t a = noise_mix(noise_mix(noise_mix(hi ^ kNoiseSeedA) ^ khi) ^ klo);
+  const std::uint32_t b = noise_mix(a ^ kNoiseSeedB);
+  return noise_mix(noise_mix(lo ^ a) ^ b);
+}
+
+float noise_uniform_f32(std::uint64_t key, std::uint64_t index) {
+  const std::uint32_t h = noise_bits_u32(key, index);
+  const std::int32_t t = static_cast<std::int32_t>((h >> 7) | 1u) - kNoiseHalfRange;
+  return static_cast<float>(t) * kNoiseScale;
+}
+
+float erfinv_f32(float x) {
+  const float w = 0.0f - log_f32((1.0f - x) * (1.0f + x));
+  const float c = w - kErfinvCenter;
+  float p = kErfinvA0;
+  p = std::fma(p, c, kErfinvA1);
+  p = std::fma(p, c, kErfinvA2);
+  p = std::fma(p, c, kErfinvA3);
+  p = std::fma(p, c, kErfinvA4);
+  p = std::fma(p, c, kErfinvA5);
+  p = std::fma(p, c, kErfinvA6);
+  p = std::fma(p, c, kErfinvA7);
+  p = std::fma(p, c, kErfinvA8);
+  const float r = std::sqrt(w) - kErfinvTailCenter;
+  float q = kErfinvB0;
+  q = std::fma(q, r, kErfinvB1);
+  q = std::fma(q, r, kErfinvB2);
+  q = std::fma(q, r, kErfinvB3);
+  q = std::fma(q, r, kErfinvB4);
+  q = std::fma(q, r, kErfinvB5);
+  q = std::fma(q, r, kErfinvB6);
+  q = std::fma(q, r, kErfinvB7);
+  q = std::fma(q, r, kErfinvB8);
+  return (w < kErfinvSplit ? p : q) * x;
+}
+
 namespace kernels::scalar {
 namespace {
 
@@ -263,6 +317,12 @@ void adam(std::size_t count, float* w, const float* g, float* m, float* v,
     v[e] = ve;
     w[e] = std::fma(c.neg_step, me / d, w[e] * c.decay);
   }
+}
+
+void add_gaussian_noise(std::size_t count, float* g, float scale, std::uint64_t key,
+                        std::uint64_t first_index) {
+  for (std::size_t e = 0; e < count; ++e)
+    g[e] = std::fma(scale, erfinv_f32(noise_uniform_f32(key, first_index + e)), g[e]);
 }
 
 }  // namespace kernels::scalar

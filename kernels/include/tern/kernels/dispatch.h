@@ -67,6 +67,10 @@ struct KernelTable {
                            const SgdParams& params);
   void (*adam_f32)(std::size_t count, float* w, const float* g, float* m, float* v,
                    const AdamStepConstants& c);
+  // g[e] = fma(s, z_e, g[e]) with s = stddev * sqrt2 already rounded by the
+  // caller (add_gaussian_noise_f32 states the formula).
+  void (*add_gaussian_noise_f32)(std::size_t count, float* g, float scale, std::uint64_t key,
+                                 std::uint64_t first_index);
 };
 
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not
