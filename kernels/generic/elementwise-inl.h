@@ -340,7 +340,7 @@ TERN_INLINE std::uint32_t noise_mix_scalar(std::uint32_t x) {
 // and b are computed once per segment in scalar code, and a vector's lanes
 // need only lo = segment start + lane, which cannot wrap inside a segment.
 // Lanes past a tail compute on their (valid) indices and are not stored.
-void add_gaussian_noise(std::size_t count, float* g, float scale, std::uint64_t key,
+void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
                         std::uint64_t first_index) {
   using namespace ::tern::kernels::math;
   alignas(64) std::uint32_t iota[kLanes];
@@ -348,7 +348,7 @@ void add_gaussian_noise(std::size_t count, float* g, float scale, std::uint64_t 
   const NoiseU lane = NoiseU::load_aligned(iota);
   const auto khi = static_cast<std::uint32_t>(key >> 32);
   const auto klo = static_cast<std::uint32_t>(key);
-  const EV vscale(scale);
+  const EV vscale(stddev * kSqrt2);
   std::size_t done = 0;
   while (done < count) {
     const std::uint64_t index = first_index + done;

@@ -319,8 +319,9 @@ void adam(std::size_t count, float* w, const float* g, float* m, float* v,
   }
 }
 
-void add_gaussian_noise(std::size_t count, float* g, float scale, std::uint64_t key,
+void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
                         std::uint64_t first_index) {
+  const float scale = stddev * kSqrt2;
   for (std::size_t e = 0; e < count; ++e)
     g[e] = std::fma(scale, erfinv_f32(noise_uniform_f32(key, first_index + e)), g[e]);
 }

@@ -309,7 +309,7 @@ Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::ui
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->add_gaussian_noise_f32(count, g, scale, key, first_index);
+  t->add_gaussian_noise_f32(count, g, stddev, key, first_index);
   return Status();
 }
 

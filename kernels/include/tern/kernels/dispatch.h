@@ -67,9 +67,8 @@ struct KernelTable {
                            const SgdParams& params);
   void (*adam_f32)(std::size_t count, float* w, const float* g, float* m, float* v,
                    const AdamStepConstants& c);
-  // g[e] = fma(s, z_e, g[e]) with s = stddev * sqrt2 already rounded by the
-  // caller (add_gaussian_noise_f32 states the formula).
-  void (*add_gaussian_noise_f32)(std::size_t count, float* g, float scale, std::uint64_t key,
+  // stddev finite, >= 0, and stddev * sqrt(2) finite.
+  void (*add_gaussian_noise_f32)(std::size_t count, float* g, float stddev, std::uint64_t key,
                                  std::uint64_t first_index);
 };
 
