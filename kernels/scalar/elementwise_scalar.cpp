@@ -112,34 +112,56 @@ std::uint32_t noise_mix(std::uint32_t x) {
 
 }  // namespace
 
-std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index) {
-  const auto hi = static_cast<std::uint32_t>(index >> 32);
-  const auto lo = static_cast<std::uint32_t>(index);
+namespace {
+
+// The subkeys a and b of the 2^32 indices whose high word is `hi`.
+struct NoiseSubkeys {
+  std::uint32_t a, b;
+};
+NoiseSubkeys noise_subkeys(std::uint64_t key, std::uint32_t hi) {
   const auto khi = static_cast<std::uint32_t>(key >> 32);
   const auto klo = static_cast<std::uint32_t>(key);
   const std::uint32_t a = noise_mix(noise_mix(noise_mix(hi ^ kNoiseSeedA) ^ khi) ^ klo);
-  const std::uint32_t b = noise_mix(a ^ kNoiseSeedB);
-  return noise_mix(noise_mix(lo ^ a) ^ b);
+  return {a, noise_mix(a ^ kNoiseSeedB)};
 }
 
-float noise_uniform_f32(std::uint64_t key, std::uint64_t index) {
-  const std::uint32_t h = noise_bits_u32(key, index);
+std::uint32_t noise_bits(NoiseSubkeys k, std::uint32_t lo) {
+  return noise_mix(noise_mix(lo ^ k.a) ^ k.b);
+}
+
+float noise_uniform(std::uint32_t h) {
   const std::int32_t t = static_cast<std::int32_t>((h >> 7) | 1u) - kNoiseHalfRange;
   return static_cast<float>(t) * kNoiseScale;
 }
 
+}  // namespace
+
+std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index) {
+  return noise_bits(noise_subkeys(key, static_cast<std::uint32_t>(index >> 32)),
+                    static_cast<std::uint32_t>(index));
+}
+
+float noise_uniform_f32(std::uint64_t key, std::uint64_t index) {
+  return noise_uniform(noise_bits_u32(key, index));
+}
+
 float erfinv_f32(float x) {
   const float w = 0.0f - log_f32((1.0f - x) * (1.0f + x));
-  const float c = w - kErfinvCenter;
-  float p = kErfinvA0;
-  p = std::fma(p, c, kErfinvA1);
-  p = std::fma(p, c, kErfinvA2);
-  p = std::fma(p, c, kErfinvA3);
-  p = std::fma(p, c, kErfinvA4);
-  p = std::fma(p, c, kErfinvA5);
-  p = std::fma(p, c, kErfinvA6);
-  p = std::fma(p, c, kErfinvA7);
-  p = std::fma(p, c, kErfinvA8);
+  // Only the selected polynomial is evaluated here (the vector kernels
+  // evaluate both and select): the same bits, less work per element.
+  if (w < kErfinvSplit) {
+    const float c = w - kErfinvCenter;
+    float p = kErfinvA0;
+    p = std::fma(p, c, kErfinvA1);
+    p = std::fma(p, c, kErfinvA2);
+    p = std::fma(p, c, kErfinvA3);
+    p = std::fma(p, c, kErfinvA4);
+    p = std::fma(p, c, kErfinvA5);
+    p = std::fma(p, c, kErfinvA6);
+    p = std::fma(p, c, kErfinvA7);
+    p = std::fma(p, c, kErfinvA8);
+    return p * x;
+  }
   const float r = std::sqrt(w) - kErfinvTailCenter;
   float q = kErfinvB0;
   q = std::fma(q, r, kErfinvB1);
@@ -150,7 +172,7 @@ float erfinv_f32(float x) {
   q = std::fma(q, r, kErfinvB6);
   q = std::fma(q, r, kErfinvB7);
   q = std::fma(q, r, kErfinvB8);
-  return (w < kErfinvSplit ? p : q) * x;
+  return q * x;
 }
 
 namespace kernels::scalar {
@@ -322,8 +344,19 @@ void adam(std::size_t count, float* w, const float* g, float* m, float* v,
 void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
                         std::uint64_t first_index) {
   const float scale = stddev * kSqrt2;
-  for (std::size_t e = 0; e < count; ++e)
-    g[e] = std::fma(scale, erfinv_f32(noise_uniform_f32(key, first_index + e)), g[e]);
+  // noise_uniform_f32(key, first_index + e), with the subkeys computed once
+  // per high word of the index instead of per element.
+  std::uint32_t hi = static_cast<std::uint32_t>(first_index >> 32);
+  NoiseSubkeys k = noise_subkeys(key, hi);
+  for (std::size_t e = 0; e < count; ++e) {
+    const std::uint64_t index = first_index + e;
+    if (static_cast<std::uint32_t>(index >> 32) != hi) {
+      hi = static_cast<std::uint32_t>(index >> 32);
+      k = noise_subkeys(key, hi);
+    }
+    const float x = noise_uniform(noise_bits(k, static_cast<std::uint32_t>(index)));
+    g[e] = std::fma(scale, erfinv_f32(x), g[e]);
+  }
 }
 
 }  // namespace kernels::scalar

@@ -255,7 +255,8 @@ float noise_uniform_f32(std::uint64_t key, std::uint64_t index);
 //   c = w - 2.5;       P = fma Horner of a0..a8 in c
 //   r = sqrt(w) - 3;   Q = fma Horner of b0..b8 in r
 //   erfinv = (w < 5 ? P : Q) * x
-// Both polynomials are evaluated on every lane and one is selected. For the
+// The vector kernels evaluate both polynomials on every lane and select one
+// (the scalar reference evaluates only the one it returns). For the
 // x of noise_uniform_f32, (1 - x) and (1 + x) are exact and their product
 // is a normal float in [2^-23, 1], so w <= 16 and log_f32 takes its plain
 // path. Measured against the inverse normal CDF in double: see
