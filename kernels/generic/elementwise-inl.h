@@ -335,11 +335,31 @@ TERN_INLINE std::uint32_t noise_mix_scalar(std::uint32_t x) {
   return x ^ (x >> 16);
 }
 
+// The deviates of N vectors of indices lo[k] (subkeys a, b) in lockstep.
+template <std::size_t N>
+TERN_INLINE void noise_deviates_n(const NoiseU* lo, NoiseU a, NoiseU b, EV* z) {
+  using namespace ::tern::kernels::math;
+  NoiseU h[N];
+  for (std::size_t k = 0; k < N; ++k) h[k] = noise_mix_v(lo[k] ^ a);
+  for (std::size_t k = 0; k < N; ++k) h[k] = noise_mix_v(h[k] ^ b);
+  EV x[N];
+  for (std::size_t k = 0; k < N; ++k) {
+    const MathI t = xsimd::bitwise_cast<MathI>((h[k] >> 7) | NoiseU(1u)) - MathI(kNoiseHalfRange);
+    x[k] = xsimd::to_float(t) * EV(kNoiseScale);
+  }
+  erfinv_noise_n<N>(x, z);
+}
+
 // Indices are walked in segments whose high word is constant (in practice
 // one segment: a tensor has far fewer than 2^32 elements), so the subkeys a
 // and b are computed once per segment in scalar code, and a vector's lanes
 // need only lo = segment start + lane, which cannot wrap inside a segment.
-// Lanes past a tail compute on their (valid) indices and are not stored.
+// Whole groups of kNoiseVectors vectors go through the lockstep path; the
+// rest one vector at a time, the last one partial. 8 was the fastest of 1,
+// 2, 4, 8 on x86-64 (235k elements: AVX2 2.8 / 2.3 / 2.1 / 1.8 ns, AVX-512
+// 1.7 / 1.6 / 1.3 / 1.1 ns per element); NEON's count is not tuned. Lanes past a tail
+// compute on their (valid) indices and are not stored.
+constexpr std::size_t kNoiseVectors = 8;
 void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
                         std::uint64_t first_index) {
   using namespace ::tern::kernels::math;
@@ -361,14 +381,25 @@ void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t
         noise_mix_scalar(noise_mix_scalar(noise_mix_scalar(hi ^ kNoiseSeedA) ^ khi) ^ klo);
     const NoiseU va(a), vb(noise_mix_scalar(a ^ kNoiseSeedB));
     float* gs = g + done;
-    for_vectors(n, [&](std::size_t j, std::size_t lanes, auto full) {
+    auto lo_of = [&](std::size_t j) { return NoiseU(lo + static_cast<std::uint32_t>(j)) + lane; };
+    std::size_t j = 0;
+    for (; j + kNoiseVectors * kLanes <= n; j += kNoiseVectors * kLanes) {
+      NoiseU vlo[kNoiseVectors];
+      EV z[kNoiseVectors];
+      for (std::size_t k = 0; k < kNoiseVectors; ++k) vlo[k] = lo_of(j + k * kLanes);
+      noise_deviates_n<kNoiseVectors>(vlo, va, vb, z);
+      for (std::size_t k = 0; k < kNoiseVectors; ++k) {
+        float* p = gs + j + k * kLanes;
+        Simd::fma(vscale, z[k], EV::load_unaligned(p)).store_unaligned(p);
+      }
+    }
+    for_vectors(n - j, [&](std::size_t jj, std::size_t lanes, auto full) {
       constexpr bool kFull = decltype(full)::value;
-      const NoiseU vlo = NoiseU(lo + static_cast<std::uint32_t>(j)) + lane;
-      const NoiseU h = noise_mix_v(noise_mix_v(vlo ^ va) ^ vb);
-      const MathI t = xsimd::bitwise_cast<MathI>((h >> 7) | NoiseU(1u)) - MathI(kNoiseHalfRange);
-      const EV x = xsimd::to_float(t) * EV(kNoiseScale);
-      store_n<kFull>(gs + j, Simd::fma(vscale, erfinv_noise_v(x), load_n<kFull>(gs + j, lanes)),
-                     lanes);
+      const NoiseU vlo = lo_of(j + jj);
+      EV z;
+      noise_deviates_n<1>(&vlo, va, vb, &z);
+      float* p = gs + j + jj;
+      store_n<kFull>(p, Simd::fma(vscale, z, load_n<kFull>(p, lanes)), lanes);
     });
     done += n;
   }

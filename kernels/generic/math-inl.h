@@ -74,52 +74,65 @@ TERN_INLINE MathV sigmoid_v(MathV x) {
 // add, int to float) are exact on every ISA; the float steps are
 // log_f32's, in its order. For normal x log_f32's e_adjust is +0 and
 // float(e) + 0 = float(e) (never -0), so to_float(e) is its ef.
+//
+// N vectors at once, each step applied to all N before the next: the
+// chains of one vector are long (a divide, a sqrt, 20 dependent fused
+// multiply-adds), so interleaving independent vectors keeps the FMA units
+// busy instead of waiting on latency. Per lane nothing changes.
 using MathI = xsimd::batch<std::int32_t, Arch>;
-TERN_INLINE MathV log_positive_normal_v(MathV x) {
+template <std::size_t N>
+TERN_INLINE void log_positive_normal_n(const MathV* x, MathV* out) {
   using namespace ::tern::kernels::math;
-  const MathI d = xsimd::bitwise_cast<MathI>(x) - MathI(static_cast<std::int32_t>(kSqrtHalfBits));
-  const MathI e = d >> 23;  // arithmetic shift on signed lanes: floor(d / 2^23)
-  const MathI fbits = (d & MathI(0x007fffff)) + MathI(static_cast<std::int32_t>(kSqrtHalfBits));
-  const MathV f = xsimd::bitwise_cast<MathV>(fbits);
-  const MathV ef = xsimd::to_float(e);
-  const MathV t = f - MathV(1.0f);
-  const MathV s = Simd::div(t, MathV(2.0f) + t);
-  const MathV z = s * s;
-  MathV q(kLogL4);
-  q = Simd::fma(q, z, MathV(kLogL3));
-  q = Simd::fma(q, z, MathV(kLogL2));
-  q = Simd::fma(q, z, MathV(kLogL1));
-  const MathV big_r = z * q;
-  const MathV h = (MathV(0.5f) * t) * t;
-  const MathV b = Simd::fnma(s, h + big_r, h);
-  return Simd::fma(ef, MathV(kLn2Hi), t - Simd::fnma(ef, MathV(kLn2Lo), b));
+  const MathI sqrt_half(static_cast<std::int32_t>(kSqrtHalfBits));
+  MathV ef[N], t[N], s[N], z[N], q[N], h[N];
+  for (std::size_t k = 0; k < N; ++k) {
+    const MathI d = xsimd::bitwise_cast<MathI>(x[k]) - sqrt_half;
+    const MathI e = d >> 23;  // arithmetic shift on signed lanes: floor(d / 2^23)
+    const MathV f = xsimd::bitwise_cast<MathV>((d & MathI(0x007fffff)) + sqrt_half);
+    ef[k] = xsimd::to_float(e);
+    t[k] = f - MathV(1.0f);
+  }
+  for (std::size_t k = 0; k < N; ++k) s[k] = Simd::div(t[k], MathV(2.0f) + t[k]);
+  for (std::size_t k = 0; k < N; ++k) z[k] = s[k] * s[k];
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(MathV(kLogL4), z[k], MathV(kLogL3));
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(q[k], z[k], MathV(kLogL2));
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(q[k], z[k], MathV(kLogL1));
+  for (std::size_t k = 0; k < N; ++k) h[k] = (MathV(0.5f) * t[k]) * t[k];
+  for (std::size_t k = 0; k < N; ++k) {
+    const MathV big_r = z[k] * q[k];
+    const MathV b = Simd::fnma(s[k], h[k] + big_r, h[k]);
+    out[k] = Simd::fma(ef[k], MathV(kLn2Hi), t[k] - Simd::fnma(ef[k], MathV(kLn2Lo), b));
+  }
 }
 
-// erfinv_f32, lane by lane, for the x of the noise kernel (see above): both
-// polynomials on every lane, then the select of the reference's ternary.
-TERN_INLINE MathV erfinv_noise_v(MathV x) {
+// erfinv_f32, lane by lane, for the x of the noise kernel (see above), N
+// vectors in lockstep: both polynomials on every lane, then the select of
+// the reference's branch.
+template <std::size_t N>
+TERN_INLINE void erfinv_noise_n(const MathV* x, MathV* out) {
   using namespace ::tern::kernels::math;
   const MathV one(1.0f);
-  const MathV w = MathV(0.0f) - log_positive_normal_v((one - x) * (one + x));
-  const MathV c = w - MathV(kErfinvCenter);
-  MathV p(kErfinvA0);
-  p = Simd::fma(p, c, MathV(kErfinvA1));
-  p = Simd::fma(p, c, MathV(kErfinvA2));
-  p = Simd::fma(p, c, MathV(kErfinvA3));
-  p = Simd::fma(p, c, MathV(kErfinvA4));
-  p = Simd::fma(p, c, MathV(kErfinvA5));
-  p = Simd::fma(p, c, MathV(kErfinvA6));
-  p = Simd::fma(p, c, MathV(kErfinvA7));
-  p = Simd::fma(p, c, MathV(kErfinvA8));
-  const MathV r = Simd::sqrt(w) - MathV(kErfinvTailCenter);
-  MathV q(kErfinvB0);
-  q = Simd::fma(q, r, MathV(kErfinvB1));
-  q = Simd::fma(q, r, MathV(kErfinvB2));
-  q = Simd::fma(q, r, MathV(kErfinvB3));
-  q = Simd::fma(q, r, MathV(kErfinvB4));
-  q = Simd::fma(q, r, MathV(kErfinvB5));
-  q = Simd::fma(q, r, MathV(kErfinvB6));
-  q = Simd::fma(q, r, MathV(kErfinvB7));
-  q = Simd::fma(q, r, MathV(kErfinvB8));
-  return xsimd::select(w < MathV(kErfinvSplit), p, q) * x;
+  MathV w[N], c[N], r[N], p[N], q[N];
+  for (std::size_t k = 0; k < N; ++k) w[k] = (one - x[k]) * (one + x[k]);
+  log_positive_normal_n<N>(w, w);
+  for (std::size_t k = 0; k < N; ++k) {
+    w[k] = MathV(0.0f) - w[k];
+    c[k] = w[k] - MathV(kErfinvCenter);
+    r[k] = Simd::sqrt(w[k]) - MathV(kErfinvTailCenter);
+    p[k] = MathV(kErfinvA0);
+    q[k] = MathV(kErfinvB0);
+  }
+  const float a_coef[] = {kErfinvA1, kErfinvA2, kErfinvA3, kErfinvA4,
+                          kErfinvA5, kErfinvA6, kErfinvA7, kErfinvA8};
+  const float b_coef[] = {kErfinvB1, kErfinvB2, kErfinvB3, kErfinvB4,
+                          kErfinvB5, kErfinvB6, kErfinvB7, kErfinvB8};
+  for (std::size_t i = 0; i < 8; ++i) {
+    const MathV ai(a_coef[i]), bi(b_coef[i]);
+    for (std::size_t k = 0; k < N; ++k) {
+      p[k] = Simd::fma(p[k], c[k], ai);
+      q[k] = Simd::fma(q[k], r[k], bi);
+    }
+  }
+  for (std::size_t k = 0; k < N; ++k)
+    out[k] = xsimd::select(w[k] < MathV(kErfinvSplit), p[k], q[k]) * x[k];
 }
