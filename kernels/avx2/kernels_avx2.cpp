@@ -27,7 +27,7 @@ extern const KernelTable kTable = {
     Isa::kAvx2, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
     // Element-wise kernels: elementwise_avx2.cpp.
     add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
-    sgd_momentum, adam,
+    sgd_momentum, adam, add_gaussian_noise,
 };
 
 }  // namespace tern::kernels::avx2

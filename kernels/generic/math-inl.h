@@ -65,3 +65,74 @@ TERN_INLINE MathV sigmoid_v(MathV x) {
   const MathV one(1.0f);
   return Simd::div(one, one + exp_v(Simd::neg(x)));
 }
+
+// log_f32, lane by lane, for positive normal finite x only (no NaN, sign,
+// zero, infinity or subnormal handling: on those inputs log_f32 takes its
+// special branches and this does not). Its one caller, the noise kernel,
+// feeds (1 - x)(1 + x) for x on a grid of (-1, 1), always in [2^-23, 1].
+// The integer steps (bit pattern minus sqrt(1/2)'s, arithmetic shift, mask,
+// add, int to float) are exact on every ISA; the float steps are
+// log_f32's, in its order. For normal x log_f32's e_adjust is +0 and
+// float(e) + 0 = float(e) (never -0), so to_float(e) is its ef.
+//
+// N vectors at once, each step applied to all N before the next: the
+// chains of one vector are long (a divide, a sqrt, 20 dependent fused
+// multiply-adds), so interleaving independent vectors keeps the FMA units
+// busy instead of waiting on latency. Per lane nothing changes.
+using MathI = xsimd::batch<std::int32_t, Arch>;
+template <std::size_t N>
+TERN_INLINE void log_positive_normal_n(const MathV* x, MathV* out) {
+  using namespace ::tern::kernels::math;
+  const MathI sqrt_half(static_cast<std::int32_t>(kSqrtHalfBits));
+  MathV ef[N], t[N], s[N], z[N], q[N], h[N];
+  for (std::size_t k = 0; k < N; ++k) {
+    const MathI d = xsimd::bitwise_cast<MathI>(x[k]) - sqrt_half;
+    const MathI e = d >> 23;  // arithmetic shift on signed lanes: floor(d / 2^23)
+    const MathV f = xsimd::bitwise_cast<MathV>((d & MathI(0x007fffff)) + sqrt_half);
+    ef[k] = xsimd::to_float(e);
+    t[k] = f - MathV(1.0f);
+  }
+  for (std::size_t k = 0; k < N; ++k) s[k] = Simd::div(t[k], MathV(2.0f) + t[k]);
+  for (std::size_t k = 0; k < N; ++k) z[k] = s[k] * s[k];
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(MathV(kLogL4), z[k], MathV(kLogL3));
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(q[k], z[k], MathV(kLogL2));
+  for (std::size_t k = 0; k < N; ++k) q[k] = Simd::fma(q[k], z[k], MathV(kLogL1));
+  for (std::size_t k = 0; k < N; ++k) h[k] = (MathV(0.5f) * t[k]) * t[k];
+  for (std::size_t k = 0; k < N; ++k) {
+    const MathV big_r = z[k] * q[k];
+    const MathV b = Simd::fnma(s[k], h[k] + big_r, h[k]);
+    out[k] = Simd::fma(ef[k], MathV(kLn2Hi), t[k] - Simd::fnma(ef[k], MathV(kLn2Lo), b));
+  }
+}
+
+// erfinv_f32, lane by lane, for the x of the noise kernel (see above), N
+// vectors in lockstep: both polynomials on every lane, then the select of
+// the reference's branch.
+template <std::size_t N>
+TERN_INLINE void erfinv_noise_n(const MathV* x, MathV* out) {
+  using namespace ::tern::kernels::math;
+  const MathV one(1.0f);
+  MathV w[N], c[N], r[N], p[N], q[N];
+  for (std::size_t k = 0; k < N; ++k) w[k] = (one - x[k]) * (one + x[k]);
+  log_positive_normal_n<N>(w, w);
+  for (std::size_t k = 0; k < N; ++k) {
+    w[k] = MathV(0.0f) - w[k];
+    c[k] = w[k] - MathV(kErfinvCenter);
+    r[k] = Simd::sqrt(w[k]) - MathV(kErfinvTailCenter);
+    p[k] = MathV(kErfinvA0);
+    q[k] = MathV(kErfinvB0);
+  }
+  const float a_coef[] = {kErfinvA1, kErfinvA2, kErfinvA3, kErfinvA4,
+                          kErfinvA5, kErfinvA6, kErfinvA7, kErfinvA8};
+  const float b_coef[] = {kErfinvB1, kErfinvB2, kErfinvB3, kErfinvB4,
+                          kErfinvB5, kErfinvB6, kErfinvB7, kErfinvB8};
+  for (std::size_t i = 0; i < 8; ++i) {
+    const MathV ai(a_coef[i]), bi(b_coef[i]);
+    for (std::size_t k = 0; k < N; ++k) {
+      p[k] = Simd::fma(p[k], c[k], ai);
+      q[k] = Simd::fma(q[k], r[k], bi);
+    }
+  }
+  for (std::size_t k = 0; k < N; ++k)
+    out[k] = xsimd::select(w[k] < MathV(kErfinvSplit), p[k], q[k]) * x[k];
+}

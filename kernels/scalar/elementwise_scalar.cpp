@@ -99,6 +99,82 @@ float tanh_f32(float x) {
   return std::copysign(y, x);
 }
 
+namespace {
+
+std::uint32_t noise_mix(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= kNoiseMul1;
+  x ^= x >> 15;
+  x *= kNoiseMul2;
+  x ^= x >> 16;
+  return x;
+}
+
+}  // namespace
+
+namespace {
+
+// The subkeys a and b of the 2^32 indices whose high word is `hi`.
+struct NoiseSubkeys {
+  std::uint32_t a, b;
+};
+NoiseSubkeys noise_subkeys(std::uint64_t key, std::uint32_t hi) {
+  const auto khi = static_cast<std::uint32_t>(key >> 32);
+  const auto klo = static_cast<std::uint32_t>(key);
+  const std::uint32_t a = noise_mix(noise_mix(noise_mix(hi ^ kNoiseSeedA) ^ khi) ^ klo);
+  return {a, noise_mix(a ^ kNoiseSeedB)};
+}
+
+std::uint32_t noise_bits(NoiseSubkeys k, std::uint32_t lo) {
+  return noise_mix(noise_mix(lo ^ k.a) ^ k.b);
+}
+
+float noise_uniform(std::uint32_t h) {
+  const std::int32_t t = static_cast<std::int32_t>((h >> 7) | 1u) - kNoiseHalfRange;
+  return static_cast<float>(t) * kNoiseScale;
+}
+
+}  // namespace
+
+std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index) {
+  return noise_bits(noise_subkeys(key, static_cast<std::uint32_t>(index >> 32)),
+                    static_cast<std::uint32_t>(index));
+}
+
+float noise_uniform_f32(std::uint64_t key, std::uint64_t index) {
+  return noise_uniform(noise_bits_u32(key, index));
+}
+
+float erfinv_f32(float x) {
+  const float w = 0.0f - log_f32((1.0f - x) * (1.0f + x));
+  // Only the selected polynomial is evaluated here (the vector kernels
+  // evaluate both and select): the same bits, less work per element.
+  if (w < kErfinvSplit) {
+    const float c = w - kErfinvCenter;
+    float p = kErfinvA0;
+    p = std::fma(p, c, kErfinvA1);
+    p = std::fma(p, c, kErfinvA2);
+    p = std::fma(p, c, kErfinvA3);
+    p = std::fma(p, c, kErfinvA4);
+    p = std::fma(p, c, kErfinvA5);
+    p = std::fma(p, c, kErfinvA6);
+    p = std::fma(p, c, kErfinvA7);
+    p = std::fma(p, c, kErfinvA8);
+    return p * x;
+  }
+  const float r = std::sqrt(w) - kErfinvTailCenter;
+  float q = kErfinvB0;
+  q = std::fma(q, r, kErfinvB1);
+  q = std::fma(q, r, kErfinvB2);
+  q = std::fma(q, r, kErfinvB3);
+  q = std::fma(q, r, kErfinvB4);
+  q = std::fma(q, r, kErfinvB5);
+  q = std::fma(q, r, kErfinvB6);
+  q = std::fma(q, r, kErfinvB7);
+  q = std::fma(q, r, kErfinvB8);
+  return q * x;
+}
+
 namespace kernels::scalar {
 namespace {
 
@@ -262,6 +338,24 @@ void adam(std::size_t count, float* w, const float* g, float* m, float* v,
     m[e] = me;
     v[e] = ve;
     w[e] = std::fma(c.neg_step, me / d, w[e] * c.decay);
+  }
+}
+
+void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
+                        std::uint64_t first_index) {
+  const float scale = stddev * kSqrt2;
+  // noise_uniform_f32(key, first_index + e), with the subkeys computed once
+  // per high word of the index instead of per element.
+  std::uint32_t hi = static_cast<std::uint32_t>(first_index >> 32);
+  NoiseSubkeys k = noise_subkeys(key, hi);
+  for (std::size_t e = 0; e < count; ++e) {
+    const std::uint64_t index = first_index + e;
+    if (static_cast<std::uint32_t>(index >> 32) != hi) {
+      hi = static_cast<std::uint32_t>(index >> 32);
+      k = noise_subkeys(key, hi);
+    }
+    const float x = noise_uniform(noise_bits(k, static_cast<std::uint32_t>(index)));
+    g[e] = std::fma(scale, erfinv_f32(x), g[e]);
   }
 }
 

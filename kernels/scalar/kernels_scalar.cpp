@@ -85,6 +85,7 @@ const KernelTable kTable = {
     mse,
     sgd_momentum,
     adam,
+    add_gaussian_noise,
 };
 
 }  // namespace tern::kernels::scalar

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "checks.h"
+#include "math_constants.h"
 #include "tern/kernels/dispatch.h"
 #include "tern/kernels/elementwise.h"
 
@@ -280,6 +281,35 @@ Status adam_f32(std::size_t count, float* w, const float* g, float* m, float* v,
   const KernelTable* t = nullptr;
   TERN_RETURN_IF_ERROR(active_kernels(&t));
   t->adam_f32(count, w, g, m, v, c);
+  return Status();
+}
+
+Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::uint64_t key,
+                              std::uint64_t first_index) {
+  const char* op = "add_gaussian_noise_f32";
+  if (!(stddev >= 0.0f) || !std::isfinite(stddev)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: stddev is %g, must be finite and >= 0", op,
+                         static_cast<double>(stddev));
+  }
+  const float scale = stddev * kernels::math::kSqrt2;
+  if (!std::isfinite(scale)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: stddev %g times sqrt(2) overflows float", op,
+                         static_cast<double>(stddev));
+  }
+  if (count == 0) return Status();
+  if (std::uint64_t{count} - 1 > ~first_index) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: first_index %llu + count %llu runs past 2^64 element indices", op,
+                         static_cast<unsigned long long>(first_index),
+                         static_cast<unsigned long long>(count));
+  }
+  Extent eg;
+  TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
+  const KernelTable* t = nullptr;
+  TERN_RETURN_IF_ERROR(active_kernels(&t));
+  t->add_gaussian_noise_f32(count, g, stddev, key, first_index);
   return Status();
 }
 

@@ -20,3 +20,5 @@ void sgd_momentum(std::size_t count, float* w, const float* g, float* velocity,
                   const SgdParams& params);
 void adam(std::size_t count, float* w, const float* g, float* m, float* v,
           const AdamStepConstants& c);
+void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t key,
+                        std::uint64_t first_index);

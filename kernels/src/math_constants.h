@@ -53,7 +53,7 @@ constexpr float kTanhT3 = 0x1.64a976p-6f;
 constexpr float kTanhT4 = -0x1.116a16p-7f;
 constexpr float kTanhT5 = 0x1.2c83c0p-9f;
 
-// --- log (scalar only: one call per row of a loss) ---------------------
+// --- log (scalar per row of a loss; lane-wise in the noise kernel) ------
 // x = 2^e f with f in [sqrt(1/2), sqrt(2)): subtracting the bits of
 // sqrt(1/2) from the bits of x moves the exponent boundary there.
 constexpr unsigned kSqrtHalfBits = 0x3f3504f3u;
@@ -71,5 +71,46 @@ constexpr float kLogL4 = 0x1.c71c72p-3f;  // 2/9
 constexpr float kGeluK0 = 0x1.988454p-1f;
 constexpr float kGeluK2 = 0x1.2444f2p-5f;
 constexpr float kGeluK3 = 0x1.b6676cp-4f;
+
+// --- Gaussian noise (add_gaussian_noise_f32) ----------------------------
+// The integer mixer of the counter-based generator: x ^= x >> 16;
+// x *= kNoiseMul1; x ^= x >> 15; x *= kNoiseMul2; x ^= x >> 16. Shifts and
+// multipliers are the "lowbias32" set found by C. Wellons' hash prospector
+// (2018), a bijection on 32 bits with low avalanche bias. The two seeds
+// only separate the derivations of the two per-block subkeys.
+constexpr unsigned kNoiseMul1 = 0x7feb352du;
+constexpr unsigned kNoiseMul2 = 0x846ca68bu;
+constexpr unsigned kNoiseSeedA = 0x9e3779b9u;  // 2^32 / golden ratio
+constexpr unsigned kNoiseSeedB = 0x517cc1b7u;  // 2^32 / pi
+// Uniform odd numerators t in [-(2^24 - 1), 2^24 - 1]: x = t * 2^-24.
+constexpr int kNoiseHalfRange = 16777216;  // 2^24
+constexpr float kNoiseScale = 0x1p-24f;
+// erfinv(x) = x P(w), w = -log((1 - x)(1 + x)), after M. Giles,
+// "Approximating the erfinv function" (GPU Computing Gems, 2011), single
+// precision: w < 5: P is a degree-8 polynomial in w - 2.5; else in
+// sqrt(w) - 3. His published decimal coefficients, each rounded to float.
+constexpr float kErfinvSplit = 5.0f;
+constexpr float kErfinvCenter = 2.5f;
+constexpr float kErfinvA0 = 0x1.e2cb10p-26f;   //  2.81022636e-08
+constexpr float kErfinvA1 = 0x1.70966cp-22f;   //  3.43273939e-07
+constexpr float kErfinvA2 = -0x1.d8e6aep-19f;  // -3.5233877e-06
+constexpr float kErfinvA3 = -0x1.26b582p-18f;  // -4.39150654e-06
+constexpr float kErfinvA4 = 0x1.ca65b6p-13f;   //  0.00021858087
+constexpr float kErfinvA5 = -0x1.48a810p-10f;  // -0.00125372503
+constexpr float kErfinvA6 = -0x1.11c9dep-8f;   // -0.00417768164
+constexpr float kErfinvA7 = 0x1.f91ec6p-3f;    //  0.246640727
+constexpr float kErfinvA8 = 0x1.805c5ep+0f;    //  1.50140941
+constexpr float kErfinvTailCenter = 3.0f;
+constexpr float kErfinvB0 = -0x1.a3e136p-13f;  // -0.000200214257
+constexpr float kErfinvB1 = 0x1.a76ad6p-14f;   //  0.000100950558
+constexpr float kErfinvB2 = 0x1.61b8e4p-10f;   //  0.00134934322
+constexpr float kErfinvB3 = -0x1.e17bcep-9f;   // -0.00367342844
+constexpr float kErfinvB4 = 0x1.7824f6p-8f;    //  0.00573950773
+constexpr float kErfinvB5 = -0x1.f38baep-8f;   // -0.0076224613
+constexpr float kErfinvB6 = 0x1.354afcp-7f;    //  0.00943887047
+constexpr float kErfinvB7 = 0x1.006db6p+0f;    //  1.00167406
+constexpr float kErfinvB8 = 0x1.6a9efcp+1f;    //  2.83297682
+// sqrt(2) rounded to float: a standard normal deviate is sqrt(2) erfinv(x).
+constexpr float kSqrt2 = 0x1.6a09e6p+0f;
 
 }  // namespace tern::kernels::math

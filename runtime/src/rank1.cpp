@@ -38,7 +38,6 @@
 #include "ops.h"
 #include "tern/kernels/elementwise.h"
 #include "tern/runtime/model.h"
-#include "tern/runtime/rng.h"
 
 namespace tern {
 
@@ -142,15 +141,22 @@ std::uint32_t Model::tensor_index(std::uint32_t layer) const {
 // for compute_gradients().
 std::uint32_t Model::noise_step(bool updating) const { return updating ? steps_ : steps_ + 1; }
 
-// Noise for tensor t of step s comes from its own PCG32 stream, so it does
-// not depend on the order in which tensors (or blocks of one) are updated.
-// 2 * kMaxLayers tensors at most: 32 streams per step.
+// Noise for tensor t of step s: the counter-based generator of
+// add_gaussian_noise_f32 (tern/kernels/elementwise.h) with a key of its own
+// and the element's offset within the tensor as the index, so that the
+// noise of an element depends neither on the order in which tensors are
+// updated nor on how a tensor is cut into blocks (the fused update adds it
+// fused_block_rows(spec) rows at a time, at offset p0 * m). The key is the secret seed xor a
+// 64-bit mix of (step, tensor), in portable integer code: the finalizer of
+// SplitMix64 (multipliers and shifts of Stafford's "Mix13"), a bijection,
+// so distinct (step, tensor) pairs give distinct keys for one seed.
 namespace {
-std::uint64_t noise_stream(std::uint32_t step, std::uint32_t tensor) {
-  return std::uint64_t{step} * (2 * kMaxLayers) + tensor;
-}
-void add_noise(Gaussian& noise, float stddev, float* g, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) g[i] += stddev * noise.next();
+std::uint64_t noise_key(std::uint64_t seed, std::uint32_t step, std::uint32_t tensor) {
+  std::uint64_t x = (std::uint64_t{step} << 32) | tensor;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  x = x ^ (x >> 31);
+  return seed ^ x;
 }
 }  // namespace
 
@@ -172,13 +178,14 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   const std::size_t kin = ls.in, m = ls.out;
   float* block = update_block_;
   float* scratch = rank1_scratch(rows);
-  Gaussian noise(clip_.noise_seed, noise_stream(noise_step(true), tensor_index(layer)));
+  const std::uint64_t key = noise_key(clip_.noise_seed, noise_step(true), tensor_index(layer));
   const std::size_t block_rows = fused_block_rows(spec_);
   for (std::size_t p0 = 0; p0 < kin; p0 += block_rows) {
     const std::size_t pr = kin - p0 < block_rows ? kin - p0 : block_rows;
     std::memset(block, 0, pr * m * sizeof(float));
     kernels_->rank1_accumulate_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
-    if (noise_stddev > 0.0f) add_noise(noise, noise_stddev, block, pr * m);
+    if (noise_stddev > 0.0f)
+      kernels_->add_gaussian_noise_f32(pr * m, block, noise_stddev, key, p0 * m);
     apply_optimizer(layer, true, p0 * m, pr * m, block, sgd, adam);
   }
 }
@@ -306,8 +313,8 @@ void Model::finish_step(std::size_t rows, bool from_factors, const SgdParams* sg
     const LayerBuffers& b = layers_[l];
     const std::uint32_t t = tensor_index(l);
     const std::size_t m = ls.out;
-    Gaussian weight_noise(clip_.noise_seed, noise_stream(step, t));
-    Gaussian bias_noise(clip_.noise_seed, noise_stream(step, t + 1));
+    const std::uint64_t weight_key = noise_key(clip_.noise_seed, step, t);
+    const std::uint64_t bias_key = noise_key(clip_.noise_seed, step, t + 1);
     if (ls.kind == LayerKind::kDense) {
       const float *u, *d;
       factors(l, &u, &d);
@@ -316,7 +323,8 @@ void Model::finish_step(std::size_t rows, bool from_factors, const SgdParams* sg
       } else {
         k.rank1_accumulate_f32(rows, ls.in, m, alpha, u, ls.in, d, m, b.weight_grad, m,
                                rank1_scratch(rows));
-        if (noise_stddev > 0.0f) add_noise(weight_noise, noise_stddev, b.weight_grad, ls.in * m);
+        if (noise_stddev > 0.0f)
+          k.add_gaussian_noise_f32(ls.in * m, b.weight_grad, noise_stddev, weight_key, 0);
       }
       k.column_sums_accumulate_f32(rows, m, alpha, d, m, b.bias_grad);
     } else {
@@ -324,9 +332,9 @@ void Model::finish_step(std::size_t rows, bool from_factors, const SgdParams* sg
         b.weight_grad[j] *= alpha;
         b.bias_grad[j] *= alpha;
       }
-      if (noise_stddev > 0.0f) add_noise(weight_noise, noise_stddev, b.weight_grad, m);
+      if (noise_stddev > 0.0f) k.add_gaussian_noise_f32(m, b.weight_grad, noise_stddev, weight_key, 0);
     }
-    if (noise_stddev > 0.0f) add_noise(bias_noise, noise_stddev, b.bias_grad, m);
+    if (noise_stddev > 0.0f) k.add_gaussian_noise_f32(m, b.bias_grad, noise_stddev, bias_key, 0);
   }
 }
 

@@ -67,6 +67,9 @@ struct KernelTable {
                            const SgdParams& params);
   void (*adam_f32)(std::size_t count, float* w, const float* g, float* m, float* v,
                    const AdamStepConstants& c);
+  // stddev finite, >= 0, and stddev * sqrt(2) finite.
+  void (*add_gaussian_noise_f32)(std::size_t count, float* g, float stddev, std::uint64_t key,
+                                 std::uint64_t first_index);
 };
 
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not

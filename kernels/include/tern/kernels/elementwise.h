@@ -218,4 +218,57 @@ Status adam_step_constants(const AdamParams& params, AdamStepConstants* out);
 Status adam_f32(std::size_t count, float* w, const float* g, float* m, float* v,
                 const AdamParams& params);
 
+// ---------------------------------------------------------------------------
+// Gaussian noise: a counter-based generator
+// ---------------------------------------------------------------------------
+// Noise for differentially private training. The deviate of element index i
+// is a pure function of (key, i): no state runs from one element to the
+// next, so any block of a tensor can be noised in any order, by any vector
+// width, and gets the same bits (the runtime noises fused 16-row blocks and
+// whole gradients alike), and SIMD lanes are independent. Every step is
+// 32-bit integer arithmetic (xor, shifts, wrapping multiply) or one of the
+// float operations of the notation above, so every ISA gives the same bits.
+//
+// The generator is statistical, not cryptographic: anyone who knows the key
+// can predict every deviate. Floating-point DP noise from such a generator
+// gives no formal privacy guarantee against an adversary who can predict
+// it; the key (the runtime's noise seed) must be kept secret.
+//
+// mix(x) = x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b;
+//          x ^= x >> 16                     (uint32, wrapping; a bijection)
+// For index i (uint64) with words hi = i >> 32, lo = i mod 2^32 and key
+// words khi, klo:
+//   a = mix(mix(mix(hi ^ 0x9e3779b9) ^ khi) ^ klo)
+//   b = mix(a ^ 0x517cc1b7)
+//   h = mix(mix(lo ^ a) ^ b)                                (noise_bits_u32)
+// a and b are fixed for 2^32 consecutive indices (the kernels compute them
+// once per such block). 24 bits of h give an odd integer
+//   t = ((h >> 7) | 1) - 2^24 in [-(2^24 - 1), 2^24 - 1],  x = t * 2^-24,
+// uniform on the midpoints of a grid of 2^24 cells of (-1, 1), symmetric
+// about 0, both conversions exact (noise_uniform_f32).
+std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index);
+float noise_uniform_f32(std::uint64_t key, std::uint64_t index);
+
+// erfinv(x) for x in (-1, 1) after M. Giles (GPU Computing Gems, 2011),
+// single precision (coefficients in kernels/src/math_constants.h):
+//   w = 0 - log_f32((1 - x) * (1 + x))        (log_f32 above)
+//   c = w - 2.5;       P = fma Horner of a0..a8 in c
+//   r = sqrt(w) - 3;   Q = fma Horner of b0..b8 in r
+//   erfinv = (w < 5 ? P : Q) * x
+// The vector kernels evaluate both polynomials on every lane and select one
+// (the scalar reference evaluates only the one it returns). For the
+// x of noise_uniform_f32, (1 - x) and (1 + x) are exact and their product
+// is a normal float in [2^-23, 1], so w <= 16 and log_f32 takes its plain
+// path. Measured against the inverse normal CDF in double: see
+// tests/kernels/test_noise.cpp.
+float erfinv_f32(float x);
+
+// g[e] = fma(s, erfinv_f32(noise_uniform_f32(key, first_index + e)), g[e])
+// for e < count, with s = stddev * 0x1.6a09e6p+0 (sqrt 2 in float, one
+// rounding): adds stddev times a standard normal deviate to every element.
+// stddev must be finite and >= 0; first_index + count must not exceed
+// 2^64. g may be unaligned.
+Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::uint64_t key,
+                              std::uint64_t first_index);
+
 }  // namespace tern

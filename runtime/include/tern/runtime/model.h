@@ -96,7 +96,13 @@ struct ClipParams {
   // divided by the rows of the step (the number of examples times
   // spec.example_rows, as the plain mean loss is). 0 = off. The noise is a
   // function of (noise_seed, step, parameter): the same on every ISA and
-  // whether the update is fused or not.
+  // whether the update is fused or not (add_gaussian_noise_f32 of
+  // tern/kernels/elementwise.h; tensor t of step s has the key
+  // noise_seed ^ f((s << 32) | t), f the SplitMix64 finalizer: x ^= x >> 30;
+  // x *= 0xbf58476d1ce4e5b9; x ^= x >> 27; x *= 0x94d049bb133111eb;
+  // x ^= x >> 31; the index is the element's offset in its tensor).
+  // Its generator is statistical, not cryptographic: whoever knows the seed
+  // can predict the noise, and then it protects nothing. Keep it secret.
   float noise_multiplier = 0.0f;
   std::uint64_t noise_seed = 0;
   // The step's gradient (the clipped sum divided by the rows, after

@@ -11,11 +11,9 @@
 // unbiased), and floats built from 24 random bits (exact, no rounding).
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
-#include "tern/kernels/elementwise.h"
 #include "tern/runtime/view.h"
 
 namespace tern {
@@ -78,39 +76,6 @@ class Rng {
   static constexpr std::uint64_t kMultiplier = 6364136223846793005ull;
   std::uint64_t state_;
   std::uint64_t increment_;
-};
-
-// Standard normal deviates by Marsaglia's polar method: pairs (u, v)
-// uniform in the unit disc (rejecting the rest), then u * f and v * f with
-// f = sqrt(-2 ln s / s), s = u^2 + v^2. It needs only sqrt, which IEEE
-// rounds exactly, and tern's own log_f32 (a fixed sequence of float
-// operations), never libm's log, cos or sin, whose last bits vary by
-// platform: the same seed and stream give the same deviates everywhere.
-// Used for the Gaussian noise of differentially private training.
-class Gaussian {
- public:
-  explicit Gaussian(std::uint64_t seed, std::uint64_t stream = 0) : rng_(seed, stream) {}
-  float next() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    float u = 0.0f, v = 0.0f, s = 0.0f;
-    do {
-      u = rng_.uniform() * 2.0f - 1.0f;
-      v = rng_.uniform() * 2.0f - 1.0f;
-      s = u * u + v * v;
-    } while (s >= 1.0f || s == 0.0f);
-    const float f = std::sqrt(-2.0f * log_f32(s) / s);
-    spare_ = v * f;
-    has_spare_ = true;
-    return u * f;
-  }
-
- private:
-  Rng rng_;
-  float spare_ = 0.0f;
-  bool has_spare_ = false;
 };
 
 // Fisher–Yates shuffle of `order` in place: every permutation equally likely,
