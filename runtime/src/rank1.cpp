@@ -380,6 +380,13 @@ Status Model::set_clipping(const ClipParams& p) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: noise is scaled by the per-example clip bound, which is 0", op);
   }
+  // The noise kernel multiplies the deviation by sqrt(2): keep that finite.
+  if (!std::isfinite(p.noise_multiplier * p.example_clip * 1.5f)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: noise deviation %g * %g overflows float", op,
+                         static_cast<double>(p.noise_multiplier),
+                         static_cast<double>(p.example_clip));
+  }
   if (p.global_clip > 0.0f && spec_.fused_update && spec_.example_rows == 0 &&
       spec_.accumulation_rows == 0) {
     return Status::error(StatusCode::kFailedPrecondition,

@@ -1727,6 +1727,13 @@ TEST_CASE("set_clipping: bad parameters and missing spec options are refused") {
       CHECK(contains(s, "must be finite and >= 0"));
     }
   }
+  // Finite factors whose product (the noise deviation) overflows.
+  ClipParams huge;
+  huge.example_clip = 3e19f;
+  huge.noise_multiplier = 3e19f;
+  s = ex.model.set_clipping(huge);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(contains(s, "overflows float"));
   // The refused calls kept the last accepted parameters.
   CHECK(ex.model.clipping().example_clip == 1.0f);
   CHECK(ex.model.clipping().noise_multiplier == 0.0f);
