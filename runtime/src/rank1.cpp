@@ -499,17 +499,39 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: a factor overlaps the weights it would edit", op);
   }
+  // Finite factors, and a bound on every edited weight: |W + scale sum_j
+  // a_j^T b_j| <= max|W| + |scale| sum_j max|a_j| max|b_j| (in double, where
+  // it cannot overflow). Within float's range no step of the FMA chains
+  // overflows, so an edit that passes leaves W finite.
+  double bound = 0.0;
   for (std::size_t j = 0; j < count; ++j) {
+    double max_a = 0.0, max_b = 0.0;
     for (std::size_t p = 0; p < in; ++p) {
-      if (!ops::is_finite(a[j * lda + p])) {
+      const float v = a[j * lda + p];
+      if (!ops::is_finite(v)) {
         return Status::error(StatusCode::kNonFinite, "%s: a[%zu][%zu] is not finite", op, j, p);
       }
+      max_a = std::fmax(max_a, std::fabs(static_cast<double>(v)));
     }
     for (std::size_t q = 0; q < out; ++q) {
-      if (!ops::is_finite(b[j * ldb + q])) {
+      const float v = b[j * ldb + q];
+      if (!ops::is_finite(v)) {
         return Status::error(StatusCode::kNonFinite, "%s: b[%zu][%zu] is not finite", op, j, q);
       }
+      max_b = std::fmax(max_b, std::fabs(static_cast<double>(v)));
     }
+    bound += max_a * max_b;
+  }
+  double max_w = 0.0;
+  for (std::size_t i = 0; i < in * out; ++i) {
+    max_w = std::fmax(max_w, std::fabs(static_cast<double>(w[i])));
+  }
+  bound = max_w + std::fabs(static_cast<double>(scale)) * bound;
+  if (!(bound <= 3.0e38)) {
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: the edit could overflow the weights (|W + edit| up to %g); scale it "
+                         "down",
+                         op, bound);
   }
   kernels_->rank1_accumulate_f32(count, in, out, scale, a, lda, b, ldb, w, out, nullptr);
   return Status();

@@ -1422,6 +1422,12 @@ TEST_CASE("rank1_edit: bad arguments are refused and W is left alone") {
   CHECK(s.code() == StatusCode::kNonFinite);
   CHECK(contains(s, "b[1][9] is not finite"));
   b[1 * 10 + 9] = -0.5f;
+  // Finite factors whose edit could overflow float: refused before W
+  // changes (2 rank-1 terms of 1e30 * 1e10 > FLT_MAX).
+  const std::vector<float> big_a(2 * 6, 1e30f), big_b(2 * 10, -1e10f);
+  s = m.model.rank1_edit(0, 2, big_a.data(), 6, big_b.data(), 10, 1.0f);
+  CHECK(s.code() == StatusCode::kNonFinite);
+  CHECK(contains(s, "could overflow the weights"));
   // Factors that overlap the weights they edit (the first or last bytes).
   const Tensor w = m.model.tensor(0);  // 6 x 10
   s = m.model.rank1_edit(0, 1, w.value.data + 54, 6, b.data(), 10, 1.0f);

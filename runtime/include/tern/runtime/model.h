@@ -207,8 +207,10 @@ class Model {
 
   // W += scale * sum_j a_j^T b_j for Dense layer `layer` (W is in x out):
   // `count` rank-1 terms, a_j = a + j * lda (in floats), b_j = b + j * ldb
-  // (out floats). The factors must be finite; the optimizer state is left
-  // alone. Works in inference models too (factors computed on a host, e.g.
+  // (out floats). The factors must be finite, and an edit that could
+  // overflow a weight (max|W| + |scale| sum_j max|a_j| max|b_j| beyond
+  // float's range) is refused (kNonFinite) before W changes; the optimizer
+  // state is left alone. Works in inference models too (factors computed on a host, e.g.
   // by a model-editing method). Weights go through one FMA chain per
   // element, so an edit gives the same bits on every ISA.
   Status rank1_edit(std::uint32_t layer, std::size_t count, const float* a, std::size_t lda,
