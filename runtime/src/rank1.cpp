@@ -117,6 +117,14 @@ void scale_rows(std::size_t rows, std::size_t m, const float* scale, float* d) {
 
 bool non_negative_finite(float v) { return std::isfinite(v) && v >= 0.0f; }
 
+// max(m, |v|) for finite v. A comparison, not std::fmax: GCC 12's
+// vectoriser for aarch64 fails (an internal compiler error) on an fmax
+// reduction over a double accumulator.
+double larger_magnitude(double m, float v) {
+  const double x = v < 0.0f ? -static_cast<double>(v) : static_cast<double>(v);
+  return x > m ? x : m;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -511,21 +519,19 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
       if (!ops::is_finite(v)) {
         return Status::error(StatusCode::kNonFinite, "%s: a[%zu][%zu] is not finite", op, j, p);
       }
-      max_a = std::fmax(max_a, std::fabs(static_cast<double>(v)));
+      max_a = larger_magnitude(max_a, v);
     }
     for (std::size_t q = 0; q < out; ++q) {
       const float v = b[j * ldb + q];
       if (!ops::is_finite(v)) {
         return Status::error(StatusCode::kNonFinite, "%s: b[%zu][%zu] is not finite", op, j, q);
       }
-      max_b = std::fmax(max_b, std::fabs(static_cast<double>(v)));
+      max_b = larger_magnitude(max_b, v);
     }
     bound += max_a * max_b;
   }
   double max_w = 0.0;
-  for (std::size_t i = 0; i < in * out; ++i) {
-    max_w = std::fmax(max_w, std::fabs(static_cast<double>(w[i])));
-  }
+  for (std::size_t i = 0; i < in * out; ++i) max_w = larger_magnitude(max_w, w[i]);
   bound = max_w + std::fabs(static_cast<double>(scale)) * bound;
   if (!(bound <= 3.0e38)) {
     return Status::error(StatusCode::kNonFinite,
