@@ -273,13 +273,8 @@ int main(int argc, char** argv) {
   // The training set is needed even with --model: its mean and deviation
   // standardise the test set exactly as tern-train-fashion did.
   tern::data::Dataset train, test;
-  tern::Status s = tern::data::load_idx_pair(opt.data_dir.c_str(), "train", 10, &train);
-  if (s.ok()) s = tern::data::load_idx_pair(opt.data_dir.c_str(), "t10k", 10, &test);
-  if (s.ok() && (train.width != kSpec.input_width || test.width != kSpec.input_width)) {
-    s = tern::Status::error(tern::StatusCode::kShapeMismatch,
-                            "images have %zu pixels; the model takes %u", train.width,
-                            static_cast<unsigned>(kSpec.input_width));
-  }
+  tern::Status s =
+      tern::data::load_fashion_mnist(opt.data_dir.c_str(), kSpec.input_width, &train, &test);
   if (!s.ok()) {
     std::fprintf(stderr,
                  "Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist, or "
@@ -287,7 +282,6 @@ int main(int argc, char** argv) {
                  opt.data_dir.c_str());
     return fail("loading data", s);
   }
-  tern::data::standardise(train, test);
 
   tern::Arena arena;
   s = arena.attach(g_arena, sizeof g_arena);

@@ -183,9 +183,12 @@ int main(int argc, char** argv) {
     return fail("ISA selection", tern::active_kernels(&table));
   }
 
+  const tern::ModelSpec spec =
+      tern::mlp({784, 256, 128, 10}, opt.batch, tern::Mode::kTraining, tern::Pointwise::kRelu,
+                tern::LossKind::kSoftmaxCrossEntropy, opt.optimizer);
   tern::data::Dataset train, test;
-  tern::Status s = tern::data::load_idx_pair(opt.data_dir.c_str(), "train", 10, &train);
-  if (s.ok()) s = tern::data::load_idx_pair(opt.data_dir.c_str(), "t10k", 10, &test);
+  tern::Status s =
+      tern::data::load_fashion_mnist(opt.data_dir.c_str(), spec.input_width, &train, &test);
   if (!s.ok()) {
     std::fprintf(stderr,
                  "Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist, or "
@@ -193,11 +196,7 @@ int main(int argc, char** argv) {
                  opt.data_dir.c_str());
     return fail("loading data", s);
   }
-  tern::data::standardise(train, test);
 
-  const tern::ModelSpec spec =
-      tern::mlp({784, 256, 128, 10}, opt.batch, tern::Mode::kTraining, tern::Pointwise::kRelu,
-                tern::LossKind::kSoftmaxCrossEntropy, opt.optimizer);
   const std::size_t bytes = tern::arena_bytes(spec);
   if (bytes == 0) {
     std::fprintf(stderr, "invalid model spec\n");

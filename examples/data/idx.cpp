@@ -141,4 +141,16 @@ void standardise(Dataset& train, Dataset& test) {
   for (float& v : test.x) v = (v - m) * inv;
 }
 
+Status load_fashion_mnist(const char* dir, std::size_t width, Dataset* train, Dataset* test) {
+  TERN_RETURN_IF_ERROR(load_idx_pair(dir, "train", 10, train));
+  TERN_RETURN_IF_ERROR(load_idx_pair(dir, "t10k", 10, test));
+  if (train->width != width || test->width != width) {
+    return Status::error(StatusCode::kShapeMismatch,
+                         "images have %zu (train) and %zu (test) pixels; the model takes %zu",
+                         train->width, test->width, width);
+  }
+  standardise(*train, *test);
+  return Status();
+}
+
 }  // namespace tern::data

@@ -42,4 +42,10 @@ Status load_idx_pair(const char* dir, const char* prefix, std::uint32_t classes,
 // standard deviation (computed in double, applied in float).
 void standardise(Dataset& train, Dataset& test);
 
+// Fashion-MNIST (or MNIST) from `dir`: train-* and t10k-* with 10 classes,
+// kShapeMismatch unless both have `width` pixels per image, then
+// standardise()d. What tern-train-fashion and tern-edit-fashion both feed
+// their model.
+Status load_fashion_mnist(const char* dir, std::size_t width, Dataset* train, Dataset* test);
+
 }  // namespace tern::data
