@@ -5,7 +5,7 @@
 
 #include "le_bytes.h"
 
-#include "ops.h"
+#include "portable_ops.h"
 
 #if TERN_HAS_OS
 #include <fcntl.h>

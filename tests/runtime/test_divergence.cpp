@@ -57,11 +57,12 @@ void set_lr(Model& m, float lr) {
 
 TEST_CASE("divergence guard: the snapshot is planned into the arena, exactly") {
   const ModelPlan plan = plan_model(kGuarded);
-  const std::size_t state = static_cast<std::size_t>(plan.parameters.bytes + plan.moment1.bytes +
-                                                     plan.moment2.bytes);
-  CHECK(plan.snapshot.bytes == state);
+  const std::size_t state =
+      static_cast<std::size_t>(plan[ModelBuffer::kParameters].bytes +
+                               plan[ModelBuffer::kMoment1].bytes + plan[ModelBuffer::kMoment2].bytes);
+  CHECK(plan[ModelBuffer::kSnapshot].bytes == state);
   CHECK(arena_bytes(kGuarded) == arena_bytes(kPlain) + state);
-  CHECK(plan.snapshot.end() == plan.total);
+  CHECK(plan[ModelBuffer::kSnapshot].end() == plan.total);
   ModelInArena g(kGuarded);
   REQUIRE(g.status.ok());
   CHECK(g.arena.high_water() == arena_bytes(kGuarded));

@@ -1028,18 +1028,19 @@ TEST_CASE("fused update: no weight-gradient buffers in the plan, one update bloc
     std::uint64_t weight_grads = 0, widest = 0;
     for (std::uint32_t l = 0; l < spec.layer_count; ++l) {
       if (spec.layers[l].kind != LayerKind::kDense) continue;
-      weight_grads += plain_plan.layers[l].weight_grad.bytes;
-      CHECK(plain_plan.layers[l].weight_grad.bytes ==
+      weight_grads += plain_plan.layers[l][LayerBuffer::kWeightGrad].bytes;
+      CHECK(plain_plan.layers[l][LayerBuffer::kWeightGrad].bytes ==
             (std::uint64_t{spec.layers[l].in} * spec.layers[l].out * 4 + 63) / 64 * 64);
-      CHECK_FALSE(fused_plan.layers[l].weight_grad.present());
+      CHECK_FALSE(fused_plan.layers[l][LayerBuffer::kWeightGrad].present());
       widest = std::max<std::uint64_t>(widest, spec.layers[l].out);
     }
     // 16 rows of W per block, 64 when the step packs panels (>= kPackMinRows rows).
     const std::uint64_t block_rows = spec.rows >= kPackMinRows ? 64 : 16;
     CHECK(fused_block_rows(fused) == block_rows);
-    CHECK(fused_plan.update_block.bytes == (widest * block_rows * 4 + 63) / 64 * 64);
-    CHECK_FALSE(plain_plan.update_block.present());
-    CHECK(arena_bytes(fused) == arena_bytes(spec) - weight_grads + fused_plan.update_block.bytes);
+    CHECK(fused_plan[ModelBuffer::kUpdateBlock].bytes == (widest * block_rows * 4 + 63) / 64 * 64);
+    CHECK_FALSE(plain_plan[ModelBuffer::kUpdateBlock].present());
+    CHECK(arena_bytes(fused) ==
+          arena_bytes(spec) - weight_grads + fused_plan[ModelBuffer::kUpdateBlock].bytes);
 
     ModelInArena m(fused);
     REQUIRE(m.status.ok());
@@ -1281,7 +1282,7 @@ TEST_CASE("accumulation with global clipping and no example gradients") {
     CAPTURE(fused);
     Pair p(whole, whole.with_rows(8).with_accumulation(16).with_fused_update(fused));
     // The Gram blocks of the norm are planned without example gradients too.
-    CHECK(plan_model(p.acc.model.spec()).norm_scratch.bytes >= 2 * kGramBlock * kGramBlock * 4);
+    CHECK(plan_model(p.acc.model.spec())[ModelBuffer::kNormScratch].bytes >= 2 * kGramBlock * kGramBlock * 4);
     OptimizerParams o;
     o.learning_rate = 1.0f;
     o.momentum = 0.0f;

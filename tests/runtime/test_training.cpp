@@ -323,7 +323,7 @@ TEST_CASE("no slack: every cache line of the planned arena is used") {
     REQUIRE(m.model.forward(data.x.data(), spec.input_width, spec.rows).ok());
     const unsigned char* p = m.buffer.data();
     std::size_t untouched = 0;
-    const Region scratch = plan_model(spec).scratch;
+    const Region scratch = plan_model(spec)[ModelBuffer::kScratch];
     for (std::size_t line = 0; line < m.buffer.size() / 64; ++line) {
       if (widest == Isa::kScalar && line * 64 >= scratch.offset && line * 64 < scratch.end()) {
         continue;

@@ -1,23 +1,36 @@
 // tern/runtime/model.h — a model built from a ModelSpec inside an arena:
-// forward, backward, optimizer step.
+// forward pass, loss, backward pass, optimizer update.
 //
 // Model::build() checks the spec, takes exactly arena_bytes(spec) bytes from
 // the arena, resolves every buffer of the plan (tern/runtime/plan.h) into a
-// pointer and fetches the active kernel table once. Nothing after build()
-// allocates: a training step is a fixed sequence of kernel calls on
-// pre-planned buffers, and the shapes of those calls were validated when the
-// model was built, so the hot loops call the unchecked table entries.
+// pointer, fetches the active kernel table once and decides which training
+// step the spec runs. Nothing after build() allocates: a training step is a
+// fixed sequence of kernel calls on pre-planned buffers, and the shapes of
+// those calls were validated when the model was built, so the hot loops call
+// the unchecked table entries.
 //
-// A training step, for a batch of n <= spec.rows rows:
-//   forward   point 0 = the batch (copied into the arena, checked finite),
-//             point l+1 = layer l (point l)
-//   loss      mean over rows of softmax cross-entropy or 0.5*squared error;
-//             the delta of the output point is its gradient
-//   backward  for l = L-1 .. 0: Dense layers accumulate dL/dW as a sum of
-//             per-row outer products (rank1_accumulate), dL/db as column
-//             sums, and hand dL/dX = dZ W^T (backprop_rows) to layer l-1;
-//             LayerNorm and residual add are plain loops in a fixed order
-//   update    SGD with momentum, Adam or AdamW, in place, one tensor at a time
+// The words used for a training step, in the code, its comments and the docs,
+// for a batch of n <= spec.rows rows:
+//   forward pass   point 0 = the batch (copied into the arena, checked
+//                  finite), point l+1 = layer l (point l)    (forward_pass.cpp)
+//   loss           mean over rows of softmax cross-entropy or 0.5*squared
+//                  error; its gradient is the delta of the output point
+//                                                                   (loss.cpp)
+//   backward pass  for l = L-1 .. 0, two parts:
+//     propagate    the delta of point l+1 through layer l: the activation
+//                  derivative in place, then dL/d(point l) (backprop_rows for
+//                  Dense), plus the deltas of skip connections
+//     gradients    a Dense layer's dL/dW as a sum of per-row outer products
+//                  of its factors (u_i = its input row, d_i = its delta row;
+//                  rank1_accumulate) and dL/db as column sums; LayerNorm's
+//                  dgamma, dbeta                            (backward_pass.cpp)
+//   update         SGD with momentum, Adam or AdamW, in place, one tensor (or
+//                  fused-update block) at a time           (optimizer_step.cpp)
+// The step that runs these is chosen once, at build(), from the spec
+// (train_step.cpp): the gradients go to stored buffers, straight into the
+// optimizer (fused update), or are formed from kept factors (example
+// gradients, example_gradients.cpp; accumulation, accumulation.cpp); the
+// step is single, guarded (divergence_guard.cpp) or accumulated.
 // Every step gives the same bits under every ISA (the kernels' arithmetic
 // contract; the runtime's own loops are portable C++ with a fixed order).
 #pragma once
@@ -25,7 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/platform/isa.h"
 #include "tern/platform/status.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/plan.h"
@@ -33,6 +46,13 @@
 #include "tern/runtime/view.h"
 
 namespace tern {
+
+// The kernel table (tern/kernels/kernel_table.h) is internal to tern's
+// libraries: a model holds a pointer to it, users never call it.
+struct KernelTable;
+namespace runtime_detail {
+struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
+}  // namespace runtime_detail
 
 // A batch for training or evaluation. Sample s is the row x + s * ldx (with
 // its label labels[s] or target row targets + s * ldt); the batch is samples
@@ -134,7 +154,7 @@ class Model {
   const ModelSpec& spec() const { return spec_; }
   std::size_t bytes() const { return bytes_; }
   // The ISA of the kernel table fetched by build().
-  Isa isa() const { return kernels_ != nullptr ? kernels_->isa : Isa::kScalar; }
+  Isa isa() const;
 
   // Deterministic initialisation: Dense W uniform with He (limit
   // sqrt(6/fan_in)) or Xavier (sqrt(6/(fan_in+fan_out))) scale, biases 0,
@@ -172,7 +192,7 @@ class Model {
   // kFailedPrecondition unless the spec has divergence_guard; the factor
   // must be in (0, 1).
   Status set_divergence_policy(const DivergencePolicy& policy);
-  const DivergenceReport& divergence() const { return divergence_; }
+  const DivergenceReport& divergence() const { return guard_.report; }
   // Optimizer steps taken since initialize().
   std::uint32_t steps() const { return steps_; }
   void set_steps(std::uint32_t steps) { steps_ = steps; }
@@ -237,87 +257,106 @@ class Model {
   MatrixView<const float> delta(std::uint32_t p) const;
 
  private:
-  struct LayerBuffers {
-    float* weight = nullptr;
-    float* bias = nullptr;
-    float* weight_grad = nullptr;
-    float* bias_grad = nullptr;
-    float* weight_m = nullptr;
-    float* bias_m = nullptr;
-    float* weight_v = nullptr;
-    float* bias_v = nullptr;
-    float* pre = nullptr;
-    float* mean = nullptr;
-    float* rstd = nullptr;
-    float* factor_u = nullptr;
-    float* factor_d = nullptr;
+  using UpdateConstants = runtime_detail::UpdateConstants;
+
+  // How a training step frames its work (train_step.cpp): one step, one
+  // step with the divergence guard's snapshot and restore, or accumulate +
+  // flush.
+  enum class StepFrame : std::uint8_t { kSingle, kGuarded, kAccumulated };
+  // Where the backward pass puts the parameter gradients: into the gradient
+  // buffers (then the optimizer reads them), straight into the optimizer a
+  // block of W at a time (fused update), or nowhere until every delta is
+  // known and the gradients are formed from the kept factors (example
+  // gradients, accumulation).
+  enum class GradientPath : std::uint8_t { kStored, kFused, kFromFactors };
+  // The factors gradients_from_factors() reads: this step's points and
+  // deltas, or the rows accumulate() kept.
+  enum class FactorSource : std::uint8_t { kLive, kAccumulated };
+
+  // The divergence guard's state (divergence_guard.cpp).
+  struct DivergenceGuard {
+    unsigned char* snapshot = nullptr;  // parameters + moments; null: no guard
+    std::uint32_t snapshot_steps = 0;
+    bool snapshot_valid = false;
+    DivergencePolicy policy;
+    DivergenceReport report;
   };
 
+  // A buffer of the model and its size (plan.h, ModelBuffer).
+  struct ModelBufferView {
+    float* data = nullptr;
+    std::size_t bytes = 0;
+  };
+
+  float* buffer(std::uint32_t layer, LayerBuffer b) const {
+    return layer_buffers_[layer][static_cast<std::size_t>(b)];
+  }
+  const ModelBufferView& buffer(ModelBuffer b) const {
+    return model_buffers_[static_cast<std::size_t>(b)];
+  }
+  std::size_t weight_count(std::uint32_t layer) const;
+  std::uint32_t tensor_index(std::uint32_t layer) const;
   Status check_training(const char* op) const;
-  Status check_accumulating(const char* op) const;
-  Status guarded_step(const Batch& batch, float* mean_loss);
-  bool state_finite() const;
-  void copy_state(bool to_snapshot);
-  void forward_loss(std::size_t rows, float grad_scale, float* loss_sum);
+
+  // forward_pass.cpp
+  void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
+  // batch_loading.cpp
+  Status load_batch(const Batch& batch);
+  // loss.cpp
+  void forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum);
   float loss_gradient_scale(std::size_t rows) const;
   Status load_and_forward(const char* op, const Batch& batch, float grad_scale, float* loss_sum);
-  void run_backward(std::size_t rows, const SgdParams* sgd, const AdamStepConstants* adam);
+  // backward_pass.cpp
+  void propagate_delta(std::uint32_t layer, std::size_t rows, bool to_input);
   void add_skip_deltas(std::uint32_t layer, std::size_t rows);
-  void propagate_layer(std::uint32_t layer, std::size_t rows, bool to_input);
-  Status begin_update(SgdParams* sgd, AdamStepConstants* adam);
-  void apply_optimizer(std::uint32_t layer, bool is_weight, std::size_t offset, std::size_t count,
-                       const float* grad, const SgdParams* sgd, const AdamStepConstants* adam);
-  void apply_stored_gradients(const SgdParams* sgd, const AdamStepConstants* adam);
-  Status backward_and_update(std::size_t rows);
-  // Rank-1 variants (runtime/src/rank1.cpp).
-  void propagate_down_to(std::uint32_t stop, std::size_t rows);
-  void propagate(std::size_t rows);
-  void compute_example_norms(std::size_t rows);
-  void finish_step(std::size_t rows, bool from_factors, const SgdParams* sgd,
-                   const AdamStepConstants* adam);
+  void propagate_deltas(std::uint32_t stop, std::size_t rows);
+  void backward_pass(std::size_t rows, const UpdateConstants* fused);
+  // optimizer_step.cpp
+  Status start_update(UpdateConstants* update);
+  void apply_optimizer(std::uint32_t layer, bool is_bias, std::size_t offset, std::size_t count,
+                       const float* grad, const UpdateConstants& update);
+  void update_stored_tensors(const UpdateConstants& update);
   void update_weights_fused(std::uint32_t layer, std::size_t rows, const float* u,
                             std::size_t ldu, const float* d, std::size_t ldd, float alpha,
-                            float noise_stddev, const SgdParams* sgd,
-                            const AdamStepConstants* adam);
-  void clip_gradient_buffers();
+                            float noise_stddev, const UpdateConstants& update);
   float* rank1_scratch(std::size_t rows) const;
-  std::uint32_t tensor_index(std::uint32_t layer) const;
-  std::uint32_t noise_step(bool updating) const;
-  Status load_batch(const Batch& batch);
-  void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
-  std::size_t weight_count(std::uint32_t layer) const;
+  // train_step.cpp
+  void zero_gradients();
+  Status single_step(const Batch& batch, float* mean_loss);
+  Status backward_and_update(std::size_t rows);
+  // example_gradients.cpp
+  void propagate_for_factors(std::size_t rows);
+  void compute_example_norms(std::size_t rows);
+  void gradients_from_factors(std::size_t rows, FactorSource source,
+                              const UpdateConstants* update);
+  // gradient_clipping.cpp
+  void clip_stored_gradients();
+  // accumulation.cpp
+  Status check_accumulating(const char* op) const;
+  Status accumulate_rows(const char* op, const Batch& batch, float* mean_loss);
+  Status flush_factors();
+  Status accumulated_step(const Batch& batch, float* mean_loss);
+  // divergence_guard.cpp
+  Status guarded_step(const Batch& batch, float* mean_loss);
+  bool state_finite() const;
+  void save_state();
+  void restore_state();
 
   ModelSpec spec_;
   const KernelTable* kernels_ = nullptr;
   unsigned char* base_ = nullptr;
   std::size_t bytes_ = 0;
-  LayerBuffers layers_[kMaxLayers];
+  StepFrame step_frame_ = StepFrame::kSingle;
+  GradientPath gradient_path_ = GradientPath::kStored;
+  float* layer_buffers_[kMaxLayers][kLayerBufferCount] = {};
+  ModelBufferView model_buffers_[kModelBufferCount] = {};
   float* points_[kMaxLayers + 1] = {};
   float* deltas_[kMaxLayers + 1] = {};
-  void* labels_ = nullptr;
-  float* gradients_ = nullptr;
-  std::size_t gradient_bytes_ = 0;
-  float* scratch_ = nullptr;
-  std::size_t scratch_floats_ = 0;
-  float* update_block_ = nullptr;
-  float* example_norms_ = nullptr;
-  float* row_scale_ = nullptr;
-  float* norm_scratch_ = nullptr;
   std::size_t examples_done_ = 0;  // examples of the last step with example gradients
   std::uint32_t accumulated_ = 0;  // factor rows waiting for flush()
   ClipParams clip_;
   float gradient_norm_ = 0.0f;
-  // Divergence guard: the parameter and moment groups (contiguous spans of
-  // the block) and their copy.
-  unsigned char* params_ = nullptr;
-  std::size_t params_bytes_ = 0;
-  unsigned char* moments_ = nullptr;
-  std::size_t moments_bytes_ = 0;
-  unsigned char* snapshot_ = nullptr;
-  std::uint32_t snapshot_steps_ = 0;
-  bool snapshot_valid_ = false;
-  DivergencePolicy policy_;
-  DivergenceReport divergence_;
+  DivergenceGuard guard_;
   std::size_t rows_done_ = 0;  // rows of the last forward()
   std::uint32_t tensor_count_ = 0;
   std::size_t parameter_count_ = 0;

@@ -83,35 +83,79 @@ struct Region {
   constexpr std::uint64_t end() const { return offset + bytes; }
 };
 
+// The buffers of one layer, by role. Each parameter role is a (weight,
+// bias) pair in that order, so tensor_buffer() finds either member.
+enum class LayerBuffer : std::uint8_t {
+  kWeight,          // Dense W (in x out); LayerNorm gamma (out)
+  kBias,            // Dense b (out); LayerNorm beta (out)
+  kWeightGrad,      // training, except Dense W under a fused update
+  kBiasGrad,        // training
+  kWeightMoment1,   // training: SGD velocity or Adam first moment
+  kBiasMoment1,
+  kWeightMoment2,   // training, Adam/AdamW: second moment
+  kBiasMoment2,
+  kPreActivation,   // training: Dense pre-activation (GELU, tanh, sigmoid)
+  kMean,            // training: LayerNorm mean, one float per row
+  kRstd,            // training: LayerNorm 1/std, one float per row
+  kFactorU,         // accumulation: K x in inputs (Dense)
+  kFactorD,         // accumulation: K x out deltas (Dense)
+};
+constexpr std::size_t kLayerBufferCount = 13;
+static_assert(static_cast<std::size_t>(LayerBuffer::kFactorD) + 1 == kLayerBufferCount,
+              "kLayerBufferCount counts every LayerBuffer");
+
+// What a parameter tensor's buffer holds.
+enum class TensorRole : std::uint8_t { kValue = 0, kGrad = 1, kMoment1 = 2, kMoment2 = 3 };
+constexpr LayerBuffer tensor_buffer(TensorRole role, bool is_bias) {
+  return static_cast<LayerBuffer>(2 * static_cast<unsigned>(role) + (is_bias ? 1u : 0u));
+}
+
+// The buffers of the whole model, one each.
+enum class ModelBuffer : std::uint8_t {
+  kParameters,    // the group spans: every W, b, gamma, beta
+  kGradients,     //   their gradients (training)
+  kMoment1,       //   optimizer moment 1 (training)
+  kMoment2,       //   optimizer moment 2 (training, Adam/AdamW); follows kMoment1
+  kLabels,        // training: uint32 labels or float targets
+  kScratch,       // packed panels (rows >= kPackMinRows)
+  kUpdateBlock,   // fused update: fused_block_rows x widest Dense output
+  kExampleNorms,  // example gradients: examples x (layers + 1) norms
+  kRowScale,      // example gradients: a clip scale per row
+  kNormScratch,   // example gradients: Gram blocks, LayerNorm sums;
+                  // accumulation alone: Gram blocks
+  kSnapshot,      // divergence guard: parameters + moments
+};
+constexpr std::size_t kModelBufferCount = 11;
+static_assert(static_cast<std::size_t>(ModelBuffer::kSnapshot) + 1 == kModelBufferCount,
+              "kModelBufferCount counts every ModelBuffer");
+
 struct LayerPlan {
-  Region weight, bias;            // Dense W (in x out), b (out); LayerNorm gamma, beta (out)
-  Region weight_grad, bias_grad;  // training
-  Region weight_m, bias_m;        // training: SGD velocity or Adam first moment
-  Region weight_v, bias_v;        // training, Adam/AdamW: second moment
-  Region pre;                     // training: Dense pre-activation (GELU, tanh, sigmoid)
-  Region factor_u, factor_d;      // accumulation: K x in inputs, K x out deltas (Dense)
-  Region mean, rstd;              // training: LayerNorm statistics, one float per row
+  Region buffers[kLayerBufferCount] = {};
+  constexpr Region& operator[](LayerBuffer b) { return buffers[static_cast<std::size_t>(b)]; }
+  constexpr const Region& operator[](LayerBuffer b) const {
+    return buffers[static_cast<std::size_t>(b)];
+  }
 };
 
+// Every buffer of a model. Model::build() resolves all of them in one loop
+// over layers[], buffers[], points[] and deltas[], so a new buffer is added
+// here, in plan_model(), and nowhere else.
 struct ModelPlan {
   SpecCheck check;
   LayerPlan layers[kMaxLayers] = {};
+  Region buffers[kModelBufferCount] = {};
   Region points[kMaxLayers + 1] = {};  // inference: points[0] absent (the caller's input)
   Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
-  Region labels;                       // training: uint32 labels or float targets
-  Region scratch;                      // packed panels (rows >= kPackMinRows)
-  Region update_block;                 // fused update: fused_block_rows x widest Dense output
-  Region example_norms;                // example gradients: examples x (layers + 1) norms
-  Region row_scale;                    // example gradients: a clip scale per row
-  Region norm_scratch;                 // example gradients: Gram blocks, LayerNorm sums;
-                                       // accumulation alone: Gram blocks
-  Region snapshot;                     // divergence guard: parameters + moments
-  Region parameters, gradients, moment1, moment2;  // the group spans
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
   std::uint32_t tensor_count = 0;      // parameter tensors (two per Dense / LayerNorm)
   std::uint32_t point_buffers = 0;     // distinct activation buffers
   std::uint32_t delta_buffers = 0;     // distinct delta buffers
   std::uint64_t total = 0;             // bytes of the whole block
+
+  constexpr Region& operator[](ModelBuffer b) { return buffers[static_cast<std::size_t>(b)]; }
+  constexpr const Region& operator[](ModelBuffer b) const {
+    return buffers[static_cast<std::size_t>(b)];
+  }
 };
 
 // Rows per step from which the kernels get scratch for packed panels. At
@@ -220,40 +264,40 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
     if (ls.kind == LayerKind::kLayerNorm) return ls.out;
     return 0;
   };
-  plan.parameters.offset = cur.at;
+  plan[ModelBuffer::kParameters].offset = cur.at;
   for (std::uint32_t l = 0; l < L; ++l) {
     if (!has_parameters(spec.layers[l].kind)) continue;
-    plan.layers[l].weight = cur.take(bytes_of_floats(param_floats(l, true)));
-    plan.layers[l].bias = cur.take(bytes_of_floats(param_floats(l, false)));
+    plan.layers[l][LayerBuffer::kWeight] = cur.take(bytes_of_floats(param_floats(l, true)));
+    plan.layers[l][LayerBuffer::kBias] = cur.take(bytes_of_floats(param_floats(l, false)));
     plan.parameter_floats += param_floats(l, true) + param_floats(l, false);
     plan.tensor_count += 2;
   }
-  plan.parameters.bytes = cur.at - plan.parameters.offset;
+  plan[ModelBuffer::kParameters].bytes = cur.at - plan[ModelBuffer::kParameters].offset;
   if (training) {
-    plan.gradients.offset = cur.at;
+    plan[ModelBuffer::kGradients].offset = cur.at;
     for (std::uint32_t l = 0; l < L; ++l) {
       if (!has_parameters(spec.layers[l].kind)) continue;
       const bool fused = spec.fused_update && spec.layers[l].kind == LayerKind::kDense;
-      if (!fused) plan.layers[l].weight_grad = cur.take(plan.layers[l].weight.bytes);
-      plan.layers[l].bias_grad = cur.take(plan.layers[l].bias.bytes);
+      if (!fused) plan.layers[l][LayerBuffer::kWeightGrad] = cur.take(plan.layers[l][LayerBuffer::kWeight].bytes);
+      plan.layers[l][LayerBuffer::kBiasGrad] = cur.take(plan.layers[l][LayerBuffer::kBias].bytes);
     }
-    plan.gradients.bytes = cur.at - plan.gradients.offset;
-    plan.moment1.offset = cur.at;
+    plan[ModelBuffer::kGradients].bytes = cur.at - plan[ModelBuffer::kGradients].offset;
+    plan[ModelBuffer::kMoment1].offset = cur.at;
     for (std::uint32_t l = 0; l < L; ++l) {
       if (!has_parameters(spec.layers[l].kind)) continue;
-      plan.layers[l].weight_m = cur.take(plan.layers[l].weight.bytes);
-      plan.layers[l].bias_m = cur.take(plan.layers[l].bias.bytes);
+      plan.layers[l][LayerBuffer::kWeightMoment1] = cur.take(plan.layers[l][LayerBuffer::kWeight].bytes);
+      plan.layers[l][LayerBuffer::kBiasMoment1] = cur.take(plan.layers[l][LayerBuffer::kBias].bytes);
     }
-    plan.moment1.bytes = cur.at - plan.moment1.offset;
-    plan.moment2.offset = cur.at;
+    plan[ModelBuffer::kMoment1].bytes = cur.at - plan[ModelBuffer::kMoment1].offset;
+    plan[ModelBuffer::kMoment2].offset = cur.at;
     if (two_moments) {
       for (std::uint32_t l = 0; l < L; ++l) {
         if (!has_parameters(spec.layers[l].kind)) continue;
-        plan.layers[l].weight_v = cur.take(plan.layers[l].weight.bytes);
-        plan.layers[l].bias_v = cur.take(plan.layers[l].bias.bytes);
+        plan.layers[l][LayerBuffer::kWeightMoment2] = cur.take(plan.layers[l][LayerBuffer::kWeight].bytes);
+        plan.layers[l][LayerBuffer::kBiasMoment2] = cur.take(plan.layers[l][LayerBuffer::kBias].bytes);
       }
     }
-    plan.moment2.bytes = cur.at - plan.moment2.offset;
+    plan[ModelBuffer::kMoment2].bytes = cur.at - plan[ModelBuffer::kMoment2].offset;
   }
 
   // Points.
@@ -289,10 +333,10 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
   if (training) {
     for (std::uint32_t l = 0; l < L; ++l) {
       const LayerSpec& ls = spec.layers[l];
-      if (keeps_pre_activation(ls)) plan.layers[l].pre = cur.take(bytes_of_floats(n * ls.out));
+      if (keeps_pre_activation(ls)) plan.layers[l][LayerBuffer::kPreActivation] = cur.take(bytes_of_floats(n * ls.out));
       if (ls.kind == LayerKind::kLayerNorm) {
-        plan.layers[l].mean = cur.take(bytes_of_floats(n));
-        plan.layers[l].rstd = cur.take(bytes_of_floats(n));
+        plan.layers[l][LayerBuffer::kMean] = cur.take(bytes_of_floats(n));
+        plan.layers[l][LayerBuffer::kRstd] = cur.take(bytes_of_floats(n));
       }
     }
 
@@ -333,15 +377,15 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
 
     const std::uint64_t label_bytes =
         spec.loss == LossKind::kSoftmaxCrossEntropy ? n * 4 : n * spec.output_width() * 4;
-    plan.labels = cur.take(round_up(label_bytes));
+    plan[ModelBuffer::kLabels] = cur.take(round_up(label_bytes));
 
     if (spec.accumulation_rows != 0) {
       const std::uint64_t K = spec.accumulation_rows;
       for (std::uint32_t l = 0; l < L; ++l) {
         const LayerSpec& ls = spec.layers[l];
         if (ls.kind != LayerKind::kDense) continue;
-        plan.layers[l].factor_u = cur.take(bytes_of_floats(K * ls.in));
-        plan.layers[l].factor_d = cur.take(bytes_of_floats(K * ls.out));
+        plan.layers[l][LayerBuffer::kFactorU] = cur.take(bytes_of_floats(K * ls.in));
+        plan.layers[l][LayerBuffer::kFactorD] = cur.take(bytes_of_floats(K * ls.out));
       }
     }
     if (spec.example_rows != 0) {
@@ -349,13 +393,13 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
       for (std::uint32_t p = 0; p <= L; ++p) {
         if (spec.width(p) > widest) widest = spec.width(p);
       }
-      plan.example_norms = cur.take(bytes_of_floats(n / spec.example_rows * (L + 1)));
-      plan.row_scale = cur.take(bytes_of_floats(n));
-      plan.norm_scratch =
+      plan[ModelBuffer::kExampleNorms] = cur.take(bytes_of_floats(n / spec.example_rows * (L + 1)));
+      plan[ModelBuffer::kRowScale] = cur.take(bytes_of_floats(n));
+      plan[ModelBuffer::kNormScratch] =
           cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock + 2 * widest));
     } else if (spec.accumulation_rows != 0) {
       // Global-norm clipping of accumulated factors needs the Gram blocks.
-      plan.norm_scratch = cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock));
+      plan[ModelBuffer::kNormScratch] = cur.take(bytes_of_floats(2 * std::uint64_t{kGramBlock} * kGramBlock));
     }
     if (spec.fused_update) {
       std::uint64_t widest_dense = 0;
@@ -363,7 +407,7 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
         const LayerSpec& ls = spec.layers[l];
         if (ls.kind == LayerKind::kDense && ls.out > widest_dense) widest_dense = ls.out;
       }
-      plan.update_block = cur.take(bytes_of_floats(widest_dense * fused_block_rows(spec)));
+      plan[ModelBuffer::kUpdateBlock] = cur.take(bytes_of_floats(widest_dense * fused_block_rows(spec)));
     }
   }
 
@@ -385,13 +429,13 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
         if (r > panel) panel = r;
       }
     }
-    plan.scratch = cur.take(bytes_of_floats(panel));
+    plan[ModelBuffer::kScratch] = cur.take(bytes_of_floats(panel));
   }
 
   // The divergence guard's copy of the last good state: the parameter and
   // moment groups, byte for byte (padding included, so each is one memcpy).
   if (training && spec.divergence_guard) {
-    plan.snapshot = cur.take(plan.parameters.bytes + plan.moment1.bytes + plan.moment2.bytes);
+    plan[ModelBuffer::kSnapshot] = cur.take(plan[ModelBuffer::kParameters].bytes + plan[ModelBuffer::kMoment1].bytes + plan[ModelBuffer::kMoment2].bytes);
   }
 
   plan.total = cur.at;

@@ -1,4 +1,4 @@
-// Private to the runtime: the operations the passes run, after the model has
+// Private to the runtime: the portable loops the passes run, after the model has
 // validated every shape at build time. The dense-layer kernels come straight
 // from the kernel table; LayerNorm and the residual add are portable loops
 // here (the same code on every ISA, fixed reduction order, so bit-identical

@@ -1,0 +1,93 @@
+// The forward pass: point l+1 = layer l (point l), for inference (forward,
+// predict) and as the first part of a training step. Shapes were validated
+// by Model::build(), so the dense-layer kernels are called through the
+// kernel table without further checks.
+#include "input_checks.h"
+#include "portable_ops.h"
+#include "tern/kernels/dispatch.h"
+#include "tern/runtime/model.h"
+
+namespace tern {
+
+void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
+  const KernelTable& k = *kernels_;
+  const bool training = spec_.mode == Mode::kTraining;
+  float* scratch = buffer(ModelBuffer::kScratch).data;
+  const float* in = x0;
+  std::size_t ld_in = ld0;
+  for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
+    const LayerSpec& ls = spec_.layers[l];
+    const float* weight = buffer(l, LayerBuffer::kWeight);
+    const float* bias = buffer(l, LayerBuffer::kBias);
+    const std::size_t m = ls.out;
+    float* out = points_[l + 1];
+    switch (ls.kind) {
+      case LayerKind::kDense:
+        if (ls.act == Pointwise::kIdentity || ls.act == Pointwise::kRelu) {
+          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, weight, m, bias, out, m,
+                          ls.act == Pointwise::kRelu ? Activation::kRelu : Activation::kNone,
+                          scratch);
+        } else {
+          // Training keeps the pre-activation for the derivative; inference
+          // applies the function in place.
+          float* z = training ? buffer(l, LayerBuffer::kPreActivation) : out;
+          k.gemm_rows_f32(rows, ls.in, m, in, ld_in, weight, m, bias, z, m, Activation::kNone,
+                          scratch);
+          k.pointwise_forward_f32(ls.act, rows, m, z, m, out, m);
+        }
+        break;
+      case LayerKind::kActivation:
+        k.pointwise_forward_f32(ls.act, rows, m, in, ld_in, out, m);
+        break;
+      case LayerKind::kLayerNorm:
+        ops::layer_norm_forward(rows, m, in, ld_in, weight, bias, out, m,
+                                buffer(l, LayerBuffer::kMean), buffer(l, LayerBuffer::kRstd));
+        break;
+      case LayerKind::kResidual: {
+        const bool from_input = ls.from == 0;
+        const float* skip = from_input ? x0 : points_[ls.from];
+        ops::add_rows(rows, m, in, ld_in, skip, from_input ? ld0 : m, out, m);
+        break;
+      }
+    }
+    in = out;
+    ld_in = m;
+  }
+  rows_done_ = rows;
+}
+
+Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
+  const char* op = "forward";
+  if (!built()) {
+    return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", op);
+  }
+  TERN_RETURN_IF_ERROR(check_rows(op, rows, spec_.rows));
+  TERN_RETURN_IF_ERROR(check_input(op, x, ldx, spec_.input_width));
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t j = first_non_finite(x + i * ldx, spec_.input_width);
+    if (j != spec_.input_width) {
+      return Status::error(StatusCode::kNonFinite, "%s: input row %zu column %zu is not finite",
+                           op, i, j);
+    }
+  }
+  run_forward(x, ldx, rows);
+  return Status();
+}
+
+Status Model::predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes) {
+  if (classes == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "predict: classes is null");
+  }
+  TERN_RETURN_IF_ERROR(forward(x, ldx, rows));
+  const MatrixView<const float> y = output();
+  for (std::size_t i = 0; i < rows; ++i) {
+    std::uint32_t best = 0;
+    for (std::size_t j = 1; j < y.cols; ++j) {
+      if (y(i, j) > y(i, best)) best = static_cast<std::uint32_t>(j);
+    }
+    classes[i] = best;
+  }
+  return Status();
+}
+
+}  // namespace tern

@@ -1,0 +1,54 @@
+// The loss of a training step and its gradient, the delta of the output
+// point: softmax cross-entropy or 0.5 * squared error, summed over rows by
+// the kernels in a fixed order.
+#include "portable_ops.h"
+#include "tern/kernels/dispatch.h"
+#include "tern/runtime/model.h"
+
+namespace tern {
+
+// The forward pass on the loaded batch (point 0), then the loss; writes the
+// delta of the output point, scaled by grad_scale. The loss sum may be
+// non-finite (the caller decides what that means).
+void Model::forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum) {
+  run_forward(points_[0], spec_.input_width, rows);
+  const std::uint32_t L = spec_.layer_count;
+  const std::size_t m = spec_.output_width();
+  const float* labels = buffer(ModelBuffer::kLabels).data;
+  *loss_sum = 0.0f;
+  if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
+    kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
+                                        reinterpret_cast<const std::uint32_t*>(labels),
+                                        grad_scale, deltas_[L], m, loss_sum);
+  } else {
+    kernels_->mse_f32(rows, m, points_[L], m, labels, m, grad_scale, deltas_[L], m, loss_sum);
+  }
+}
+
+// The output delta is the gradient of the mean loss over the rows, except
+// where the gradients are formed from kept factors (example gradients,
+// accumulation): those need each example's own gradient first and divide by
+// the rows when they form the step.
+float Model::loss_gradient_scale(std::size_t rows) const {
+  if (gradient_path_ == GradientPath::kFromFactors) return 1.0f;
+  return 1.0f / static_cast<float>(rows);
+}
+
+// Loads the batch and runs the forward pass and the loss (output delta
+// scaled by grad_scale). The inputs were checked finite, so a non-finite
+// loss means the weights or activations have blown up: the caller stops
+// before the gradients spread it.
+Status Model::load_and_forward(const char* op, const Batch& batch, float grad_scale,
+                               float* loss_sum) {
+  TERN_RETURN_IF_ERROR(load_batch(batch));
+  forward_and_loss(batch.rows, grad_scale, loss_sum);
+  if (!ops::is_finite(*loss_sum)) {
+    return Status::error(StatusCode::kNonFinite,
+                         "%s: the loss is not finite (training diverged; lower the learning "
+                         "rate?); nothing was changed",
+                         op);
+  }
+  return Status();
+}
+
+}  // namespace tern

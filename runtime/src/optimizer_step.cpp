@@ -1,0 +1,145 @@
+// The update (model.h has the words): SGD with momentum, Adam or AdamW
+// applied in place to each tensor from its gradient buffer, or — fused
+// update — to one block of a Dense layer's W at a time from a gradient
+// block formed just before it.
+#include <cmath>
+#include <cstring>
+
+#include "gradient_noise.h"
+#include "optimizer_step.h"
+#include "tern/kernels/dispatch.h"
+#include "tern/runtime/model.h"
+
+namespace tern {
+
+namespace {
+bool finite_positive(float v) { return std::isfinite(v) && v > 0.0f; }
+bool unit_interval(float v) { return std::isfinite(v) && v >= 0.0f && v < 1.0f; }
+}  // namespace
+
+Status Model::set_optimizer(const OptimizerParams& p) {
+  if (!finite_positive(p.learning_rate)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "optimizer: learning rate %g must be finite and > 0",
+                         static_cast<double>(p.learning_rate));
+  }
+  if (!unit_interval(p.momentum) || !unit_interval(p.beta1) || !unit_interval(p.beta2)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "optimizer: momentum %g, beta1 %g and beta2 %g must be in [0, 1)",
+                         static_cast<double>(p.momentum), static_cast<double>(p.beta1),
+                         static_cast<double>(p.beta2));
+  }
+  if (!finite_positive(p.epsilon) || !std::isfinite(p.weight_decay) || p.weight_decay < 0.0f) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "optimizer: epsilon %g must be > 0 and weight decay %g >= 0",
+                         static_cast<double>(p.epsilon), static_cast<double>(p.weight_decay));
+  }
+  opt_ = p;
+  return Status();
+}
+
+// Counts the step (++steps_) and computes its constants.
+Status Model::start_update(UpdateConstants* update) {
+  ++steps_;
+  for (int decayed = 0; decayed < 2; ++decayed) {
+    const float decay = decayed ? opt_.weight_decay : 0.0f;
+    SgdParams& sgd = update->sgd[decayed];
+    sgd.learning_rate = opt_.learning_rate;
+    sgd.momentum = opt_.momentum;
+    sgd.weight_decay = decay;
+    update->adam[decayed] = AdamStepConstants{};
+    if (spec_.optimizer != OptimizerKind::kSgd) {
+      AdamParams p;
+      p.learning_rate = opt_.learning_rate;
+      p.beta1 = opt_.beta1;
+      p.beta2 = opt_.beta2;
+      p.epsilon = opt_.epsilon;
+      p.weight_decay = decay;
+      p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
+      p.step = steps_;
+      const Status s = adam_step_constants(p, &update->adam[decayed]);
+      if (!s.ok()) {
+        --steps_;
+        return s;
+      }
+    }
+  }
+  return Status();
+}
+
+// The optimizer on `count` elements of a tensor from `offset` on, with the
+// gradient `grad` (count floats).
+void Model::apply_optimizer(std::uint32_t layer, bool is_bias, std::size_t offset,
+                            std::size_t count, const float* grad, const UpdateConstants& update) {
+  const int decayed = (!is_bias && spec_.layers[layer].kind == LayerKind::kDense) ? 1 : 0;
+  float* w = buffer(layer, tensor_buffer(TensorRole::kValue, is_bias)) + offset;
+  float* m1 = buffer(layer, tensor_buffer(TensorRole::kMoment1, is_bias)) + offset;
+  if (spec_.optimizer == OptimizerKind::kSgd) {
+    kernels_->sgd_momentum_f32(count, w, grad, m1, update.sgd[decayed]);
+  } else {
+    float* m2 = buffer(layer, tensor_buffer(TensorRole::kMoment2, is_bias)) + offset;
+    kernels_->adam_f32(count, w, grad, m1, m2, update.adam[decayed]);
+  }
+}
+
+// The optimizer on every tensor that has a gradient buffer (all of them,
+// except Dense weights under a fused update).
+void Model::update_stored_tensors(const UpdateConstants& update) {
+  for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
+    const LayerSpec& ls = spec_.layers[l];
+    if (!has_parameters(ls.kind)) continue;
+    const float* weight_grad = buffer(l, LayerBuffer::kWeightGrad);
+    if (weight_grad != nullptr) apply_optimizer(l, false, 0, weight_count(l), weight_grad, update);
+    apply_optimizer(l, true, 0, ls.out, buffer(l, LayerBuffer::kBiasGrad), update);
+  }
+}
+
+// The packed-panel scratch for a rank1_accumulate over `rows` factor rows,
+// or null where the plan has none (fewer than kPackMinRows rows per step).
+float* Model::rank1_scratch(std::size_t rows) const {
+  const ModelBufferView& scratch = buffer(ModelBuffer::kScratch);
+  const std::size_t need = rank1_accumulate_scratch_floats(rows);
+  return need != 0 && need <= scratch.bytes / sizeof(float) ? scratch.data : nullptr;
+}
+
+// Fused update: W of Dense layer `layer` updated with the gradient
+// alpha * sum_i u_i^T d_i (+ noise), fused_block_rows(spec) rows at a time:
+// each block of the gradient is formed by rank1_accumulate into the zeroed
+// block buffer (the same FMA chains, the same G = fma(alpha, s, 0) as into a
+// zeroed gradient buffer), then the optimizer updates those rows of W and of
+// its moments. The caller has already propagated the layer's delta with the
+// old W. The step's noise uses the step this update counted (start_update).
+void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const float* u,
+                                 std::size_t ldu, const float* d, std::size_t ldd, float alpha,
+                                 float noise_stddev, const UpdateConstants& update) {
+  const LayerSpec& ls = spec_.layers[layer];
+  const std::size_t kin = ls.in, m = ls.out;
+  float* block = buffer(ModelBuffer::kUpdateBlock).data;
+  float* scratch = rank1_scratch(rows);
+  const std::uint64_t key = noise_key(clip_.noise_seed, steps_, tensor_index(layer));
+  const std::size_t block_rows = fused_block_rows(spec_);
+  for (std::size_t p0 = 0; p0 < kin; p0 += block_rows) {
+    const std::size_t pr = kin - p0 < block_rows ? kin - p0 : block_rows;
+    std::memset(block, 0, pr * m * sizeof(float));
+    kernels_->rank1_accumulate_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
+    if (noise_stddev > 0.0f)
+      kernels_->add_gaussian_noise_f32(pr * m, block, noise_stddev, key, p0 * m);
+    apply_optimizer(layer, false, p0 * m, pr * m, block, update);
+  }
+}
+
+Status Model::apply_gradients() {
+  const char* op = "apply_gradients";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  if (spec_.fused_update || step_frame_ == StepFrame::kAccumulated) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the spec has %s, so there are no stored gradients to apply", op,
+                         spec_.fused_update ? "a fused update" : "accumulation");
+  }
+  UpdateConstants update;
+  TERN_RETURN_IF_ERROR(start_update(&update));
+  update_stored_tensors(update);
+  return Status();
+}
+
+}  // namespace tern

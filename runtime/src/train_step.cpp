@@ -1,0 +1,96 @@
+// The training step: train_step() and the gradients-only entry points, each
+// one dispatch on the step build() chose for the spec (model.h):
+//
+//   StepFrame     kSingle       load, forward + loss, backward_and_update
+//                 kGuarded      the same inside the divergence guard
+//                               (divergence_guard.cpp)
+//                 kAccumulated  accumulate one micro-batch, then flush
+//                               (accumulation.cpp)
+//   GradientPath  kStored       backward pass into the gradient buffers,
+//                               global clipping, then the optimizer
+//                 kFused        backward pass with each Dense W updated
+//                               block by block, then the other tensors
+//                 kFromFactors  propagate every layer, per-example norms and
+//                               clipping, then the gradients from the factors
+//                               (example_gradients.cpp)
+#include <cstring>
+
+#include "optimizer_step.h"
+#include "tern/runtime/model.h"
+
+namespace tern {
+
+void Model::zero_gradients() {
+  const ModelBufferView& gradients = buffer(ModelBuffer::kGradients);
+  if (gradients.bytes != 0) std::memset(gradients.data, 0, gradients.bytes);
+}
+
+Status Model::train_step(const Batch& batch, float* mean_loss) {
+  TERN_RETURN_IF_ERROR(check_training("train_step"));
+  switch (step_frame_) {
+    case StepFrame::kSingle: return single_step(batch, mean_loss);
+    case StepFrame::kGuarded: return guarded_step(batch, mean_loss);
+    case StepFrame::kAccumulated: return accumulated_step(batch, mean_loss);
+  }
+  return Status();
+}
+
+Status Model::single_step(const Batch& batch, float* mean_loss) {
+  const std::size_t rows = batch.rows;
+  float loss_sum = 0.0f;
+  TERN_RETURN_IF_ERROR(
+      load_and_forward("train_step", batch, loss_gradient_scale(rows), &loss_sum));
+  if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
+  return backward_and_update(rows);
+}
+
+// The backward pass and the optimizer step after forward_and_loss() on
+// `rows` rows (kSingle and kGuarded frames).
+Status Model::backward_and_update(std::size_t rows) {
+  UpdateConstants update;
+  switch (gradient_path_) {
+    case GradientPath::kStored:
+      backward_pass(rows, nullptr);
+      clip_stored_gradients();
+      TERN_RETURN_IF_ERROR(start_update(&update));
+      break;
+    case GradientPath::kFused:
+      TERN_RETURN_IF_ERROR(start_update(&update));
+      backward_pass(rows, &update);
+      break;
+    case GradientPath::kFromFactors:
+      TERN_RETURN_IF_ERROR(start_update(&update));
+      zero_gradients();
+      propagate_for_factors(rows);
+      gradients_from_factors(rows, FactorSource::kLive, &update);
+      break;
+  }
+  update_stored_tensors(update);
+  return Status();
+}
+
+Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
+  const char* op = "compute_gradients";
+  TERN_RETURN_IF_ERROR(check_training(op));
+  if (spec_.fused_update || step_frame_ == StepFrame::kAccumulated) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the spec has %s, so gradients are never stored; use %s", op,
+                         spec_.fused_update ? "a fused update" : "accumulation",
+                         spec_.fused_update ? "train_step()" : "accumulate() and flush()");
+  }
+  const std::size_t rows = batch.rows;
+  float loss_sum = 0.0f;
+  TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));
+  if (gradient_path_ == GradientPath::kFromFactors) {
+    zero_gradients();
+    propagate_for_factors(rows);
+    gradients_from_factors(rows, FactorSource::kLive, nullptr);
+  } else {
+    backward_pass(rows, nullptr);
+    clip_stored_gradients();
+  }
+  if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
+  return Status();
+}
+
+}  // namespace tern
