@@ -164,6 +164,11 @@ TEST_CASE("plan: activation and delta buffers are shared where lifetimes allow")
   CHECK(mlp_train.deltas[4].offset == mlp_train.deltas[2].offset);
   CHECK(mlp_train.deltas[3].offset == mlp_train.deltas[1].offset);
 
+  // One feed-forward block: its input, which the residual reads again, is
+  // the caller's (point 0), so its points ping-pong between two buffers
+  // (plan.h and the README say so).
+  CHECK(plan_model(ffn(128, 256, 1024)).point_buffers == 2);
+
   // Two stacked feed-forward blocks: the second block's input (point 4)
   // must outlive the two Dense layers for its residual, so inference needs a
   // third buffer; in training the delta of the residual's output must

@@ -37,8 +37,10 @@
 //    or a residual further on). Points are packed into slots, first fit in
 //    order of creation; a slot is reused once its last occupant is dead, and
 //    is as large as its largest occupant. An MLP thus ping-pongs between two
-//    buffers; a feed-forward block needs three (its input stays alive for
-//    the residual). Point 0 is the caller's input, read in place.
+//    buffers, and so does one feed-forward block (its input, which the
+//    residual reads again, is point 0: the caller's input, read in place);
+//    two stacked blocks need three (the second block's input stays alive for
+//    its residual).
 //  * Training keeps every point for the backward pass (each layer's input is
 //    needed for its weight gradient), but deltas are transient: dL/d(point p)
 //    lives from the backward step that writes it until layer p-1 has consumed
