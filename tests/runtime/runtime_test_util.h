@@ -1,5 +1,6 @@
 // Helpers shared by the runtime tests: 64-byte aligned heap buffers for
-// arenas, and bitwise comparison of parameter tensors.
+// arenas, synthetic data and batches of it, and bitwise comparison of
+// parameter tensors.
 #pragma once
 
 #include <cstddef>
@@ -82,6 +83,30 @@ inline SyntheticData synthetic_data(const ModelSpec& spec, std::size_t count, st
   d.targets.resize(count * m);
   for (float& v : d.targets) v = rng.symmetric(1.0f);
   return d;
+}
+
+// Rows first .. first + rows - 1 of the data, for either loss (labels and
+// targets both point at the rows; the loss reads the one it needs).
+inline Batch batch_of(const ModelSpec& spec, const SyntheticData& d, std::size_t first,
+                      std::size_t rows) {
+  Batch b;
+  b.x = d.x.data() + first * spec.input_width;
+  b.ldx = spec.input_width;
+  b.rows = rows;
+  b.labels = d.labels.data() + first;
+  b.targets = d.targets.data() + first * spec.output_width();
+  b.ldt = spec.output_width();
+  return b;
+}
+
+// Moves every parameter off its initial value (LayerNorm's gamma off 1, the
+// biases off 0) reproducibly, so that gradient checks see every term of
+// the backward pass at work.
+inline void perturb(Model& m, std::uint64_t seed) {
+  Rng rng(seed, 3);
+  for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
+    for (float& v : m.tensor(t).value) v += rng.symmetric(0.3f);
+  }
 }
 
 // A file name unique to this process: ctest runs the suite's ISA variants
