@@ -9,14 +9,13 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <doctest/doctest.h>
 
 #include "tern/kernels/dispatch.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
+#include "test_util.h"
 
 namespace tern::test {
 
@@ -107,16 +106,6 @@ inline void perturb(Model& m, std::uint64_t seed) {
   for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
     for (float& v : m.tensor(t).value) v += rng.symmetric(0.3f);
   }
-}
-
-// A file name unique to this process: ctest runs the suite's ISA variants
-// in parallel in the same directory.
-inline std::string temp_name(const char* base) {
-  return "tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + base;
-}
-
-inline bool contains(const Status& s, const char* text) {
-  return std::string(s.message()).find(text) != std::string::npos;
 }
 
 // All parameter values of a model, in tensor order.
