@@ -1,5 +1,6 @@
 // Helpers shared by the runtime tests: 64-byte aligned heap buffers for
-// arenas, and bitwise comparison of parameter tensors.
+// arenas, synthetic data and batches of it, and bitwise comparison of
+// parameter tensors.
 #pragma once
 
 #include <cstddef>
@@ -8,14 +9,13 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <doctest/doctest.h>
 
 #include "tern/kernels/dispatch.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
+#include "test_util.h"
 
 namespace tern::test {
 
@@ -84,14 +84,28 @@ inline SyntheticData synthetic_data(const ModelSpec& spec, std::size_t count, st
   return d;
 }
 
-// A file name unique to this process: ctest runs the suite's ISA variants
-// in parallel in the same directory.
-inline std::string temp_name(const char* base) {
-  return "tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + base;
+// Rows first .. first + rows - 1 of the data, for either loss (labels and
+// targets both point at the rows; the loss reads the one it needs).
+inline Batch batch_of(const ModelSpec& spec, const SyntheticData& d, std::size_t first,
+                      std::size_t rows) {
+  Batch b;
+  b.x = d.x.data() + first * spec.input_width;
+  b.ldx = spec.input_width;
+  b.rows = rows;
+  b.labels = d.labels.data() + first;
+  b.targets = d.targets.data() + first * spec.output_width();
+  b.ldt = spec.output_width();
+  return b;
 }
 
-inline bool contains(const Status& s, const char* text) {
-  return std::string(s.message()).find(text) != std::string::npos;
+// Moves every parameter off its initial value (LayerNorm's gamma off 1, the
+// biases off 0) reproducibly, so that gradient checks see every term of
+// the backward pass at work.
+inline void perturb(Model& m, std::uint64_t seed) {
+  Rng rng(seed, 3);
+  for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
+    for (float& v : m.tensor(t).value) v += rng.symmetric(0.3f);
+  }
 }
 
 // All parameter values of a model, in tensor order.

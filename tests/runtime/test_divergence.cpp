@@ -13,7 +13,6 @@
 
 #include "alloc_counter.h"
 #include "runtime_test_util.h"
-#include "tern/runtime/rng.h"
 
 using namespace tern;
 using tern::test::bits_equal;
@@ -26,25 +25,14 @@ const ModelSpec kPlain = mlp({4, 8, 3}, 4, Mode::kTraining, Pointwise::kRelu,
                              LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam);
 const ModelSpec kGuarded = kPlain.with_divergence_guard();
 
+using Data = tern::test::SyntheticData;
 
-struct Data {
-  std::vector<float> x;
-  std::vector<std::uint32_t> labels;
-};
-Data make_data() {
-  Data d;
-  Rng rng(8, 2);
-  for (int i = 0; i < 64 * 4; ++i) d.x.push_back(rng.symmetric(1.0f));
-  for (int i = 0; i < 64; ++i) d.labels.push_back(rng.below(3));
-  return d;
-}
+// 64 samples of kPlain's shape: 16 batches of its 4 rows.
+Data make_data() { return tern::test::synthetic_data(kPlain, 64, 8, 2); }
+
+// Batch i, cycling through the 16.
 Batch batch(const Data& d, int i) {
-  Batch b;
-  b.x = d.x.data() + (i % 16) * 4 * 4;
-  b.ldx = 4;
-  b.rows = 4;
-  b.labels = d.labels.data() + (i % 16) * 4;
-  return b;
+  return tern::test::batch_of(kPlain, d, std::size_t(i % 16) * 4, 4);
 }
 
 void set_lr(Model& m, float lr) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
-#include "reference_model.h"
+#include "reference_forward.h"
 #include "runtime_test_util.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"
@@ -20,6 +20,7 @@ using namespace tern;
 using tern::test::bits_equal;
 using tern::test::contains;
 using tern::test::ModelInArena;
+using tern::test::perturb;
 
 namespace {
 
@@ -45,15 +46,6 @@ Batch batch_of(const ModelSpec& spec, const Data& d, std::size_t rows,
   return b;
 }
 
-// Moves every parameter off its initial value (so LayerNorm's gamma is not
-// all ones and its beta not all zeros) in a reproducible way.
-void perturb(Model& m, std::uint64_t seed) {
-  Rng rng(seed, 3);
-  for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
-    for (float& v : m.tensor(t).value) v += rng.symmetric(0.3f);
-  }
-}
-
 // Compares tern's float gradients with double finite differences, for every
 // parameter, with a batch of `rows` rows (fewer than the spec's capacity, so
 // partial batches are covered too).
@@ -70,15 +62,16 @@ void check_gradients(const ModelSpec& spec, std::size_t rows, std::uint64_t seed
     const Status s = m.model.compute_gradients(batch_of(spec, data, rows), &loss);
     REQUIRE_MESSAGE(s.ok(), s.message());
     tern::test::ReferenceModel ref(m.model);
-    const std::vector<float>* targets = &data.targets;
-    const double ref_loss = ref.loss(data.x, rows, data.labels.data(), targets);
+    const float* targets = data.targets.data();
+    const double ref_loss = ref.loss(data.x.data(), rows, data.labels.data(), targets);
     CHECK(std::fabs(double(loss) - ref_loss) <= 1e-5 * (1 + std::fabs(ref_loss)));
 
     double largest = 0;
     std::vector<std::vector<double>> numeric(m.model.tensor_count());
     for (std::uint32_t t = 0; t < m.model.tensor_count(); ++t) {
       for (std::size_t i = 0; i < m.model.tensor(t).value.size; ++i) {
-        numeric[t].push_back(ref.numeric_gradient(t, i, data.x, rows, data.labels.data(), targets));
+        numeric[t].push_back(
+            ref.numeric_gradient(t, i, data.x.data(), rows, data.labels.data(), targets));
         largest = std::fmax(largest, std::fabs(numeric[t].back()));
       }
     }

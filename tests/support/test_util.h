@@ -1,5 +1,6 @@
 // Shared test helpers: deterministic data, guarded buffers, double-precision
-// reference implementations that share no code with tern's kernels.
+// reference implementations that share no code with tern's kernels, status
+// messages and temporary file names.
 #pragma once
 
 #include <cmath>
@@ -7,9 +8,13 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "tern/kernels/dispatch.h"
+#include "tern/platform/status.h"
 
 namespace tern::test {
 
@@ -96,6 +101,17 @@ class GuardedMatrix {
   std::size_t begin_ = 0;
   std::vector<float> storage_;
 };
+
+// A file name unique to this process: ctest runs a suite's ISA variants in
+// parallel in the same directory.
+inline std::string temp_name(const char* base) {
+  return "tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + base;
+}
+
+// Whether a status's message contains `text`.
+inline bool contains(const Status& s, const char* text) {
+  return std::string(s.message()).find(text) != std::string::npos;
+}
 
 // ISAs this test run can execute, scalar first.
 inline std::vector<Isa> runnable_isas() {

@@ -1,4 +1,6 @@
-// The IDX reader of the examples, on small generated .gz files.
+// The IDX reader of the examples (examples/data/idx.h), on small generated
+// .gz files: exact reads, exact errors for every malformed header, and the
+// gzip reader on plain and missing files.
 #include <doctest/doctest.h>
 #include <zlib.h>
 
@@ -7,7 +9,7 @@
 #include <vector>
 
 #include "data/idx.h"
-#include "runtime_test_util.h"
+#include "test_util.h"
 
 using tern::StatusCode;
 using tern::test::contains;
