@@ -15,17 +15,16 @@
 #include "runtime_test_util.h"
 
 using namespace tern;
-using tern::test::bits_equal;
 using tern::test::ModelInArena;
+using tern::test::ReadyModel;
 using State = tern::test::TrainingState;
+using Data = tern::test::SyntheticData;
 
 namespace {
 
 const ModelSpec kPlain = mlp({4, 8, 3}, 4, Mode::kTraining, Pointwise::kRelu,
                              LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam);
 const ModelSpec kGuarded = kPlain.with_divergence_guard();
-
-using Data = tern::test::SyntheticData;
 
 // 64 samples of kPlain's shape: 16 batches of its 4 rows.
 Data make_data() { return tern::test::synthetic_data(kPlain, 64, 8, 2); }
@@ -38,7 +37,7 @@ Batch batch(const Data& d, int i) {
 // An unguarded and a guarded model from the same start, the guarded one
 // under `policy`: up to a divergence the two must agree bit for bit.
 struct GuardedPair {
-  tern::test::ReadyModel ref, g;
+  ReadyModel ref, g;
   GuardedPair(std::uint64_t seed, const DivergencePolicy& policy)
       : ref(kPlain, seed), g(kGuarded, seed) {
     REQUIRE(g.model.set_divergence_policy(policy).ok());
@@ -167,7 +166,7 @@ TEST_CASE("divergence guard: recover with a reduced learning rate and keep train
 
 TEST_CASE("divergence guard: a NaN written into a weight is undone; max_recoveries stops") {
   const Data d = make_data();
-  tern::test::ReadyModel g(kGuarded, 5);
+  ReadyModel g(kGuarded, 5);
   DivergencePolicy p;
   p.max_recoveries = 2;
   REQUIRE(g.model.set_divergence_policy(p).ok());
