@@ -79,7 +79,7 @@ TEST_CASE("optimizer steps against double-precision re-implementations") {
   for (Isa isa : tern::test::runnable_isas()) {
     const std::string isa_text = isa_name(isa);
     CAPTURE(isa_text);
-    REQUIRE(select_isa(isa).ok());
+    const IsaScope scope(isa);
     std::uniform_real_distribution<float> dist(-1, 1);
     // SGD with momentum and L2.
     std::vector<float> w(count), g(count), v(count);
@@ -124,7 +124,6 @@ TEST_CASE("optimizer steps against double-precision re-implementations") {
       }
     }
   }
-  reset_isa_selection();
 }
 
 TEST_CASE("adam_step_constants: bias correction against pow in double") {

@@ -128,12 +128,12 @@ TEST_CASE("activations: forward against double, backward against central differe
   x.fill_random(rng, -6, 6);
   dy.fill_random(rng, -2, 2);
   for (Isa isa : tern::test::runnable_isas()) {
-    REQUIRE(select_isa(isa).ok());
-    for (Pointwise f : kPointwise) {
-      const std::string isa_text = isa_name(isa);
+    const std::string isa_text = isa_name(isa);
     CAPTURE(isa_text);
+    const IsaScope scope(isa);
+    for (Pointwise f : kPointwise) {
       const std::string f_text = pointwise_name(f);
-    CAPTURE(f_text);
+      CAPTURE(f_text);
       REQUIRE(pointwise_forward_f32(f, n, m, x.data(), m, y.data(), m).ok());
       REQUIRE(pointwise_backward_f32(f, n, m, x.data(), m, y.data(), m, dy.data(), m, dx.data(),
                                      m).ok());
@@ -156,5 +156,4 @@ TEST_CASE("activations: forward against double, backward against central differe
         }
     }
   }
-  reset_isa_selection();
 }

@@ -105,7 +105,7 @@ TEST_CASE("softmax and softmax cross-entropy against double; dZ against central 
   for (Isa isa : tern::test::runnable_isas()) {
     const std::string isa_text = isa_name(isa);
     CAPTURE(isa_text);
-    REQUIRE(select_isa(isa).ok());
+    const IsaScope scope(isa);
     for (std::size_t m : {1, 2, 7, 16, 33, 1000}) {
       const std::size_t n = 3;
       GuardedMatrix z(n, m, m + 2, 1), y(n, m), dz(n, m);
@@ -152,7 +152,6 @@ TEST_CASE("softmax and softmax cross-entropy against double; dZ against central 
       }
     }
   }
-  reset_isa_selection();
 }
 
 TEST_CASE("mse against double; grad against central differences") {
@@ -160,7 +159,7 @@ TEST_CASE("mse against double; grad against central differences") {
   for (Isa isa : tern::test::runnable_isas()) {
     const std::string isa_text = isa_name(isa);
     CAPTURE(isa_text);
-    REQUIRE(select_isa(isa).ok());
+    const IsaScope scope(isa);
     for (std::size_t m : {1, 5, 16, 31, 1000}) {
       const std::size_t n = 4;
       GuardedMatrix p(n, m, m + 1, 1), t(n, m, m + 3, 2), g(n, m);
@@ -192,5 +191,4 @@ TEST_CASE("mse against double; grad against central differences") {
       }
     }
   }
-  reset_isa_selection();
 }

@@ -15,20 +15,38 @@
 using namespace tern;
 using namespace tern::test;
 
+namespace {
+
+// The largest ULP error seen of one function against its double-precision
+// counterpart; a point beyond `bound` fails the test case at once.
+struct UlpSweep {
+  const char* name;
+  float (*f)(float);
+  double (*ref)(double);
+  double bound;
+  double worst = 0;
+
+  void at(float x) {
+    const double e = ulp_error(f(x), ref(static_cast<double>(x)));
+    if (e > worst) worst = e;
+    if (e > bound) FAIL(name << "(" << x << ") = " << f(x) << " is " << e << " ulp off");
+  }
+  // points + 1 evenly spaced floats of [lo, lo + span].
+  void grid(double lo, double span, int points) {
+    for (int i = 0; i <= points; ++i) at(static_cast<float>(lo + span * i / points));
+  }
+};
+
+}  // namespace
+
 // Bounds below are the measured maxima over every float of the domain (an
 // exhaustive sweep run once: exp 0.976 ulp over [-103.97, 88.72], tanh 1.371
 // ulp over all finite floats, log 0.876 ulp over all positive finite floats),
 // rounded up. The tests sweep a dense grid of each domain.
 TEST_CASE("exp_f32: within 1 ulp of exp in double over [-87, 88], exact specials") {
-  double worst = 0;
-  const int kPoints = 1 << 20;
-  for (int i = 0; i <= kPoints; ++i) {
-    const float x = static_cast<float>(-87.0 + 175.0 * i / kPoints);
-    const double e = ulp_error(exp_f32(x), std::exp(static_cast<double>(x)));
-    if (e > worst) worst = e;
-    if (e > 1.0) FAIL("exp_f32(" << x << ") = " << exp_f32(x) << " is " << e << " ulp off");
-  }
-  MESSAGE("exp_f32 max error on the grid: " << worst << " ulp");
+  UlpSweep sweep{"exp_f32", exp_f32, [](double x) { return std::exp(x); }, 1.0};
+  sweep.grid(-87.0, 175.0, 1 << 20);
+  MESSAGE("exp_f32 max error on the grid: " << sweep.worst << " ulp");
   // Every float in [-1, 1] with small exponents too (n = 0 and tiny r).
   for (float x = 1e-30f; x < 1.0f; x *= 1.001f) {
     CHECK(ulp_error(exp_f32(x), std::exp(double(x))) <= 1.0);
@@ -56,15 +74,9 @@ TEST_CASE("exp_f32: within 1 ulp of exp in double over [-87, 88], exact specials
 }
 
 TEST_CASE("tanh_f32: within 1.5 ulp of tanh in double, odd, saturating") {
-  double worst = 0;
-  const int kPoints = 1 << 20;
-  for (int i = 0; i <= kPoints; ++i) {
-    const float x = static_cast<float>(-12.0 + 24.0 * i / kPoints);
-    const double e = ulp_error(tanh_f32(x), std::tanh(static_cast<double>(x)));
-    if (e > worst) worst = e;
-    if (e > 1.5) FAIL("tanh_f32(" << x << ") = " << tanh_f32(x) << " is " << e << " ulp off");
-  }
-  MESSAGE("tanh_f32 max error on the grid: " << worst << " ulp");
+  UlpSweep sweep{"tanh_f32", tanh_f32, [](double x) { return std::tanh(x); }, 1.5};
+  sweep.grid(-12.0, 24.0, 1 << 20);
+  MESSAGE("tanh_f32 max error on the grid: " << sweep.worst << " ulp");
   for (float x = 1e-38f; x < 20.0f; x *= 1.0007f) {
     CHECK(ulp_error(tanh_f32(x), std::tanh(double(x))) <= 1.5);
     CHECK(same(tanh_f32(-x), -tanh_f32(x)));
@@ -79,26 +91,15 @@ TEST_CASE("tanh_f32: within 1.5 ulp of tanh in double, odd, saturating") {
 }
 
 TEST_CASE("log_f32: within 1 ulp of log in double, specials") {
-  double worst = 0;
-  auto check_log = [&](float x) {
-    const double e = ulp_error(log_f32(x), std::log(static_cast<double>(x)));
-    if (e > worst) worst = e;
-    if (e > 1.0) FAIL("log_f32(" << x << ") = " << log_f32(x) << " is " << e << " ulp off");
-  };
+  UlpSweep sweep{"log_f32", log_f32, [](double x) { return std::log(x); }, 1.0};
   for (std::uint32_t bits = 1; bits < 0x00800000u; bits += 997) {  // subnormals
     float x;
     std::memcpy(&x, &bits, sizeof x);
-    check_log(x);
+    sweep.at(x);
   }
-  for (float x = std::numeric_limits<float>::min(); x < 3e38f; x *= 1.0001f) check_log(x);
-  const int kPoints = 1 << 18;  // densely around 1, where log is small
-  for (int i = 0; i <= kPoints; ++i) {
-    const float x = static_cast<float>(0.5 + 1.5 * i / kPoints);
-    const double e = ulp_error(log_f32(x), std::log(static_cast<double>(x)));
-    if (e > worst) worst = e;
-    if (e > 1.0) FAIL("log_f32(" << x << ") is " << e << " ulp off");
-  }
-  MESSAGE("log_f32 max error on the grids: " << worst << " ulp");
+  for (float x = std::numeric_limits<float>::min(); x < 3e38f; x *= 1.0001f) sweep.at(x);
+  sweep.grid(0.5, 1.5, 1 << 18);  // densely around 1, where log is small
+  MESSAGE("log_f32 max error on the grids: " << sweep.worst << " ulp");
   CHECK(same(log_f32(1.0f), 0.0f));
   CHECK(log_f32(0.0f) == -kInf);
   CHECK(log_f32(-0.0f) == -kInf);

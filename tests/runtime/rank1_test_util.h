@@ -29,6 +29,15 @@ inline Data make_data(const ModelSpec& spec, std::size_t count, std::uint64_t se
   return synthetic_data(spec, count, seed, 11);
 }
 
+// A model of `spec` initialised with `seed`, then perturb()ed with
+// `perturb_seed` so that no gradient term vanishes by symmetry.
+struct PerturbedModel : ReadyModel {
+  PerturbedModel(const ModelSpec& spec, std::uint64_t seed, std::uint64_t perturb_seed)
+      : ReadyModel(spec, seed) {
+    perturb(model, perturb_seed);
+  }
+};
+
 // The settings of each optimizer these tests train with: large enough that
 // a step changes the bits of every parameter.
 inline void set_optimizer(Model& m, OptimizerKind kind) {
@@ -101,14 +110,7 @@ inline int compare_grads(const Model& m, const Grads& expected, double rel, doub
 }
 
 // Every stored gradient of the model, in tensor order.
-inline std::vector<float> all_grads(const Model& m) {
-  std::vector<float> out;
-  for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
-    const Tensor x = m.tensor(t);
-    out.insert(out.end(), x.grad.begin(), x.grad.end());
-  }
-  return out;
-}
+inline std::vector<float> all_grads(const Model& m) { return concatenated(m, &Tensor::grad); }
 
 // An example clip bound between two of the example norms, well away from
 // both (a gap of more than 5 %, the one nearest the median), so that some
@@ -130,10 +132,7 @@ inline double clip_between(std::vector<double> norms) {
 inline State noisy_run(const ModelSpec& spec, OptimizerKind opt, std::uint64_t noise_seed,
                        int steps, float global_clip = 0.0f) {
   const Data d = make_data(spec, spec.rows * std::size_t(steps), 23);
-  ModelInArena m(spec);
-  REQUIRE_MESSAGE(m.status.ok(), m.status.message());
-  m.model.initialize(7);
-  perturb(m.model, 7);
+  PerturbedModel m(spec, 7, 7);
   set_optimizer(m.model, opt);
   set_clip(m.model, 0.3f, 1.1f, noise_seed, global_clip);
   for (int s = 0; s < steps; ++s) {
@@ -149,10 +148,7 @@ inline State noisy_run(const ModelSpec& spec, OptimizerKind opt, std::uint64_t n
 inline State plain_run(const ModelSpec& spec, OptimizerKind opt, int steps,
                        std::vector<float>* losses) {
   const Data d = make_data(spec, spec.rows * std::size_t(steps), 31);
-  ModelInArena m(spec);
-  REQUIRE_MESSAGE(m.status.ok(), m.status.message());
-  m.model.initialize(9);
-  perturb(m.model, 9);
+  PerturbedModel m(spec, 9, 9);
   set_optimizer(m.model, opt);
   for (int s = 0; s < steps; ++s) {
     std::size_t rows = spec.rows;

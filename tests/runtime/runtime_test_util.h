@@ -50,16 +50,13 @@ struct ModelInArena {
   Status status;
 };
 
-// Selects an ISA for the scope (the test fails if it cannot be selected),
-// restoring the default selection after.
-struct IsaScope {
-  explicit IsaScope(Isa isa) {
-    const Status s = select_isa(isa);
-    REQUIRE_MESSAGE(s.ok(), s.message());
+// A model of `spec` in its own arena, built (the test stops if it cannot
+// be) and initialised with `seed`: the start of most training tests.
+struct ReadyModel : ModelInArena {
+  ReadyModel(const ModelSpec& spec, std::uint64_t seed) : ModelInArena(spec) {
+    REQUIRE_MESSAGE(status.ok(), status.message());
+    model.initialize(seed);
   }
-  ~IsaScope() { reset_isa_selection(); }
-  IsaScope(const IsaScope&) = delete;
-  IsaScope& operator=(const IsaScope&) = delete;
 };
 
 // `count` samples for a spec: inputs in [-1, 1), labels uniform over the
@@ -108,15 +105,20 @@ inline void perturb(Model& m, std::uint64_t seed) {
   }
 }
 
-// All parameter values of a model, in tensor order.
-inline std::vector<float> parameters_of(const Model& m) {
+// One field of every tensor of a model (&Tensor::value, grad, moment1 or
+// moment2), in tensor order.
+inline std::vector<float> concatenated(const Model& m, Span<float> Tensor::*field) {
   std::vector<float> out;
   for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
     const Tensor tensor = m.tensor(t);
-    out.insert(out.end(), tensor.value.begin(), tensor.value.end());
+    const Span<float>& s = tensor.*field;
+    out.insert(out.end(), s.begin(), s.end());
   }
   return out;
 }
+
+// All parameter values of a model, in tensor order.
+inline std::vector<float> parameters_of(const Model& m) { return concatenated(m, &Tensor::value); }
 
 inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() &&

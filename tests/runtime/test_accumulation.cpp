@@ -17,16 +17,11 @@ using namespace tern::test;
 
 namespace {
 
+// Two models with the same start: one steps on the whole batch, the other
+// accumulates micro-batches of it.
 struct Pair {
-  ModelInArena one, acc;  // one step on the whole batch; accumulated micro-batches
-  Pair(const ModelSpec& a, const ModelSpec& b) : one(a), acc(b) {
-    REQUIRE_MESSAGE(one.status.ok(), one.status.message());
-    REQUIRE_MESSAGE(acc.status.ok(), acc.status.message());
-    for (Model* m : {&one.model, &acc.model}) {
-      m->initialize(12);
-      perturb(*m, 12);
-    }
-  }
+  PerturbedModel one, acc;
+  Pair(const ModelSpec& a, const ModelSpec& b) : one(a, 12, 12), acc(b, 12, 12) {}
 };
 
 }  // namespace

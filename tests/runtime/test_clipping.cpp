@@ -24,6 +24,22 @@ struct ClipCase {
   std::size_t rows;
 };
 
+// Global clipping to `fraction` of the norm of `mean`, the gradient tern
+// must clip after any per-example clipping at `example_clip` (0: none): the
+// reported norm is mean's and the stored gradients are fraction * mean,
+// which is returned.
+Grads check_global_clip(Model& m, const Batch& b, const ReferenceModel& ref, const Grads& mean,
+                        float example_clip, double fraction) {
+  const double norm = norm_of(mean);
+  set_clip(m, example_clip, 0, 0, float(fraction * norm));
+  REQUIRE(m.compute_gradients(b, nullptr).ok());
+  CHECK(std::fabs(m.gradient_norm() - norm) <= 1e-5 * norm);
+  Grads want = zero_gradients(ref);
+  axpy(fraction, mean, &want);
+  CHECK(compare_grads(m, want, 1e-4, 1e-5) == 0);
+  return want;
+}
+
 }  // namespace
 
 TEST_CASE("clipping: per-example, global and both, against materialised gradients") {
@@ -40,10 +56,7 @@ TEST_CASE("clipping: per-example, global and both, against materialised gradient
     const ModelSpec spec = c.spec.example_rows != 0 ? c.spec : c.spec.with_example_gradients(1);
     const std::size_t R = spec.example_rows;
     const Data d = make_data(spec, c.rows, 41);
-    ModelInArena m(spec);
-    REQUIRE(m.status.ok());
-    m.model.initialize(5);
-    perturb(m.model, 6);
+    PerturbedModel m(spec, 5, 6);
     const ReferenceModel ref(m.model);
     const std::vector<Grads> g = example_gradients(ref, d, 0, c.rows, R);
     std::vector<double> norms;
@@ -69,23 +82,11 @@ TEST_CASE("clipping: per-example, global and both, against materialised gradient
     }
     {
       INFO("global clipping from the factors");
-      const double norm = norm_of(plain_mean);
-      set_clip(m.model, 0, 0, 0, float(0.5 * norm));
-      REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-      CHECK(std::fabs(m.model.gradient_norm() - norm) <= 1e-5 * norm);
-      Grads want = zero_gradients(ref);
-      axpy(0.5, plain_mean, &want);
-      CHECK(compare_grads(m.model, want, 1e-4, 1e-5) == 0);
+      check_global_clip(m.model, b, ref, plain_mean, 0, 0.5);
     }
     {
       INFO("per-example then global clipping");
-      const double norm = norm_of(clipped_mean);
-      set_clip(m.model, float(C), 0, 0, float(0.25 * norm));
-      REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-      CHECK(std::fabs(m.model.gradient_norm() - norm) <= 1e-5 * norm);
-      Grads want = zero_gradients(ref);
-      axpy(0.25, clipped_mean, &want);
-      CHECK(compare_grads(m.model, want, 1e-4, 1e-5) == 0);
+      check_global_clip(m.model, b, ref, clipped_mean, float(C), 0.25);
     }
     {
       INFO("bounds above every norm change nothing");
@@ -113,13 +114,7 @@ TEST_CASE("clipping: example gradients without clipping are plain training, bit 
     const bool block = plain.layers[2].kind == LayerKind::kResidual;
     const ModelSpec ex = plain.with_example_gradients(block ? 4 : 1);
     const Data d = make_data(plain, plain.rows, 12);
-    ModelInArena a(plain), b(ex);
-    REQUIRE(a.status.ok());
-    REQUIRE(b.status.ok());
-    for (Model* m : {&a.model, &b.model}) {
-      m->initialize(3);
-      perturb(*m, 4);
-    }
+    PerturbedModel a(plain, 3, 4), b(ex, 3, 4);
     float la = 0, lb = 0;
     REQUIRE(a.model.compute_gradients(batch_of(plain, d, 0, plain.rows), &la).ok());
     REQUIRE(b.model.compute_gradients(batch_of(ex, d, 0, plain.rows), &lb).ok());
@@ -131,10 +126,7 @@ TEST_CASE("clipping: example gradients without clipping are plain training, bit 
 TEST_CASE("clipping: plain global-norm clipping of stored gradients") {
   const ModelSpec spec = ffn(9, 8, 12, Mode::kTraining, Pointwise::kTanh, LossKind::kMse);
   const Data d = make_data(spec, 9, 13);
-  ModelInArena m(spec);
-  REQUIRE(m.status.ok());
-  m.model.initialize(8);
-  perturb(m.model, 8);
+  PerturbedModel m(spec, 8, 8);
   const ReferenceModel ref(m.model);
   Grads mean = gradient_of(ref, d, 0, 9);
   for (auto& t : mean)
@@ -147,12 +139,7 @@ TEST_CASE("clipping: plain global-norm clipping of stored gradients") {
   const std::vector<float> unclipped = all_grads(m.model);
   CHECK(compare_grads(m.model, mean, 1e-4, 1e-5) == 0);
 
-  set_clip(m.model, 0, 0, 0, float(0.3 * norm));
-  REQUIRE(m.model.compute_gradients(b, nullptr).ok());
-  CHECK(std::fabs(m.model.gradient_norm() - norm) <= 1e-5 * norm);
-  Grads want = zero_gradients(ref);
-  axpy(0.3, mean, &want);
-  CHECK(compare_grads(m.model, want, 1e-4, 1e-5) == 0);
+  const Grads want = check_global_clip(m.model, b, ref, mean, 0, 0.3);
 
   // A bound above the norm: the norm is reported, nothing is scaled.
   set_clip(m.model, 0, 0, 0, float(3 * norm));
@@ -166,10 +153,7 @@ TEST_CASE("clipping: plain global-norm clipping of stored gradients") {
   p.learning_rate = 1.0f;
   p.momentum = 0.0f;
   set_clip(m.model, 0, 0, 0, float(0.3 * norm));
-  ModelInArena sgd(spec.training(LossKind::kMse, OptimizerKind::kSgd));
-  REQUIRE(sgd.status.ok());
-  sgd.model.initialize(8);
-  perturb(sgd.model, 8);
+  PerturbedModel sgd(spec.training(LossKind::kMse, OptimizerKind::kSgd), 8, 8);
   REQUIRE(sgd.model.set_optimizer(p).ok());
   set_clip(sgd.model, 0, 0, 0, float(0.3 * norm));
   const std::vector<float> before = tern::test::parameters_of(sgd.model);

@@ -15,17 +15,16 @@
 #include "runtime_test_util.h"
 
 using namespace tern;
-using tern::test::bits_equal;
 using tern::test::ModelInArena;
+using tern::test::ReadyModel;
 using State = tern::test::TrainingState;
+using Data = tern::test::SyntheticData;
 
 namespace {
 
 const ModelSpec kPlain = mlp({4, 8, 3}, 4, Mode::kTraining, Pointwise::kRelu,
                              LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam);
 const ModelSpec kGuarded = kPlain.with_divergence_guard();
-
-using Data = tern::test::SyntheticData;
 
 // 64 samples of kPlain's shape: 16 batches of its 4 rows.
 Data make_data() { return tern::test::synthetic_data(kPlain, 64, 8, 2); }
@@ -34,6 +33,16 @@ Data make_data() { return tern::test::synthetic_data(kPlain, 64, 8, 2); }
 Batch batch(const Data& d, int i) {
   return tern::test::batch_of(kPlain, d, std::size_t(i % 16) * 4, 4);
 }
+
+// An unguarded and a guarded model from the same start, the guarded one
+// under `policy`: up to a divergence the two must agree bit for bit.
+struct GuardedPair {
+  ReadyModel ref, g;
+  GuardedPair(std::uint64_t seed, const DivergencePolicy& policy)
+      : ref(kPlain, seed), g(kGuarded, seed) {
+    REQUIRE(g.model.set_divergence_policy(policy).ok());
+  }
+};
 
 void set_lr(Model& m, float lr) {
   OptimizerParams p = m.optimizer();
@@ -74,14 +83,10 @@ TEST_CASE("divergence guard: the snapshot is planned into the arena, exactly") {
 
 TEST_CASE("divergence guard: a huge learning rate is caught, the last good state restored, stop") {
   const Data d = make_data();
-  ModelInArena ref(kPlain), g(kGuarded);
-  REQUIRE(ref.status.ok());
-  REQUIRE(g.status.ok());
-  ref.model.initialize(3);
-  g.model.initialize(3);
   DivergencePolicy stop;
   stop.action = DivergenceAction::kStop;
-  REQUIRE(g.model.set_divergence_policy(stop).ok());
+  GuardedPair pair(3, stop);
+  auto& [ref, g] = pair;
   const int good = 5;
   for (int i = 0; i < good; ++i) {
     REQUIRE(ref.model.train_step(batch(d, i), nullptr).ok());
@@ -122,15 +127,11 @@ TEST_CASE("divergence guard: a huge learning rate is caught, the last good state
 
 TEST_CASE("divergence guard: recover with a reduced learning rate and keep training") {
   const Data d = make_data();
-  ModelInArena ref(kPlain), g(kGuarded);
-  REQUIRE(ref.status.ok());
-  REQUIRE(g.status.ok());
-  ref.model.initialize(4);
-  g.model.initialize(4);
   DivergencePolicy reduce;
   reduce.action = DivergenceAction::kReduceLearningRate;
   reduce.learning_rate_factor = 1e-32f;  // 1e30 -> about 0.01
-  REQUIRE(g.model.set_divergence_policy(reduce).ok());
+  GuardedPair pair(4, reduce);
+  auto& [ref, g] = pair;
   int i = 0;
   for (; i < 4; ++i) {
     REQUIRE(ref.model.train_step(batch(d, i), nullptr).ok());
@@ -166,9 +167,7 @@ TEST_CASE("divergence guard: recover with a reduced learning rate and keep train
 
 TEST_CASE("divergence guard: a NaN written into a weight is undone; max_recoveries stops") {
   const Data d = make_data();
-  ModelInArena g(kGuarded);
-  REQUIRE(g.status.ok());
-  g.model.initialize(5);
+  ReadyModel g(kGuarded, 5);
   DivergencePolicy p;
   p.max_recoveries = 2;
   REQUIRE(g.model.set_divergence_policy(p).ok());

@@ -39,10 +39,7 @@ TEST_CASE("rank-1 reference: the double backward pass matches finite differences
       ffn(3, 5, 7, Mode::kTraining, Pointwise::kGelu, LossKind::kMse),
   };
   for (const ModelSpec& spec : specs) {
-    ModelInArena m(spec);
-    REQUIRE(m.status.ok());
-    m.model.initialize(4);
-    perturb(m.model, 4);
+    PerturbedModel m(spec, 4, 4);
     const Data d = make_data(spec, 3, 9);
     const ReferenceModel ref(m.model);
     const Grads g = gradient_of(ref, d, 0, 3);
@@ -76,10 +73,7 @@ void check_example_norms(const ModelSpec& spec, std::size_t rows, std::uint64_t 
   CAPTURE(seed);
   CAPTURE(rows);
   const Data d = make_data(spec, rows, seed);
-  ModelInArena m(spec);
-  REQUIRE_MESSAGE(m.status.ok(), m.status.message());
-  m.model.initialize(seed);
-  perturb(m.model, seed + 1);
+  PerturbedModel m(spec, seed, seed + 1);
   const ReferenceModel ref(m.model);
   const Batch b = batch_of(spec, d, 0, rows);
   const Status s = through_train_step ? m.model.train_step(b, nullptr)
@@ -187,10 +181,7 @@ TEST_CASE("noise: each parameter gets the kernel's deviate of its tensor's key a
     CAPTURE(std::string(isa_name(isa)));
     const IsaScope scope(isa);
     const Data d = make_data(spec, spec.rows, 31);
-    ModelInArena m(spec);
-    REQUIRE(m.status.ok());
-    m.model.initialize(3);
-    perturb(m.model, 3);
+    PerturbedModel m(spec, 3, 3);
     const float C = 0.5f, sigma = 1.5f;
     const Batch b = batch_of(spec, d, 0, spec.rows);
     set_clip(m.model, C, 0, 0, 0);
@@ -236,10 +227,7 @@ TEST_CASE("noise: added per parameter with standard deviation sigma * C / rows")
   for (const ModelSpec& spec : specs) {
     CAPTURE(spec.example_rows);
     const Data d = make_data(spec, spec.rows, 17);
-    ModelInArena m(spec);
-    REQUIRE(m.status.ok());
-    m.model.initialize(2);
-    perturb(m.model, 2);
+    PerturbedModel m(spec, 2, 2);
     const float C = 0.5f, sigma = 1.5f;
     const double stddev = double(sigma) * C / double(spec.rows);
     const Batch b = batch_of(spec, d, 0, spec.rows);

@@ -78,10 +78,7 @@ TEST_CASE("fused update: a diverging step is undone to the unfused run's bits") 
     std::vector<std::uint32_t> recoveries;
     for (bool fused : {false, true}) {
       CAPTURE(fused);
-      ModelInArena m(spec.with_fused_update(fused));
-      REQUIRE(m.status.ok());
-      m.model.initialize(4);
-      perturb(m.model, 4);
+      PerturbedModel m(spec.with_fused_update(fused), 4, 4);
       DivergencePolicy policy;
       policy.action = DivergenceAction::kStop;
       REQUIRE(m.model.set_divergence_policy(policy).ok());

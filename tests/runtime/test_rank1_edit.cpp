@@ -32,9 +32,7 @@ TEST_CASE("rank1_edit: W + scale * sum a_j^T b_j, the same bits on every ISA") {
     IsaScope scope(isa);
     for (Mode mode : {Mode::kTraining, Mode::kInference}) {
       const ModelSpec s = mode == Mode::kTraining ? spec : spec.inference();
-      ModelInArena m(s);
-      REQUIRE(m.status.ok());
-      m.model.initialize(3);
+      ReadyModel m(s, 3);
       const std::vector<float> before = tern::test::parameters_of(m.model);
       const Tensor w = m.model.tensor(2 * layer);
       const std::vector<float> w0(w.value.begin(), w.value.end());
@@ -78,9 +76,7 @@ TEST_CASE("rank1_edit: W + scale * sum a_j^T b_j, the same bits on every ISA") {
 
 TEST_CASE("rank1_edit: bad arguments are refused and W is left alone") {
   const ModelSpec spec = ffn(4, 6, 10, Mode::kInference);  // Dense 6->10, Dense 10->6, residual, LN
-  ModelInArena m(spec);
-  REQUIRE(m.status.ok());
-  m.model.initialize(1);
+  ReadyModel m(spec, 1);
   std::vector<float> a(3 * 10, 0.25f), b(3 * 10, -0.5f);
   const std::vector<float> before = tern::test::parameters_of(m.model);
   Status s = m.model.rank1_edit(3, 1, a.data(), 6, b.data(), 6, 1.0f);
@@ -151,10 +147,7 @@ TEST_CASE("edit_factors: rank1_edit(-lr) with them is one SGD step of that layer
     for (std::uint32_t layer = 0; layer < 2; ++layer) {
       CAPTURE(spec.layer_count);
       CAPTURE(layer);
-      ModelInArena m(spec);
-      REQUIRE(m.status.ok());
-      m.model.initialize(15);
-      perturb(m.model, 15);
+      PerturbedModel m(spec, 15, 15);
       const State start(m.model);
       const ReferenceModel ref(m.model);
       ReferenceTrace trace;
@@ -179,11 +172,8 @@ TEST_CASE("edit_factors: rank1_edit(-lr) with them is one SGD step of that layer
       }
       CHECK(bad == 0);
       // The same factors from a spec with example gradients and accumulation.
-      ModelInArena other(
-          spec.with_example_gradients(1).with_accumulation(spec.rows).with_fused_update());
-      REQUIRE(other.status.ok());
-      other.model.initialize(15);
-      perturb(other.model, 15);
+      PerturbedModel other(
+          spec.with_example_gradients(1).with_accumulation(spec.rows).with_fused_update(), 15, 15);
       std::vector<float> u2(u.size()), delta2(delta.size());
       const Batch b = batch_of(spec, d, 0, 6);
       REQUIRE(other.model.edit_factors(b, layer, u2.data(), delta2.data()).ok());

@@ -21,6 +21,7 @@ using tern::test::bits_equal;
 using tern::test::contains;
 using tern::test::ModelInArena;
 using tern::test::perturb;
+using tern::test::ReadyModel;
 
 namespace {
 
@@ -54,9 +55,7 @@ void check_gradients(const ModelSpec& spec, std::size_t rows, std::uint64_t seed
   for (Isa isa : tern::test::runnable_isas()) {
     CAPTURE(isa_name(isa));
     IsaScope scope(isa);
-    ModelInArena m(spec);
-    REQUIRE_MESSAGE(m.status.ok(), m.status.message());
-    m.model.initialize(seed);
+    ReadyModel m(spec, seed);
     perturb(m.model, seed);
     float loss = 0;
     const Status s = m.model.compute_gradients(batch_of(spec, data, rows), &loss);
@@ -164,9 +163,7 @@ std::vector<float> train(const ModelSpec& spec, std::size_t steps, const Optimiz
                          std::vector<float>* losses) {
   const std::size_t count = 3 * spec.rows + 5;  // batches do not divide the data set
   const Data data = synthetic_data(spec, count, 77);
-  ModelInArena m(spec);
-  REQUIRE_MESSAGE(m.status.ok(), m.status.message());
-  m.model.initialize(2024);
+  ReadyModel m(spec, 2024);
   REQUIRE(m.model.set_optimizer(p).ok());
   std::vector<std::uint32_t> order(count);
   iota(Span<std::uint32_t>{order.data(), count});
@@ -343,9 +340,7 @@ TEST_CASE("training: loss goes down and the model learns a synthetic task") {
     d.labels.push_back(label);
     for (int j = 0; j < 8; ++j) d.x.push_back(centres[label][j] + rng.symmetric(0.8f));
   }
-  ModelInArena m(spec);
-  REQUIRE(m.status.ok());
-  m.model.initialize(1);
+  ReadyModel m(spec, 1);
   OptimizerParams p;
   p.learning_rate = 0.01f;
   REQUIRE(m.model.set_optimizer(p).ok());
@@ -374,9 +369,7 @@ TEST_CASE("training: loss goes down and the model learns a synthetic task") {
 
 TEST_CASE("training: bad batches are rejected with a clear error, parameters untouched") {
   const ModelSpec spec = mlp({4, 6, 3}, 4, Mode::kTraining);
-  ModelInArena m(spec);
-  REQUIRE(m.status.ok());
-  m.model.initialize(1);
+  ReadyModel m(spec, 1);
   Data d = synthetic_data(spec, 8, 1);
   const std::vector<float> before = tern::test::parameters_of(m.model);
 

@@ -32,10 +32,7 @@ std::vector<float> rank1_fingerprint() {
   };
   for (const ModelSpec& spec : norm_specs) {
     const Data d = make_data(spec, spec.rows, 3);
-    ModelInArena m(spec);
-    REQUIRE(m.status.ok());
-    m.model.initialize(1);
-    perturb(m.model, 1);
+    PerturbedModel m(spec, 1, 1);
     REQUIRE(m.model.compute_gradients(batch_of(spec, d, 0, spec.rows), nullptr).ok());
     const MatrixView<const float> n = m.model.example_norms();
     append(std::vector<float>(n.data, n.data + n.rows * n.stride));
@@ -60,9 +57,7 @@ std::vector<float> rank1_fingerprint() {
   // Accumulation (fused and not) with global clipping.
   const ModelSpec acc = ffn(16, 20, 36, Mode::kTraining).with_rows(8).with_accumulation(24);
   for (bool fused : {false, true}) {
-    ModelInArena m(acc.with_fused_update(fused));
-    REQUIRE(m.status.ok());
-    m.model.initialize(2);
+    ReadyModel m(acc.with_fused_update(fused), 2);
     set_optimizer(m.model, OptimizerKind::kAdam);
     set_clip(m.model, 0, 0, 0, 0.01f);
     const Data d = make_data(acc, 48, 4);

@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <doctest/doctest.h>
+
 #include "tern/kernels/dispatch.h"
 #include "tern/platform/status.h"
 
@@ -112,6 +114,18 @@ inline std::string temp_name(const char* base) {
 inline bool contains(const Status& s, const char* text) {
   return std::string(s.message()).find(text) != std::string::npos;
 }
+
+// Selects an ISA for the scope (the test fails if it cannot be selected),
+// restoring the default selection after.
+struct IsaScope {
+  explicit IsaScope(Isa isa) {
+    const Status s = select_isa(isa);
+    REQUIRE_MESSAGE(s.ok(), s.message());
+  }
+  ~IsaScope() { reset_isa_selection(); }
+  IsaScope(const IsaScope&) = delete;
+  IsaScope& operator=(const IsaScope&) = delete;
+};
 
 // ISAs this test run can execute, scalar first.
 inline std::vector<Isa> runnable_isas() {
