@@ -1,43 +1,30 @@
-// Model files: round trips, and every way a file can be wrong — truncated at
-// every byte, any single bit flipped, wrong version, wrong architecture,
-// non-finite values, failing source — must give the exact error and leave
-// the model untouched. Also the C header export's float literals.
+// The model file (runtime/src/model_file.cpp): its bytes against a
+// reference encoder written from the layout in model_file.h; round trips;
+// and every way a file can be wrong — truncated at every byte, any single
+// bit flipped, wrong version, wrong architecture, non-finite values,
+// failing source — must give the exact error and leave the model untouched.
 #include <doctest/doctest.h>
-#if TERN_TEST_HAVE_ZLIB
-#include <zlib.h>
-#endif
 
-#include <cfloat>
 #include <cmath>
-#include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "runtime_test_util.h"
-#include "tern/runtime/persist.h"
+#include "tern/runtime/crc32.h"
+#include "tern/runtime/model_file.h"
 #include "tern/runtime/rng.h"
 
 using namespace tern;
 using tern::test::bits_equal;
 using tern::test::contains;
 using tern::test::ModelInArena;
+using State = tern::test::TrainingState;
 
 namespace {
-
-// Everything load_model may change: parameters, moments, step count.
-struct Snapshot {
-  std::vector<float> values;
-  std::uint32_t steps = 0;
-  explicit Snapshot(const Model& m) : steps(m.steps()) {
-    for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
-      const Tensor x = m.tensor(t);
-      for (const Span<float>& s : {x.value, x.moment1, x.moment2})
-        values.insert(values.end(), s.begin(), s.end());
-    }
-  }
-  bool operator==(const Snapshot& o) const { return steps == o.steps && bits_equal(values, o.values); }
-};
 
 // Gives every parameter and moment a distinct value.
 void scribble(Model& m, std::uint64_t seed) {
@@ -70,6 +57,24 @@ void fix_crc(std::vector<unsigned char>& f) {
   for (int i = 0; i < 4; ++i) f[f.size() - 4 + i] = static_cast<unsigned char>(c >> (8 * i));
 }
 
+// A reference encoder, field by field from the layout in model_file.h.
+struct Bytes {
+  std::vector<unsigned char> v;
+  void u8(unsigned x) { v.push_back(static_cast<unsigned char>(x)); }
+  void u32(std::uint32_t x) {
+    for (int i = 0; i < 4; ++i) u8((x >> (8 * i)) & 0xffu);
+  }
+  void u64(std::uint64_t x) {
+    u32(static_cast<std::uint32_t>(x));
+    u32(static_cast<std::uint32_t>(x >> 32));
+  }
+  void f32(float f) {
+    std::uint32_t b;
+    std::memcpy(&b, &f, 4);
+    u32(b);
+  }
+};
+
 const ModelSpec kSmall = ModelSpec::input(3, 4)
                              .dense(4, Pointwise::kRelu)
                              .layer_norm()
@@ -78,22 +83,53 @@ const ModelSpec kSmall = ModelSpec::input(3, 4)
 
 }  // namespace
 
-TEST_CASE("crc32: standard check value, agrees with zlib, incremental") {
-  CHECK(crc32("123456789", 9) == 0xCBF43926u);
-  CHECK(crc32("", 0) == 0u);
-  Rng rng(3);
-  std::vector<unsigned char> data(1000);
-  for (auto& b : data) b = static_cast<unsigned char>(rng.next_u32());
-#if TERN_TEST_HAVE_ZLIB
-  for (std::size_t n : {1u, 7u, 64u, 999u, 1000u}) {
-    CAPTURE(n);
-    CHECK(crc32(data.data(), n) == ::crc32(0L, data.data(), static_cast<uInt>(n)));
+TEST_CASE("model_file: the bytes are the documented layout") {
+  // dense 2->3 relu, layer norm, residual from point 1, dense 3->1:
+  // tensors W0 (6), b0 (3), gamma (3), beta (3), W3 (3), b3 (1).
+  const ModelSpec spec = ModelSpec::input(2, 2)
+                             .dense(3, Pointwise::kRelu)
+                             .layer_norm()
+                             .residual(1)
+                             .dense(1)
+                             .training(LossKind::kMse, OptimizerKind::kSgd);
+  ModelInArena a(spec);
+  REQUIRE(a.status.ok());
+  scribble(a.model, 5);
+  a.model.set_steps(77);
+  for (bool state : {false, true}) {
+    CAPTURE(state);
+    Bytes ref;
+    for (char c : {'T', 'E', 'R', 'N', 'M', 'O', 'D', 'L'}) ref.u8(static_cast<unsigned char>(c));
+    ref.u32(1);               // format version
+    ref.u32(state ? 1 : 0);   // flags
+    ref.u32(2);               // input width
+    ref.u32(4);               // layers
+    // kind (dense 1, layer norm 3, residual 4), activation (relu 1), zero,
+    // in, out, from (residuals only).
+    ref.u8(1), ref.u8(1), ref.u8(0), ref.u8(0), ref.u32(2), ref.u32(3), ref.u32(0);
+    ref.u8(3), ref.u8(0), ref.u8(0), ref.u8(0), ref.u32(3), ref.u32(3), ref.u32(0);
+    ref.u8(4), ref.u8(0), ref.u8(0), ref.u8(0), ref.u32(3), ref.u32(3), ref.u32(1);
+    ref.u8(1), ref.u8(0), ref.u8(0), ref.u8(0), ref.u32(3), ref.u32(1), ref.u32(0);
+    ref.u32(0);               // optimizer: SGD is 0 either way
+    ref.u32(state ? 77 : 0);  // steps
+    ref.u64(19);              // parameters
+    ref.u64(state ? 19 : 0);  // SGD keeps one moment per parameter
+    const int sections = state ? 2 : 1;
+    for (int section = 0; section < sections; ++section) {
+      for (std::uint32_t t = 0; t < a.model.tensor_count(); ++t) {
+        const Tensor x = a.model.tensor(t);
+        for (float v : section == 0 ? x.value : x.moment1) ref.f32(v);
+      }
+    }
+    ref.u32(crc32(ref.v.data(), ref.v.size()));
+    CHECK(ref.v.size() == model_file_bytes(spec, state));
+    CHECK(save(a.model, state) == ref.v);
   }
-#endif
-  CHECK(crc32(data.data() + 300, 700, crc32(data.data(), 300)) == crc32(data.data(), 1000));
+  CHECK(model_file_header_bytes(4) == 48 + 16 * 4);
+  CHECK(model_file_bytes(ModelSpec::input(0, 1), false) == 0);  // invalid spec
 }
 
-TEST_CASE("persist: round trip of weights and optimizer state, across batch sizes and modes") {
+TEST_CASE("model_file: round trip of weights and optimizer state, across batch sizes and modes") {
   for (OptimizerKind opt : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
     CAPTURE(int(opt));
     ModelSpec spec = kSmall;
@@ -111,11 +147,11 @@ TEST_CASE("persist: round trip of weights and optimizer state, across batch size
     CHECK(with_state.size() == weights.size() + 4 * P * (opt == OptimizerKind::kSgd ? 1 : 2));
 
     REQUIRE(load(b.model, with_state, true).ok());
-    CHECK(Snapshot(b.model) == Snapshot(a.model));
+    CHECK(State(b.model) == State(a.model));
 
     // Weights only: moments and steps of the target stay as they were.
     scribble(b.model, 13);
-    const Snapshot before(b.model);
+    const State before(b.model);
     REQUIRE(load(b.model, with_state, false).ok());
     CHECK(bits_equal(tern::test::parameters_of(b.model), tern::test::parameters_of(a.model)));
     CHECK(b.model.steps() == before.steps);
@@ -124,20 +160,20 @@ TEST_CASE("persist: round trip of weights and optimizer state, across batch size
     // An inference model of one row takes the same file.
     REQUIRE(load(inf.model, weights, false).ok());
     CHECK(bits_equal(tern::test::parameters_of(inf.model), tern::test::parameters_of(a.model)));
-    const Snapshot inf_before(inf.model);
+    const State inf_before(inf.model);
     CHECK(load(inf.model, with_state, true).code() == StatusCode::kFailedPrecondition);
     CHECK(load(b.model, weights, true).code() == StatusCode::kFailedPrecondition);
     CHECK(contains(load(b.model, weights, true), "the file has none"));
-    CHECK(Snapshot(inf.model) == inf_before);
+    CHECK(State(inf.model) == inf_before);
   }
 }
 
-TEST_CASE("persist: truncated at every byte and any single flipped bit leave the model untouched") {
+TEST_CASE("model_file: truncated at every byte and any single flipped bit leave the model untouched") {
   ModelInArena a(kSmall), b(kSmall);
   REQUIRE(a.status.ok());
   scribble(a.model, 21);
   scribble(b.model, 22);
-  const Snapshot untouched(b.model);
+  const State untouched(b.model);
   for (bool state : {false, true}) {
     CAPTURE(state);
     const std::vector<unsigned char> file = save(a.model, state);
@@ -163,19 +199,19 @@ TEST_CASE("persist: truncated at every byte and any single flipped bit leave the
       // the checksum.
       if (bit / 8 >= header) CHECK(contains(s, "checksum mismatch"));
     }
-    CHECK(Snapshot(b.model) == untouched);
+    CHECK(State(b.model) == untouched);
   }
   // After all that, the intact file still loads.
   REQUIRE(load(b.model, save(a.model, true), true).ok());
-  CHECK(Snapshot(b.model) == Snapshot(a.model));
+  CHECK(State(b.model) == State(a.model));
 }
 
-TEST_CASE("persist: wrong magic, version, architecture, optimizer and non-finite values") {
+TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-finite values") {
   ModelInArena a(kSmall), b(kSmall);
   REQUIRE(a.status.ok());
   scribble(a.model, 31);
   scribble(b.model, 32);
-  const Snapshot untouched(b.model);
+  const State untouched(b.model);
   const std::vector<unsigned char> file = save(a.model, true);
 
   std::vector<unsigned char> f = file;
@@ -203,11 +239,11 @@ TEST_CASE("persist: wrong magic, version, architecture, optimizer and non-finite
     ModelInArena other(others[i]);
     REQUIRE(other.status.ok());
     other.model.initialize(1);
-    const Snapshot other_before(other.model);
+    const State other_before(other.model);
     s = load(other.model, file, false);
     CHECK(s.code() == StatusCode::kShapeMismatch);
     CHECK_MESSAGE(contains(s, expected[i]), s.message());
-    CHECK(Snapshot(other.model) == other_before);
+    CHECK(State(other.model) == other_before);
   }
 
   // Adam state into an SGD model: refused if asked for, weights load.
@@ -229,7 +265,7 @@ TEST_CASE("persist: wrong magic, version, architecture, optimizer and non-finite
   s = load(b.model, f, false);
   CHECK(s.code() == StatusCode::kNonFinite);
   CHECK(contains(s, "value 5 of the payload"));
-  CHECK(Snapshot(b.model) == untouched);
+  CHECK(State(b.model) == untouched);
 
   // Saving NaN is refused too, so every saved file loads.
   a.model.tensor(2).value[1] = std::nanf("");
@@ -242,12 +278,12 @@ TEST_CASE("persist: wrong magic, version, architecture, optimizer and non-finite
   CHECK(save_model(a.model, small.sink(), false).code() == StatusCode::kOutOfMemory);
 }
 
-TEST_CASE("persist: a failing source is an I/O error; files round-trip through the OS") {
+TEST_CASE("model_file: a failing source is an I/O error; files round-trip through the OS") {
   ModelInArena a(kSmall), b(kSmall);
   REQUIRE(a.status.ok());
   scribble(a.model, 41);
   scribble(b.model, 42);
-  const Snapshot untouched(b.model);
+  const State untouched(b.model);
   const std::vector<unsigned char> file = save(a.model, false);
   struct Failing {
     const std::vector<unsigned char>* bytes;
@@ -265,79 +301,53 @@ TEST_CASE("persist: a failing source is an I/O error; files round-trip through t
   const Status s = load_model(b.model, src, false);
   CHECK(s.code() == StatusCode::kIoError);
   CHECK(contains(s, "flash read error"));
-  CHECK(Snapshot(b.model) == untouched);
+  CHECK(State(b.model) == untouched);
 
-  const std::string path = tern::test::temp_name("persist.model");
+  const std::string path = tern::test::temp_name("model_file.tern");
   REQUIRE(save_model_file(a.model, path.c_str(), true).ok());
   REQUIRE(load_model_file(b.model, path.c_str(), true).ok());
-  CHECK(Snapshot(b.model) == Snapshot(a.model));
+  CHECK(State(b.model) == State(a.model));
   std::remove(path.c_str());
   CHECK(load_model_file(b.model, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
   CHECK(save_model_file(a.model, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
 }
 
-TEST_CASE("export: the C header's literals are exact, including signed zero and subnormals") {
-  const ModelSpec spec = mlp({2, 4, 3}, 1);
-  ModelInArena a(spec);
+
+TEST_CASE("model_file: the file adapter writes the same bytes, and its errors") {
+  ModelInArena a(kSmall);
   REQUIRE(a.status.ok());
-  a.model.initialize(5);
-  const float specials[] = {0.0f, -0.0f, 1.0f, -2.5f, FLT_MAX, -FLT_MAX, FLT_MIN,
-                            1e-40f, -1e-45f, 0.1f, 3.0f, 1.0f + FLT_EPSILON};
-  Span<float> w = a.model.tensor(0).value;  // 8 floats
-  Span<float> w2 = a.model.tensor(2).value;  // 12 floats
-  for (std::size_t i = 0; i < 8; ++i) w[i] = specials[i];
-  for (std::size_t i = 8; i < 12; ++i) w2[i - 8] = specials[i];
+  scribble(a.model, 51);
+  const std::string path = tern::test::temp_name("bytes.tern");
+  REQUIRE(save_model_file(a.model, path.c_str(), true).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<unsigned char> on_disk(std::istreambuf_iterator<char>(in), {});
+  CHECK(on_disk == save(a.model, true));
+  std::remove(path.c_str());
+  const Status s = load_model_file(a.model, "/nonexistent/dir/x.model");
+  CHECK(std::string(s.message()) == "load: cannot open /nonexistent/dir/x.model");
+}
 
-  std::vector<char> text(1 << 16);
-  MemorySink sink(text.data(), text.size());
-  const Status s = export_c_header(a.model, "tiny_net", sink.sink());
-  REQUIRE_MESSAGE(s.ok(), s.message());
-  const std::string h(text.data(), sink.size());
-  CHECK(h.find("#define TINY_NET_PARAMETER_COUNT 27u") != std::string::npos);
-  CHECK(h.find("static const uint32_t tiny_net_architecture[12] = {2u, 2u, 1u, 1u, 2u, 4u, 0u, "
-               "1u, 0u, 4u, 3u, 0u};") != std::string::npos);
-  CHECK(h.find("-0x0p+0f") != std::string::npos);
-  // Parse every literal back (strtof reads C99 hex floats exactly).
-  const std::size_t open = h.find('{', h.find("tiny_net_parameters["));
-  std::vector<float> parsed;
-  const char* p = h.c_str() + open + 1;
-  while (true) {
-    while (*p == ' ' || *p == '\n' || *p == ',') ++p;
-    if (*p == '/') {
-      p = std::strstr(p, "*/") + 2;
-      continue;
-    }
-    if (*p == '}') break;
-    char* end = nullptr;
-    parsed.push_back(std::strtof(p, &end));
-    REQUIRE(end != p);
-    REQUIRE(*end == 'f');
-    p = end + 1;
-  }
-  CHECK(bits_equal(parsed, tern::test::parameters_of(a.model)));
+TEST_CASE("model_file: refusals before anything is written") {
+  ModelInArena a(kSmall), inf(kSmall.inference().with_rows(1));
+  REQUIRE(a.status.ok());
+  REQUIRE(inf.status.ok());
+  scribble(a.model, 61);
+  inf.model.initialize(1);
+  std::vector<unsigned char> bytes(4096, 0xaa);
+  MemorySink sink(bytes.data(), bytes.size());
+  CHECK(save_model(a.model, ByteSink{}, false).code() == StatusCode::kInvalidArgument);
+  CHECK(load_model(a.model, ByteSource{}, false).code() == StatusCode::kInvalidArgument);
+  Status s = save_model(inf.model, sink.sink(), true);
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(contains(s, "an inference model has no optimizer state"));
+  Model unbuilt;
+  CHECK(save_model(unbuilt, sink.sink(), false).code() == StatusCode::kFailedPrecondition);
 
-  CHECK(export_c_header(a.model, "1bad", sink.sink()).code() == StatusCode::kInvalidArgument);
-  CHECK(export_c_header(a.model, "has space", sink.sink()).code() == StatusCode::kInvalidArgument);
-
-  // load_parameters takes exactly this data, and refuses anything else.
-  ModelInArena b(spec);
-  REQUIRE(b.status.ok());
-  b.model.initialize(6);
-  std::uint32_t arch[32];
-  const std::size_t words = architecture_words(spec, arch, 32);
-  REQUIRE(words == 12);
-  const Snapshot before(b.model);
-  CHECK(load_parameters(b.model, arch, words, parsed.data(), parsed.size() - 1).code() ==
-        StatusCode::kShapeMismatch);
-  arch[5] = 5;
-  CHECK(load_parameters(b.model, arch, words, parsed.data(), parsed.size()).code() ==
-        StatusCode::kShapeMismatch);
-  arch[5] = 4;
-  std::vector<float> with_inf = parsed;
-  with_inf[3] = INFINITY;
-  CHECK(load_parameters(b.model, arch, words, with_inf.data(), with_inf.size()).code() ==
-        StatusCode::kNonFinite);
-  CHECK(Snapshot(b.model) == before);
-  REQUIRE(load_parameters(b.model, arch, words, parsed.data(), parsed.size()).ok());
-  CHECK(bits_equal(tern::test::parameters_of(b.model), parsed));
+  // A non-finite moment refuses a save with state and is ignored without.
+  a.model.tensor(1).moment2[2] = INFINITY;
+  s = save_model(a.model, sink.sink(), true);
+  CHECK(s.code() == StatusCode::kNonFinite);
+  CHECK(std::string(s.message()) == "save: moment 2 2 of tensor 1 (layer 0) is not finite");
+  CHECK(sink.size() == 0);
+  CHECK(save_model(a.model, sink.sink(), false).ok());
 }
