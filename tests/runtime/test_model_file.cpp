@@ -81,6 +81,17 @@ const ModelSpec kSmall = ModelSpec::input(3, 4)
                              .dense(2)
                              .training(LossKind::kSoftmaxCrossEntropy, OptimizerKind::kAdam);
 
+// Two kSmall models with different contents: one saves, the other loads.
+struct SourceAndTarget {
+  ModelInArena a{kSmall}, b{kSmall};
+  explicit SourceAndTarget(std::uint64_t seed) {
+    REQUIRE(a.status.ok());
+    REQUIRE(b.status.ok());
+    scribble(a.model, seed);
+    scribble(b.model, seed + 1);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("model_file: the bytes are the documented layout") {
@@ -169,60 +180,58 @@ TEST_CASE("model_file: round trip of weights and optimizer state, across batch s
 }
 
 TEST_CASE("model_file: truncated at every byte and any single flipped bit leave the model untouched") {
-  ModelInArena a(kSmall), b(kSmall);
-  REQUIRE(a.status.ok());
-  scribble(a.model, 21);
-  scribble(b.model, 22);
-  const State untouched(b.model);
+  SourceAndTarget pair(21);
+  Model& a = pair.a.model;
+  Model& b = pair.b.model;
+  const State untouched(b);
   for (bool state : {false, true}) {
     CAPTURE(state);
-    const std::vector<unsigned char> file = save(a.model, state);
+    const std::vector<unsigned char> file = save(a, state);
     for (std::size_t len = 0; len < file.size(); ++len) {
       CAPTURE(len);
       const std::vector<unsigned char> cut(file.begin(), file.begin() + long(len));
-      const Status s = load(b.model, cut, state);
+      const Status s = load(b, cut, state);
       REQUIRE(s.code() == StatusCode::kCorruptData);
       CHECK(contains(s, "truncated"));
     }
     std::vector<unsigned char> longer = file;
     longer.push_back(0);
-    CHECK(contains(load(b.model, longer, state), "1 trailing bytes"));
+    CHECK(contains(load(b, longer, state), "1 trailing bytes"));
 
     const std::size_t header = 48 + 16 * 3;
     for (std::size_t bit = 0; bit < file.size() * 8; ++bit) {
       CAPTURE(bit);
       std::vector<unsigned char> bad = file;
       bad[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
-      const Status s = load(b.model, bad, state);
+      const Status s = load(b, bad, state);
       REQUIRE(s.code() == StatusCode::kCorruptData);
       // A flip in the payload or the checksum itself can only be caught by
       // the checksum.
       if (bit / 8 >= header) CHECK(contains(s, "checksum mismatch"));
     }
-    CHECK(State(b.model) == untouched);
+    CHECK(State(b) == untouched);
   }
   // After all that, the intact file still loads.
-  REQUIRE(load(b.model, save(a.model, true), true).ok());
-  CHECK(State(b.model) == State(a.model));
+  REQUIRE(load(b, save(a, true), true).ok());
+  CHECK(State(b) == State(a));
 }
 
 TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-finite values") {
-  ModelInArena a(kSmall), b(kSmall);
-  REQUIRE(a.status.ok());
-  scribble(a.model, 31);
-  scribble(b.model, 32);
-  const State untouched(b.model);
-  const std::vector<unsigned char> file = save(a.model, true);
+  SourceAndTarget pair(31);
+  Model& a = pair.a.model;
+  Model& b = pair.b.model;
+  const State untouched(b);
+  const std::vector<unsigned char> file = save(a, true);
 
   std::vector<unsigned char> f = file;
   f[0] = 'X';
   fix_crc(f);
-  CHECK(contains(load(b.model, f, false), "not a tern model file"));
+  CHECK(contains(load(b, f, false), "not a tern model file"));
 
   f = file;
   f[8] = 2;  // version 2, with a valid checksum
   fix_crc(f);
-  Status s = load(b.model, f, false);
+  Status s = load(b, f, false);
   CHECK(s.code() == StatusCode::kCorruptData);
   CHECK(contains(s, "format version 2; this build reads version 1"));
 
@@ -262,29 +271,28 @@ TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-fin
   f[at + 3] = 0x7f;
   f[at + 2] = 0xc0;
   fix_crc(f);
-  s = load(b.model, f, false);
+  s = load(b, f, false);
   CHECK(s.code() == StatusCode::kNonFinite);
   CHECK(contains(s, "value 5 of the payload"));
-  CHECK(State(b.model) == untouched);
+  CHECK(State(b) == untouched);
 
   // Saving NaN is refused too, so every saved file loads.
-  a.model.tensor(2).value[1] = std::nanf("");
+  a.tensor(2).value[1] = std::nanf("");
   std::vector<unsigned char> sink_bytes(4096);
   MemorySink sink(sink_bytes.data(), sink_bytes.size());
-  CHECK(save_model(a.model, sink.sink(), false).code() == StatusCode::kNonFinite);
+  CHECK(save_model(a, sink.sink(), false).code() == StatusCode::kNonFinite);
   // A sink that is too small reports it.
-  a.model.tensor(2).value[1] = 0.5f;
+  a.tensor(2).value[1] = 0.5f;
   MemorySink small(sink_bytes.data(), 100);
-  CHECK(save_model(a.model, small.sink(), false).code() == StatusCode::kOutOfMemory);
+  CHECK(save_model(a, small.sink(), false).code() == StatusCode::kOutOfMemory);
 }
 
 TEST_CASE("model_file: a failing source is an I/O error; files round-trip through the OS") {
-  ModelInArena a(kSmall), b(kSmall);
-  REQUIRE(a.status.ok());
-  scribble(a.model, 41);
-  scribble(b.model, 42);
-  const State untouched(b.model);
-  const std::vector<unsigned char> file = save(a.model, false);
+  SourceAndTarget pair(41);
+  Model& a = pair.a.model;
+  Model& b = pair.b.model;
+  const State untouched(b);
+  const std::vector<unsigned char> file = save(a, false);
   struct Failing {
     const std::vector<unsigned char>* bytes;
     std::size_t fail_at;
@@ -298,18 +306,18 @@ TEST_CASE("model_file: a failing source is an I/O error; files round-trip throug
     std::memcpy(data, f->bytes->data() + off, n);
     return Status();
   };
-  const Status s = load_model(b.model, src, false);
+  const Status s = load_model(b, src, false);
   CHECK(s.code() == StatusCode::kIoError);
   CHECK(contains(s, "flash read error"));
-  CHECK(State(b.model) == untouched);
+  CHECK(State(b) == untouched);
 
   const std::string path = tern::test::temp_name("model_file.tern");
-  REQUIRE(save_model_file(a.model, path.c_str(), true).ok());
-  REQUIRE(load_model_file(b.model, path.c_str(), true).ok());
-  CHECK(State(b.model) == State(a.model));
+  REQUIRE(save_model_file(a, path.c_str(), true).ok());
+  REQUIRE(load_model_file(b, path.c_str(), true).ok());
+  CHECK(State(b) == State(a));
   std::remove(path.c_str());
-  CHECK(load_model_file(b.model, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
-  CHECK(save_model_file(a.model, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
+  CHECK(load_model_file(b, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
+  CHECK(save_model_file(a, "/nonexistent/dir/x.model").code() == StatusCode::kIoError);
 }
 
 
