@@ -82,7 +82,8 @@ TEST_CASE("byte_io: file storage creates, zero-extends, reads and writes at offs
     char back[4] = {};
     REQUIRE(st.read(st.context, 3, back, 3).ok());
     CHECK(std::string(back) == "abc");
-    CHECK(st.read(st.context, 95, back, 10).code() == StatusCode::kIoError);  // past the end
+    char ten[10];
+    CHECK(st.read(st.context, 95, ten, sizeof ten).code() == StatusCode::kIoError);  // past the end
   }
   std::vector<unsigned char> expected(100, 0);
   std::memcpy(expected.data() + 90, "0123456789", 10);
