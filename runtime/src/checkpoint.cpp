@@ -3,23 +3,18 @@
 
 #include <cstring>
 
+#include "byte_io_detail.h"
 #include "le_bytes.h"
-
-#if TERN_HAS_OS
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
+#include "model_checks.h"
 
 namespace tern {
 
 namespace {
 
-// The record streams through a stack buffer of this size when its checksum
-// is verified: small for a firmware stack, large enough to amortise a
-// callback per chunk.
-constexpr std::size_t kChunkBytes = 256;
+using detail::kChunkBytes;
 
+// Flags bit 0: the record holds an RNG state. No other bit is defined.
+constexpr std::uint32_t kFlagRng = 1u;
 using detail::get_u32;
 using detail::get_u64;
 using detail::put_u32;
@@ -59,6 +54,16 @@ Status check_storage(const char* op, bool writing, const Model& model, const Sto
   return Status();
 }
 
+Status read_slot(const Storage& storage, std::uint32_t slot, std::size_t offset, void* data,
+                 std::size_t bytes) {
+  const Status s = storage.read(storage.context, offset, data, bytes);
+  if (!s.ok()) {
+    return Status::error(StatusCode::kIoError, "checkpoint: reading slot %u failed: %s",
+                         static_cast<unsigned>(slot), s.message());
+  }
+  return Status();
+}
+
 // Reads and verifies the record of slot `slot`. A storage read error is
 // returned as a Status; an invalid record is a valid == false SlotState.
 Status inspect_slot(const Storage& storage, std::size_t slot_bytes, std::uint32_t slot,
@@ -66,11 +71,7 @@ Status inspect_slot(const Storage& storage, std::size_t slot_bytes, std::uint32_
   *out = SlotState();
   const std::size_t base = slot * slot_bytes;
   unsigned char header[kCheckpointHeaderBytes];
-  Status s = storage.read(storage.context, base, header, sizeof header);
-  if (!s.ok()) {
-    return Status::error(StatusCode::kIoError, "checkpoint: reading slot %u failed: %s",
-                         static_cast<unsigned>(slot), s.message());
-  }
+  TERN_RETURN_IF_ERROR(read_slot(storage, slot, base, header, sizeof header));
   if (std::memcmp(header, kCheckpointMagic, 8) != 0) {
     out->why = "no checkpoint";
     return Status();
@@ -81,7 +82,7 @@ Status inspect_slot(const Storage& storage, std::size_t slot_bytes, std::uint32_
   }
   const std::uint32_t flags = get_u32(header + 12);
   const std::uint64_t file_bytes = get_u64(header + 24);
-  if ((flags & ~1u) != 0 || file_bytes != slot_bytes - kCheckpointHeaderBytes - 4) {
+  if ((flags & ~kFlagRng) != 0 || file_bytes != slot_bytes - kCheckpointHeaderBytes - 4) {
     out->why = "bad header";
     return Status();
   }
@@ -91,20 +92,12 @@ Status inspect_slot(const Storage& storage, std::size_t slot_bytes, std::uint32_
   const std::size_t end = kCheckpointHeaderBytes + static_cast<std::size_t>(file_bytes);
   while (at < end) {
     const std::size_t n = end - at < kChunkBytes ? end - at : kChunkBytes;
-    s = storage.read(storage.context, base + at, chunk, n);
-    if (!s.ok()) {
-      return Status::error(StatusCode::kIoError, "checkpoint: reading slot %u failed: %s",
-                           static_cast<unsigned>(slot), s.message());
-    }
+    TERN_RETURN_IF_ERROR(read_slot(storage, slot, base + at, chunk, n));
     crc = crc32(chunk, n, crc);
     at += n;
   }
   unsigned char tail[4];
-  s = storage.read(storage.context, base + end, tail, 4);
-  if (!s.ok()) {
-    return Status::error(StatusCode::kIoError, "checkpoint: reading slot %u failed: %s",
-                         static_cast<unsigned>(slot), s.message());
-  }
+  TERN_RETURN_IF_ERROR(read_slot(storage, slot, base + end, tail, sizeof tail));
   if (get_u32(tail) != crc) {
     out->why = "checksum mismatch";
     return Status();
@@ -112,7 +105,7 @@ Status inspect_slot(const Storage& storage, std::size_t slot_bytes, std::uint32_
   out->valid = true;
   out->sequence = get_u64(header + 16);
   out->file_bytes = file_bytes;
-  out->has_rng = (flags & 1u) != 0;
+  out->has_rng = (flags & kFlagRng) != 0;
   out->rng.state = get_u64(header + 32);
   out->rng.increment = get_u64(header + 40);
   return Status();
@@ -158,28 +151,6 @@ struct SlotSource {
   }
 };
 
-// Checked before anything is written, so a non-finite state leaves both
-// slots as they were.
-Status check_finite_state(const char* op, const Model& model) {
-  for (std::uint32_t t = 0; t < model.tensor_count(); ++t) {
-    const Tensor x = model.tensor(t);
-    const Span<float> spans[3] = {x.value, x.moment1, x.moment2};
-    for (int k = 0; k < 3; ++k) {
-      for (std::size_t i = 0; i < spans[k].size; ++i) {
-        std::uint32_t bits;
-        std::memcpy(&bits, &spans[k].data[i], sizeof bits);
-        if ((bits & 0x7f800000u) == 0x7f800000u) {
-          return Status::error(StatusCode::kNonFinite,
-                               "%s: %s %zu of tensor %u (layer %u) is not finite", op,
-                               k == 0 ? "parameter" : k == 1 ? "moment 1" : "moment 2", i,
-                               static_cast<unsigned>(t), static_cast<unsigned>(x.layer));
-        }
-      }
-    }
-  }
-  return Status();
-}
-
 }  // namespace
 
 Status save_checkpoint(const Model& model, const Rng* rng, const Storage& storage,
@@ -187,7 +158,8 @@ Status save_checkpoint(const Model& model, const Rng* rng, const Storage& storag
   const char* op = "save_checkpoint";
   std::size_t slot_bytes = 0;
   TERN_RETURN_IF_ERROR(check_storage(op, true, model, storage, &slot_bytes));
-  TERN_RETURN_IF_ERROR(check_finite_state(op, model));
+  // Before anything is written, so a non-finite state leaves both slots.
+  TERN_RETURN_IF_ERROR(detail::check_finite_state(op, model, true));
   SlotState slots[2];
   int newest = -1;
   TERN_RETURN_IF_ERROR(inspect(storage, slot_bytes, slots, &newest));
@@ -198,7 +170,7 @@ Status save_checkpoint(const Model& model, const Rng* rng, const Storage& storag
   unsigned char header[kCheckpointHeaderBytes] = {};
   std::memcpy(header, kCheckpointMagic, 8);
   put_u32(header + 8, kCheckpointVersion);
-  put_u32(header + 12, rng != nullptr ? 1u : 0u);
+  put_u32(header + 12, rng != nullptr ? kFlagRng : 0u);
   put_u64(header + 16, sequence);
   put_u64(header + 24, slot_bytes - kCheckpointHeaderBytes - 4);
   if (rng != nullptr) {
@@ -260,77 +232,5 @@ Status load_checkpoint(Model& model, Rng* rng, const Storage& storage, Checkpoin
   }
   return Status();
 }
-
-#if TERN_HAS_OS
-namespace {
-
-Status file_read(void* context, std::size_t offset, void* data, std::size_t bytes) {
-  const int fd = *static_cast<int*>(context);
-  auto* p = static_cast<unsigned char*>(data);
-  while (bytes > 0) {
-    const ssize_t r = ::pread(fd, p, bytes, static_cast<off_t>(offset));
-    if (r <= 0) return Status::error(StatusCode::kIoError, "read failed at offset %zu", offset);
-    p += r;
-    offset += static_cast<std::size_t>(r);
-    bytes -= static_cast<std::size_t>(r);
-  }
-  return Status();
-}
-
-Status file_write(void* context, std::size_t offset, const void* data, std::size_t bytes) {
-  const int fd = *static_cast<int*>(context);
-  const auto* p = static_cast<const unsigned char*>(data);
-  while (bytes > 0) {
-    const ssize_t w = ::pwrite(fd, p, bytes, static_cast<off_t>(offset));
-    if (w <= 0) return Status::error(StatusCode::kIoError, "write failed at offset %zu", offset);
-    p += w;
-    offset += static_cast<std::size_t>(w);
-    bytes -= static_cast<std::size_t>(w);
-  }
-  return Status();
-}
-
-Status file_sync(void* context) {
-  if (::fdatasync(*static_cast<int*>(context)) != 0) {
-    return Status::error(StatusCode::kIoError, "fdatasync failed");
-  }
-  return Status();
-}
-
-}  // namespace
-
-Status FileStorage::open(const char* path, std::size_t bytes) {
-  close();
-  if (path == nullptr) return Status::error(StatusCode::kInvalidArgument, "storage: path is null");
-  const int fd = ::open(path, O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return Status::error(StatusCode::kIoError, "storage: cannot open %.100s", path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0 ||
-      (static_cast<std::size_t>(st.st_size) < bytes && ::ftruncate(fd, static_cast<off_t>(bytes)) != 0)) {
-    ::close(fd);
-    return Status::error(StatusCode::kIoError, "storage: cannot size %.100s to %zu bytes", path,
-                         bytes);
-  }
-  fd_ = fd;
-  size_ = bytes;
-  return Status();
-}
-
-void FileStorage::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  size_ = 0;
-}
-
-Storage FileStorage::storage() {
-  Storage s;
-  s.read = &file_read;
-  s.write = &file_write;
-  s.sync = &file_sync;
-  s.context = &fd_;
-  s.size = fd_ >= 0 ? size_ : 0;
-  return s;
-}
-#endif
 
 }  // namespace tern

@@ -17,16 +17,16 @@
 //   16  u64 sequence          1 for the first save, +1 for each save
 //   24  u64 model file bytes  F = model_file_bytes(spec, true)
 //   32  u64 RNG state, 40 u64 RNG increment (0 without an RNG)
-//   48  F bytes               a model file with optimizer state (persist.h):
+//   48  F bytes               a model file with optimizer state (model_file.h):
 //                             parameters, moments, optimizer step count
 //   48+F  u32 CRC-32 of bytes 0 .. 48+F-1
 // Slot i starts at i * checkpoint_slot_bytes(spec) of the storage.
 //
-// Storage is three callbacks — read and write at an offset, and an optional
-// sync — so the same code writes a file on Linux (FileStorage below) and a
-// flash partition or EEPROM in firmware (the callbacks erase and program the
-// pages; no heap, no staging buffer: the record streams through a 256-byte
-// stack buffer).
+// Storage (byte_io.h) is three callbacks — read and write at an offset, and
+// an optional sync — so the same code writes a file on Linux (FileStorage,
+// byte_io.h) and a flash partition or EEPROM in firmware (the callbacks
+// erase and program the pages; no heap, no staging buffer: the record
+// streams through a 256-byte stack buffer).
 #pragma once
 
 #include <cstddef>
@@ -34,32 +34,29 @@
 
 #include "tern/platform/compiler.h"
 #include "tern/platform/status.h"
+#include "tern/runtime/byte_io.h"
+#include "tern/runtime/crc32.h"
 #include "tern/runtime/model.h"
-#include "tern/runtime/persist.h"
+#include "tern/runtime/model_file.h"
 #include "tern/runtime/rng.h"
 
 namespace tern {
 
+// Raised whenever the record layout changes; a slot of another version is
+// not a valid checkpoint.
 constexpr std::uint32_t kCheckpointVersion = 1;
+// The first 8 bytes of every record.
 constexpr char kCheckpointMagic[8] = {'T', 'E', 'R', 'N', 'C', 'K', 'P', 'T'};
+// Magic 8, version and flags 4 each, sequence, file bytes, RNG state and
+// increment 8 each: the fixed fields before the embedded model file.
 constexpr std::size_t kCheckpointHeaderBytes = 48;
-
-struct Storage {
-  Status (*read)(void* context, std::size_t offset, void* data, std::size_t bytes) = nullptr;
-  Status (*write)(void* context, std::size_t offset, const void* data, std::size_t bytes) = nullptr;
-  // Optional: make everything written so far durable (fsync, flash
-  // write-buffer drain). Called once after the whole record is written.
-  Status (*sync)(void* context) = nullptr;
-  void* context = nullptr;
-  std::size_t size = 0;  // bytes available, at least checkpoint_storage_bytes(spec)
-};
 
 // Bytes of one slot and of the two slots, for a training spec (0 when the
 // spec is invalid or not for training); constexpr for sizing a partition.
 constexpr std::size_t checkpoint_slot_bytes(const ModelSpec& spec) {
   if (spec.mode != Mode::kTraining) return 0;
   const std::size_t file = model_file_bytes(spec, true);
-  return file == 0 ? 0 : kCheckpointHeaderBytes + file + 4;
+  return file == 0 ? 0 : kCheckpointHeaderBytes + file + 4;  // + the record's CRC-32
 }
 constexpr std::size_t checkpoint_storage_bytes(const ModelSpec& spec) {
   return 2 * checkpoint_slot_bytes(spec);
@@ -85,24 +82,5 @@ Status save_checkpoint(const Model& model, const Rng* rng, const Storage& storag
 // on any error the model and rng are unchanged.
 Status load_checkpoint(Model& model, Rng* rng, const Storage& storage,
                        CheckpointInfo* info = nullptr);
-
-#if TERN_HAS_OS
-// Storage in a file (created and zero-extended to `bytes` if shorter);
-// writes with pwrite, sync with fdatasync.
-class FileStorage {
- public:
-  FileStorage() = default;
-  FileStorage(const FileStorage&) = delete;
-  FileStorage& operator=(const FileStorage&) = delete;
-  ~FileStorage() { close(); }
-  Status open(const char* path, std::size_t bytes);
-  void close();
-  Storage storage();
-
- private:
-  int fd_ = -1;
-  std::size_t size_ = 0;
-};
-#endif
 
 }  // namespace tern
