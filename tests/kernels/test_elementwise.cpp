@@ -21,7 +21,8 @@
 
 #include "alloc_counter.h"
 #include "test_util.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/kernels/elementwise.h"
 #include "tern/platform/compiler.h"
 

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 
 namespace tern::test {
 

@@ -25,7 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/status.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/plan.h"
