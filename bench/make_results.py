@@ -42,16 +42,31 @@ from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+ISA_LIST = os.path.join(ROOT, "platform", "include", "tern", "platform", "isa_list.h")
+
+
+def read_isa_list(path=ISA_LIST):
+    """The ISA names of tern's one list of ISAs (isa_list.h), in its order:
+    one line `TERN_ISA_X(enumerator, name, vector_bits)` per ISA."""
+    line_re = re.compile(r"^TERN_ISA_X\(k\w+, *(\w+), *\d+\)")
+    with open(path) as f:
+        names = [m.group(1) for m in map(line_re.match, f) if m]
+    if "scalar" not in names:
+        sys.exit("%s: no ISA lines read" % path)
+    return names
+
+
 KERNELS = ["gemm_rows", "rank1_accumulate", "backprop_rows"]
-TERN_IMPLS = ["scalar", "avx2", "avx512", "neon"]
+TERN_IMPLS = read_isa_list()                           # tern's kernel tables, as rows
 PEERS = ["openblas", "eigen"]
-VECTOR_ISAS = ["avx2", "avx512", "neon"]
+VECTOR_ISAS = [i for i in TERN_IMPLS if i != "scalar"]  # those with a peak/<isa> loop
 
 # The targets tern's kernels are held to (RESULTS.md reports each as met or
 # missed from the measured medians).
 PEAK_TARGET = 0.85            # fraction of the ISA's FMA peak ...
 PEAK_TARGET_SHAPES = [(128, 256, 1024), (256, 512, 512)]  # ... on these shapes
 PEAK_TARGET_KERNELS = ["gemm_rows", "rank1_accumulate"]
+PEAK_TARGET_ISAS = ["avx512", "avx2"]  # ... under these (the x86 ISAs tern is measured on)
 MEMORY_BOUND_ROWS = 4         # n <= 4: bound by streaming the weights
 SMALL_N_SPEEDUP = 2.0         # ... where tern must beat OpenBLAS 2x
 ROOFLINE_TARGET = 0.90        # ... or reach 90 % of the memory roofline
@@ -720,7 +735,7 @@ def targets_section(a):
         return "met" if ok else "**missed**"
 
     # 1-2: fraction of the FMA peak on the large training shapes.
-    for isa in ("avx512", "avx2"):
+    for isa in PEAK_TARGET_ISAS:
         peak = res.peak(isa)
         if isa not in a.tern:
             continue

@@ -16,38 +16,19 @@ namespace {
 constexpr int kChains = 16;
 constexpr int kLanes = 4;
 
-float horizontal_sum(float32x4_t v) {
-  const float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
-  return vget_lane_f32(vpadd_f32(s, s), 0);
-}
+struct Vec {
+  using V = float32x4_t;
+  static V splat(float x) { return vdupq_n_f32(x); }
+  static V fma(V acc, V a, V c) { return vfmaq_f32(c, acc, a); }  // c + acc * a
+  static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V load(const float* p) { return vld1q_f32(p); }
+  static float sum(V v) {
+    const float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpadd_f32(s, s), 0);
+  }
+};
 }  // namespace
 
-double fma_peak(std::size_t steps, float* sink) {
-  // acc = c + acc * a converges to c / (1 - a) = 1: no overflow, no
-  // subnormals, however long it runs.
-  const float32x4_t a = vdupq_n_f32(0.999f);
-  const float32x4_t c = vdupq_n_f32(0.001f);
-  float32x4_t acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = vdupq_n_f32(static_cast<float>(i));
-  for (std::size_t s = 0; s < steps; ++s) {
-    // Unrolled, so every accumulator lives in a register for the whole loop.
-#pragma GCC unroll 32
-    for (int i = 0; i < kChains; ++i) acc[i] = vfmaq_f32(c, acc[i], a);
-  }
-  float32x4_t sum = acc[0];
-  for (int i = 1; i < kChains; ++i) sum = vaddq_f32(sum, acc[i]);
-  *sink = horizontal_sum(sum);
-  return 2.0 * kLanes * kChains * static_cast<double>(steps);
-}
-
-float read_stream(const float* p, std::size_t count) {
-  float32x4_t s[8];
-  for (float32x4_t& v : s) v = vdupq_n_f32(0.0f);
-  for (std::size_t i = 0; i < count; i += 8 * kLanes) {
-    for (int u = 0; u < 8; ++u) s[u] = vaddq_f32(s[u], vld1q_f32(p + i + u * kLanes));
-  }
-  for (int u = 1; u < 8; ++u) s[0] = vaddq_f32(s[0], s[u]);
-  return horizontal_sum(s[0]);
-}
+#include "peak_loops-inl.h"
 
 }  // namespace tern_bench::neon

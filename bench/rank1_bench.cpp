@@ -48,7 +48,8 @@
 #include <string>
 #include <vector>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
 #include "train_units.h"

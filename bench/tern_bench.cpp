@@ -40,8 +40,9 @@
 #include <utility>
 #include <vector>
 
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/isa.h"
 #include "train_units.h"
 #include "units.h"
@@ -251,16 +252,16 @@ struct Loops {
 // The loop units compiled into this binary, widest first.
 std::vector<Loops> built_loops() {
   std::vector<Loops> loops;
-#if TERN_BENCH_LOOPS_AVX512
-  loops.push_back({tern::Isa::kAvx512, tern_bench::avx512::fma_peak,
-                   tern_bench::avx512::read_stream});
-#endif
-#if TERN_BENCH_LOOPS_AVX2
-  loops.push_back({tern::Isa::kAvx2, tern_bench::avx2::fma_peak, tern_bench::avx2::read_stream});
-#endif
-#if TERN_BENCH_LOOPS_NEON
-  loops.push_back({tern::Isa::kNeon, tern_bench::neon::fma_peak, tern_bench::neon::read_stream});
-#endif
+  tern::Isa isa{};
+#define TERN_BENCH_LOOPS(name)                                                   \
+  if (tern::parse_isa(#name, &isa).ok()) {                                       \
+    loops.push_back({isa, tern_bench::name::fma_peak, tern_bench::name::read_stream}); \
+  }
+#include "tern_bench_loop_isas.h"
+#undef TERN_BENCH_LOOPS
+  std::stable_sort(loops.begin(), loops.end(), [](const Loops& a, const Loops& b) {
+    return tern::isa_vector_bits(a.isa) > tern::isa_vector_bits(b.isa);
+  });
   return loops;
 }
 

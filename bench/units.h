@@ -26,15 +26,15 @@ namespace tern_bench {
 // cannot be removed.
 // read_stream: sums `count` floats from 64-byte aligned `p` with full-width
 // vector loads (count a multiple of 128); the sum keeps the loads alive.
-#define TERN_BENCH_DECLARE_LOOPS(isa)                                  \
+// One namespace per line of tern_bench_loop_isas.h, which bench/CMakeLists.txt
+// writes: the ISAs of the target that have a peak_<isa>.cpp.
+#define TERN_BENCH_LOOPS(isa)                                          \
   namespace isa {                                                      \
   double fma_peak(std::size_t steps, float* sink);                     \
   float read_stream(const float* p, std::size_t count);                \
   }
-TERN_BENCH_DECLARE_LOOPS(avx2)
-TERN_BENCH_DECLARE_LOOPS(avx512)
-TERN_BENCH_DECLARE_LOOPS(neon)
-#undef TERN_BENCH_DECLARE_LOOPS
+#include "tern_bench_loop_isas.h"
+#undef TERN_BENCH_LOOPS
 
 // Multiple of the vector width times the unroll of every read_stream.
 constexpr std::size_t kReadStreamGranule = 128;

@@ -26,7 +26,8 @@
 #include <vector>
 
 #include "data/idx.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"

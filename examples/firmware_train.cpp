@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"

@@ -8,8 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
+#include "tern/kernels/dense.h"
 #include "tern/version.h"
 
 namespace {

@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "data/idx.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/runtime/arena.h"
 
 extern "C" __attribute__((weak)) void tern_putchar(char) {}
@@ -50,7 +50,7 @@ constexpr std::size_t kArenaBytes =
     + floats(kN * kM)    // Y, then dZ in place
     + floats(kN * kK);   // dX
 // No packing scratch: it is optional, and the scalar kernels of a Cortex-M
-// would ignore it (tern/kernels/kernels.h).
+// would ignore it (tern/kernels/dense.h).
 
 alignas(tern::kCacheLine) unsigned char g_memory[kArenaBytes];
 

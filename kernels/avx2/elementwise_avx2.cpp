@@ -8,11 +8,13 @@
 #include <type_traits>
 
 #include "avx2/simd_avx2.h"
-#include "src/kernel_tables.h"
 #include "src/math_constants.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/compiler.h"
 
 namespace tern::kernels::avx2 {
+
+#include "src/isa_table-inl.h"
 
 #include "generic/math-inl.h"
 #include "generic/elementwise-inl.h"

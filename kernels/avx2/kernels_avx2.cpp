@@ -7,10 +7,12 @@
 // Few rows (n <= 2): 2 x 32 (kSmallMR x kSmallNV): 8 accumulators + 4 B
 // vectors + 1 broadcast = 13 registers, 8 chains for a single sample.
 #include "avx2/simd_avx2.h"
-#include "src/kernel_tables.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/compiler.h"
 
 namespace tern::kernels::avx2 {
+
+#include "src/isa_table-inl.h"
 
 constexpr int kMR = 6, kNV = 2;
 constexpr int kSmallMR = 2, kSmallNV = 4;
@@ -23,11 +25,6 @@ constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 
 #include "generic/gemm-inl.h"
 
-extern const KernelTable kTable = {
-    Isa::kAvx2, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
-    // Element-wise kernels: elementwise_avx2.cpp.
-    add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
-    sgd_momentum, adam, add_gaussian_noise,
-};
+extern const KernelTable kTable = make_table<Isa::kAvx2>();
 
 }  // namespace tern::kernels::avx2

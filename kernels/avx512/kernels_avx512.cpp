@@ -9,10 +9,12 @@
 // Few rows (n <= 4): 4 x 64 (kSmallMR x kSmallNV): 16 chains again, so a
 // single sample still issues 4 independent FMAs per W row.
 #include "avx512/simd_avx512.h"
-#include "src/kernel_tables.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/compiler.h"
 
 namespace tern::kernels::avx512 {
+
+#include "src/isa_table-inl.h"
 
 constexpr int kMR = 8, kNV = 2;
 constexpr int kSmallMR = 4, kSmallNV = 4;
@@ -28,11 +30,6 @@ constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 8;
 
 #include "generic/gemm-inl.h"
 
-extern const KernelTable kTable = {
-    Isa::kAvx512, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
-    // Element-wise kernels: elementwise_avx512.cpp.
-    add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
-    sgd_momentum, adam, add_gaussian_noise,
-};
+extern const KernelTable kTable = make_table<Isa::kAvx512>();
 
 }  // namespace tern::kernels::avx512

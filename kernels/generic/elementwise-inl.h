@@ -19,8 +19,8 @@
 // is always accumulator (j % 16) / kLanes, lane j % kLanes. Simd::sum_tree16
 // then performs the fixed tree. Per-row scalars (the maximum, log of the
 // sum, the one-hot correction) are computed by the same scalar expressions
-// as the reference; the logarithm is the reference's own tern::log_f32,
-// called once per row.
+// as the reference; the logarithm is the reference's own tern::log_f32
+// (kernels/src/math_f32.cpp, built with baseline flags), called once per row.
 
 using EV = Simd::V;
 constexpr std::size_t kLanes = EV::size;

@@ -3,7 +3,7 @@
 // and kernels/src/math_constants.h; see kernels/generic/README.md.
 //
 // Why a second copy of the algorithm: the scalar reference
-// (kernels/scalar/elementwise_scalar.cpp, tern::exp_f32 / tanh_f32) is
+// (kernels/src/math_f32.cpp, tern::exp_f32 / tanh_f32) is
 // written as plain branches; here the same operations run branch-free, every
 // lane computing each path and a select keeping the right one. The operation
 // sequence and the constants are the same, and every operation used is

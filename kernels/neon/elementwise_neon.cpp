@@ -10,11 +10,13 @@
 #include <type_traits>
 
 #include "neon/simd_neon.h"
-#include "src/kernel_tables.h"
 #include "src/math_constants.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/compiler.h"
 
 namespace tern::kernels::neon {
+
+#include "src/isa_table-inl.h"
 
 #include "generic/math-inl.h"
 #include "generic/elementwise-inl.h"

@@ -7,10 +7,12 @@
 // count (32 vs 16), hence the #if. These figures are arithmetic, not
 // measurements: tune them on hardware (bench/README.md), never under qemu.
 #include "neon/simd_neon.h"
-#include "src/kernel_tables.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/platform/compiler.h"
 
 namespace tern::kernels::neon {
+
+#include "src/isa_table-inl.h"
 
 #if defined(__aarch64__)
 // AArch64 has 32 q registers (v0-v31).
@@ -49,11 +51,6 @@ constexpr int kBpMI = 1, kBpMP = 2, kBpSmallMP = 2;
 
 #include "generic/gemm-inl.h"
 
-extern const KernelTable kTable = {
-    Isa::kNeon, gemm_rows, rank1_accumulate, column_sums_accumulate, backprop_rows,
-    // Element-wise kernels: elementwise_neon.cpp.
-    add_bias, pointwise_forward, pointwise_backward, softmax_rows, softmax_cross_entropy, mse,
-    sgd_momentum, adam, add_gaussian_noise,
-};
+extern const KernelTable kTable = make_table<Isa::kNeon>();
 
 }  // namespace tern::kernels::neon

@@ -1,5 +1,6 @@
-// The scalar reference of the element-wise kernels and of tern's exp, log
-// and tanh.
+// The scalar reference of the element-wise kernels. tern's exp, log, tanh
+// and erfinv, which they call, are kernels/src/math_f32.cpp; the noise
+// generator is kernels/src/noise_generator.h.
 //
 // Each function spells out the formula stated beside its declaration in
 // tern/kernels/elementwise.h, one element at a time, with one std::fma where
@@ -13,169 +14,20 @@
 #include <cstring>
 #include <limits>
 
-#include "../src/kernel_tables.h"
-#include "../src/math_constants.h"
+#include "src/math_constants.h"
+#include "src/noise_generator.h"
+#include "tern/kernels/kernel_table.h"
 
-namespace tern {
-namespace {
+namespace tern::kernels::scalar {
 
-using namespace kernels::math;
+#include "src/isa_table-inl.h"
 
-// 2^k for an integer-valued k in [-126, 127], built from its exponent bits.
-float pow2(float k) {
-  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(k) + 127) << 23;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+using namespace math;
+using noise::noise_bits;
+using noise::noise_subkeys;
+using noise::noise_uniform;
+using noise::NoiseSubkeys;
 
-}  // namespace
-
-float exp_f32(float x) {
-  if (x != x) return x;
-  const float xc = x < kExpMin ? kExpMin : (x > kExpMax ? kExpMax : x);
-  const float n = std::fma(xc, kLog2e, kRoundToInt) - kRoundToInt;
-  float r = std::fma(-n, kLn2Hi, xc);
-  r = std::fma(-n, kLn2Lo, r);
-  float p = kExpC6;
-  p = std::fma(p, r, kExpC5);
-  p = std::fma(p, r, kExpC4);
-  p = std::fma(p, r, kExpC3);
-  p = std::fma(p, r, kExpC2);
-  p = std::fma(p, r, 1.0f);
-  p = std::fma(p, r, 1.0f);
-  const float n1 = std::floor(0.5f * n);
-  const float n2 = n - n1;
-  return (p * pow2(n1)) * pow2(n2);
-}
-
-float log_f32(float x) {
-  if (x != x) return x;
-  if (x < 0.0f) return std::numeric_limits<float>::quiet_NaN();
-  if (x == 0.0f) return -std::numeric_limits<float>::infinity();
-  if (x == std::numeric_limits<float>::infinity()) return x;
-  float e_adjust = 0.0f;
-  if (x < std::numeric_limits<float>::min()) {  // subnormal: make it normal
-    x = x * 0x1p23f;
-    e_adjust = -23.0f;
-  }
-  std::uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  // d = e * 2^23 + (mantissa offset), e the exponent relative to sqrt(1/2).
-  const std::int32_t d = static_cast<std::int32_t>(bits) - static_cast<std::int32_t>(kSqrtHalfBits);
-  const std::int32_t e = d >> 23;  // arithmetic shift: floor(d / 2^23)
-  const std::uint32_t fbits = (static_cast<std::uint32_t>(d) & 0x007fffffu) + kSqrtHalfBits;
-  float f;
-  std::memcpy(&f, &fbits, sizeof f);
-  const float ef = static_cast<float>(e) + e_adjust;
-  const float t = f - 1.0f;
-  const float s = t / (2.0f + t);
-  const float z = s * s;
-  float q = kLogL4;
-  q = std::fma(q, z, kLogL3);
-  q = std::fma(q, z, kLogL2);
-  q = std::fma(q, z, kLogL1);
-  const float big_r = z * q;
-  const float h = (0.5f * t) * t;
-  const float b = std::fma(-s, h + big_r, h);
-  return std::fma(ef, kLn2Hi, t - std::fma(-ef, kLn2Lo, b));
-}
-
-float tanh_f32(float x) {
-  const float a = std::fabs(x);
-  float y;
-  if (a < kTanhSmall) {
-    const float z = a * a;
-    float p = kTanhT5;
-    p = std::fma(p, z, kTanhT4);
-    p = std::fma(p, z, kTanhT3);
-    p = std::fma(p, z, kTanhT2);
-    p = std::fma(p, z, kTanhT1);
-    p = std::fma(p, z, kTanhT0);
-    y = std::fma(a * z, p, a);
-  } else {
-    y = 1.0f - 2.0f / (exp_f32(2.0f * a) + 1.0f);
-  }
-  return std::copysign(y, x);
-}
-
-namespace {
-
-std::uint32_t noise_mix(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= kNoiseMul1;
-  x ^= x >> 15;
-  x *= kNoiseMul2;
-  x ^= x >> 16;
-  return x;
-}
-
-}  // namespace
-
-namespace {
-
-// The subkeys a and b of the 2^32 indices whose high word is `hi`.
-struct NoiseSubkeys {
-  std::uint32_t a, b;
-};
-NoiseSubkeys noise_subkeys(std::uint64_t key, std::uint32_t hi) {
-  const auto khi = static_cast<std::uint32_t>(key >> 32);
-  const auto klo = static_cast<std::uint32_t>(key);
-  const std::uint32_t a = noise_mix(noise_mix(noise_mix(hi ^ kNoiseSeedA) ^ khi) ^ klo);
-  return {a, noise_mix(a ^ kNoiseSeedB)};
-}
-
-std::uint32_t noise_bits(NoiseSubkeys k, std::uint32_t lo) {
-  return noise_mix(noise_mix(lo ^ k.a) ^ k.b);
-}
-
-float noise_uniform(std::uint32_t h) {
-  const std::int32_t t = static_cast<std::int32_t>((h >> 7) | 1u) - kNoiseHalfRange;
-  return static_cast<float>(t) * kNoiseScale;
-}
-
-}  // namespace
-
-std::uint32_t noise_bits_u32(std::uint64_t key, std::uint64_t index) {
-  return noise_bits(noise_subkeys(key, static_cast<std::uint32_t>(index >> 32)),
-                    static_cast<std::uint32_t>(index));
-}
-
-float noise_uniform_f32(std::uint64_t key, std::uint64_t index) {
-  return noise_uniform(noise_bits_u32(key, index));
-}
-
-float erfinv_f32(float x) {
-  const float w = 0.0f - log_f32((1.0f - x) * (1.0f + x));
-  // Only the selected polynomial is evaluated here (the vector kernels
-  // evaluate both and select): the same bits, less work per element.
-  if (w < kErfinvSplit) {
-    const float c = w - kErfinvCenter;
-    float p = kErfinvA0;
-    p = std::fma(p, c, kErfinvA1);
-    p = std::fma(p, c, kErfinvA2);
-    p = std::fma(p, c, kErfinvA3);
-    p = std::fma(p, c, kErfinvA4);
-    p = std::fma(p, c, kErfinvA5);
-    p = std::fma(p, c, kErfinvA6);
-    p = std::fma(p, c, kErfinvA7);
-    p = std::fma(p, c, kErfinvA8);
-    return p * x;
-  }
-  const float r = std::sqrt(w) - kErfinvTailCenter;
-  float q = kErfinvB0;
-  q = std::fma(q, r, kErfinvB1);
-  q = std::fma(q, r, kErfinvB2);
-  q = std::fma(q, r, kErfinvB3);
-  q = std::fma(q, r, kErfinvB4);
-  q = std::fma(q, r, kErfinvB5);
-  q = std::fma(q, r, kErfinvB6);
-  q = std::fma(q, r, kErfinvB7);
-  q = std::fma(q, r, kErfinvB8);
-  return q * x;
-}
-
-namespace kernels::scalar {
 namespace {
 
 float sigmoid(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
@@ -359,5 +211,4 @@ void add_gaussian_noise(std::size_t count, float* g, float stddev, std::uint64_t
   }
 }
 
-}  // namespace kernels::scalar
-}  // namespace tern
+}  // namespace tern::kernels::scalar

@@ -1,21 +1,26 @@
 // The scalar reference kernels.
 //
 // Plain loops that spell out the arithmetic contract of
-// tern/kernels/kernels.h one output element at a time. They are the fallback
+// tern/kernels/dense.h one output element at a time. They are the fallback
 // on cores without a vector unit (Cortex-M) and the oracle every vector kernel
 // is tested against bit for bit, so they favour obviousness over speed: no
 // blocking, no unrolling, one std::fma per step.
 #include <cmath>
 
-#include "../src/kernel_tables.h"
+#include "tern/kernels/kernel_table.h"
 
 namespace tern::kernels::scalar {
+
+#include "src/isa_table-inl.h"
+
 namespace {
 
 float apply(Activation act, float v) {
   if (act == Activation::kRelu) return v > 0.0f ? v : 0.0f;
   return v;
 }
+
+}  // namespace
 
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
                const float* w, std::size_t ldw, const float* bias, float* y, std::size_t ldy,
@@ -69,23 +74,6 @@ void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, 
   }
 }
 
-}  // namespace
-
-const KernelTable kTable = {
-    Isa::kScalar,
-    gemm_rows,
-    rank1_accumulate,
-    column_sums_accumulate,
-    backprop_rows,
-    add_bias,
-    pointwise_forward,
-    pointwise_backward,
-    softmax_rows,
-    softmax_cross_entropy,
-    mse,
-    sgd_momentum,
-    adam,
-    add_gaussian_noise,
-};
+extern const KernelTable kTable = make_table<Isa::kScalar>();
 
 }  // namespace tern::kernels::scalar

@@ -1,5 +1,5 @@
 // Private to the kernels library: the argument checks every checked entry
-// point shares (api.cpp, api_elementwise.cpp).
+// point shares (dense.cpp, elementwise.cpp).
 //
 // A view is a rows x cols block of floats with a row stride; these helpers
 // validate one view and compute the bytes it spans, so that outputs can be

@@ -1,5 +1,6 @@
 // Private to the kernels library: the constants of tern's exp, log and tanh,
-// shared by the scalar reference (kernels/scalar/elementwise_scalar.cpp) and
+// shared by the scalar reference (kernels/src/math_f32.cpp and the scalar
+// kernels) and
 // the vector template (kernels/generic/math-inl.h).
 //
 // Why one header: bit-identity across ISAs needs both implementations to run

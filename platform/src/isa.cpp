@@ -16,13 +16,38 @@ namespace tern {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kNeon: return "neon";
+#define TERN_ISA_X(enumerator, name, vector_bits) \
+  case Isa::enumerator: return #name;
+#include "tern/platform/isa_list.h"
+#undef TERN_ISA_X
   }
   return "invalid";
 }
+
+namespace {
+
+// Every ISA of isa_list.h (kIsaCount < 32, isa.h).
+constexpr IsaMask kEveryIsa = (IsaMask{1} << kIsaCount) - 1;
+
+// Writes the names of the ISAs in `mask`, in list order, with `separator`
+// between them. Stops before a name that does not fit. Always NUL-terminates (capacity > 0).
+void join_isa_names(IsaMask mask, const char* separator, char* out, std::size_t capacity) {
+  out[0] = '\0';
+  std::size_t used = 0;
+  for (int i = 0; i < kIsaCount; ++i) {
+    const Isa isa = static_cast<Isa>(i);
+    if ((mask & isa_bit(isa)) == 0) continue;
+    const int n = detail::format(out + used, capacity - used, "%s%s", used ? separator : "",
+                                 isa_name(isa));
+    if (n < 0 || static_cast<std::size_t>(n) >= capacity - used) {
+      out[used] = '\0';  // drop the truncated name
+      break;
+    }
+    used += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
 
 Status parse_isa(const char* text, Isa* out) {
   if (text == nullptr || out == nullptr) {
@@ -35,22 +60,20 @@ Status parse_isa(const char* text, Isa* out) {
       return Status();
     }
   }
-  return Status::error(StatusCode::kUnsupportedIsa,
-                       "unknown ISA '%.40s': expected one of scalar, avx2, avx512, neon", text);
+  // Room for every name of isa_list.h (a few letters each) and ", ".
+  char names[128];
+  join_isa_names(kEveryIsa, ", ", names, sizeof names);
+  return Status::error(StatusCode::kUnsupportedIsa, "unknown ISA '%.40s': expected one of %s",
+                       text, names);
 }
 
 void format_isa_mask(IsaMask mask, char* out, std::size_t capacity) {
   if (capacity == 0) return;
-  out[0] = '\0';
-  std::size_t used = 0;
-  for (int i = 0; i < kIsaCount; ++i) {
-    if ((mask & isa_bit(static_cast<Isa>(i))) == 0) continue;
-    const int n = detail::format(out + used, capacity - used, "%s%s", used ? " " : "",
-                                isa_name(static_cast<Isa>(i)));
-    if (n < 0 || static_cast<std::size_t>(n) >= capacity - used) return;  // truncated
-    used += static_cast<std::size_t>(n);
+  if ((mask & kEveryIsa) == 0) {
+    detail::format(out, capacity, "(none)");
+    return;
   }
-  if (used == 0) detail::format(out, capacity, "(none)");
+  join_isa_names(mask, " ", out, capacity);
 }
 
 #if TERN_ARCH_X86

@@ -6,7 +6,7 @@
 
 #include "optimizer_step.h"
 #include "portable_ops.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

@@ -4,7 +4,7 @@
 // kernel table without further checks.
 #include "input_checks.h"
 #include "portable_ops.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

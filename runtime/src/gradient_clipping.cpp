@@ -4,7 +4,7 @@
 // (example_gradients.cpp).
 #include <cmath>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 
 namespace tern {
 

@@ -2,7 +2,7 @@
 // point: softmax cross-entropy or 0.5 * squared error, summed over rows by
 // the kernels in a fixed order.
 #include "portable_ops.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "spec_messages.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
 

@@ -7,7 +7,7 @@
 
 #include "gradient_noise.h"
 #include "optimizer_step.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

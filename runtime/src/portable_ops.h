@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/kernels/elementwise.h"
 #include "tern/runtime/spec.h"
 

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "portable_ops.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 
 namespace tern {

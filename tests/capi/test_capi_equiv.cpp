@@ -8,7 +8,7 @@
 #include "alloc_counter.h"
 #include "doctest/doctest.h"
 #include "tern.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"

@@ -14,7 +14,7 @@
 
 #include "doctest/doctest.h"
 #include "tern.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
 #include "tern/runtime/plan.h"
 
 using namespace tern;

@@ -17,7 +17,8 @@
 
 #include <doctest/doctest.h>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/kernels/elementwise.h"
 #include "tern/platform/compiler.h"
 #include "test_util.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "test_util.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/kernels/elementwise.h"
 #include "tern/platform/compiler.h"
 

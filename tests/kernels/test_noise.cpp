@@ -26,7 +26,8 @@
 #include <vector>
 
 #include "alloc_counter.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "tern/kernels/elementwise.h"
 #include "test_util.h"
 

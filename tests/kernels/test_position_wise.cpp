@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "test_util.h"
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/dense.h"
 
 using namespace tern;
 

@@ -1,5 +1,5 @@
 // Every kernel of every ISA this CPU runs, against
-//  (1) the arithmetic contract of tern/kernels/kernels.h, spelled out here as
+//  (1) the arithmetic contract of tern/kernels/dense.h, spelled out here as
 //      explicit std::fma chains: equality of bits, not closeness;
 //  (2) a double-precision reference with the rounding-error bound of a chain
 //      of fused multiply-adds.
@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "tern/kernels/dense.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
 #include "test_util.h"
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
 
 using namespace tern;
 using tern::test::GuardedMatrix;

@@ -13,6 +13,15 @@
 
 using namespace tern;
 
+// isa_list.h appends new ISAs: the values given stay (an IsaMask may be stored).
+static_assert(static_cast<int>(Isa::kScalar) == 0 && static_cast<int>(Isa::kAvx2) == 1 &&
+                  static_cast<int>(Isa::kAvx512) == 2 && static_cast<int>(Isa::kNeon) == 3,
+              "isa_list.h: an ISA's position is its value");
+// Widest vectors first, from the vector_bits of isa_list.h.
+static_assert(kIsaPreference.isa[0] == Isa::kAvx512 && kIsaPreference.isa[1] == Isa::kAvx2 &&
+                  kIsaPreference.isa[2] == Isa::kNeon && kIsaPreference.isa[3] == Isa::kScalar,
+              "default preference: avx512, avx2, neon, scalar");
+
 TEST_CASE("ISA names round-trip and unknown names are rejected with the valid list") {
   for (int i = 0; i < kIsaCount; ++i) {
     Isa parsed;

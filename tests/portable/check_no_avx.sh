@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A build made on an AVX-512 machine must run on any x86-64 CPU: only the
-# per-ISA kernel units (kernels/avx2/, kernels/avx512/) may contain AVX code,
+# per-ISA kernel units (kernels/<isa>/*_<isa>.cpp, for the x86 vector ISAs
+# named by --isas) may contain AVX code,
 # and the dispatcher calls them only on a CPU that has it. This disassembles
 # static archives and fails on any instruction outside those units that needs
 # more than the x86-64 baseline: a VEX/EVEX-encoded (v-prefixed) mnemonic, a
@@ -10,16 +11,24 @@
 # (otherwise the pattern below would be blind), and with --expect-isa-units N
 # at least N of them must be found.
 #
-#   check_no_avx.sh OBJDUMP [--expect-isa-units N] ARCHIVE...
+#   check_no_avx.sh OBJDUMP --isas "avx2 avx512" [--expect-isa-units N] ARCHIVE...
 set -euo pipefail
 objdump=$1
 shift
 expect=0
+isas=
+if [[ ${1:-} == --isas ]]; then
+  isas=$2
+  shift 2
+fi
 if [[ ${1:-} == --expect-isa-units ]]; then
   expect=$2
   shift 2
 fi
-(($#)) || { echo "usage: $0 OBJDUMP [--expect-isa-units N] ARCHIVE..." >&2; exit 2; }
+(($#)) && [[ -n $isas ]] ||
+  { echo "usage: $0 OBJDUMP --isas \"ISA...\" [--expect-isa-units N] ARCHIVE..." >&2; exit 2; }
+# An object of a per-ISA unit: <file>_<isa>.cpp.o
+isa_unit_re="_(${isas// /|})\.cpp\.o\$"
 
 # Per object: the number of offending instructions and the first one.
 scan() {
@@ -46,7 +55,7 @@ checked=0
 isa_units=0
 for archive in "$@"; do
   while IFS=$'\t' read -r obj count example; do
-    if [[ $obj =~ _(avx2|avx512)\.cpp\.o$ ]]; then
+    if [[ $obj =~ $isa_unit_re ]]; then
       isa_units=$((isa_units + 1))
       if ((count == 0)); then
         echo "FAIL: $(basename "$archive")/$obj is a per-ISA unit but no AVX instruction was found in it: the scan is blind" >&2

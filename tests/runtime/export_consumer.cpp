@@ -8,7 +8,7 @@
 #include "export_fixture.h"
 #include "exported_expected.h"
 #include "exported_net.h"
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 

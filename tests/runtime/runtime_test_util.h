@@ -11,7 +11,7 @@
 
 #include <doctest/doctest.h>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"

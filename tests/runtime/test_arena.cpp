@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "alloc_counter.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
 #include "tern/runtime/arena.h"
 
 using namespace tern;

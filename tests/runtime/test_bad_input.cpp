@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "runtime_test_util.h"
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/isa_selection.h"
+#include "tern/kernels/kernel_table.h"
+#include "tern/kernels/dense.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"
 

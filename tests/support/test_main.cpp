@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 
 int main(int argc, char** argv) {
   char built[64], cpu[64];

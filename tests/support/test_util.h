@@ -15,7 +15,7 @@
 
 #include <doctest/doctest.h>
 
-#include "tern/kernels/dispatch.h"
+#include "tern/kernels/isa_selection.h"
 #include "tern/platform/status.h"
 
 namespace tern::test {

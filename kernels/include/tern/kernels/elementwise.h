@@ -1,7 +1,7 @@
 // tern/kernels/elementwise.h — the element-wise work of training: bias,
 // activations forward and backward, row softmax, losses, optimizer steps.
 //
-// Same rules as tern/kernels/kernels.h: every function checks its arguments
+// Same rules as tern/kernels/dense.h: every function checks its arguments
 // and returns a Status, then runs the active ISA's kernel; matrices are
 // row-major float32 with row strides in elements; results are bit-identical
 // across ISAs (the exact formula of each, including the order of every
@@ -45,7 +45,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
 #include "tern/platform/status.h"
 
 namespace tern {

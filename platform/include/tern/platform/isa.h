@@ -3,7 +3,8 @@
 // tern ships one kernel table per ISA and picks one at run time. This header
 // only answers the hardware question ("can this CPU, under this OS, execute
 // AVX-512?"); which tables were compiled in, and which one is active, is the
-// kernels layer's business (tern/kernels/dispatch.h).
+// kernels layer's business (tern/kernels/isa_selection.h). The list of ISAs
+// itself is tern/platform/isa_list.h.
 //
 // x86: CPUID says what the core implements, XGETBV says whether the OS saves
 // the YMM/ZMM/opmask registers on a context switch. Both are needed: a CPU
@@ -24,21 +25,61 @@
 
 namespace tern {
 
+// One enumerator per line of tern/platform/isa_list.h, in its order.
 enum class Isa : std::uint8_t {
-  kScalar = 0,  // portable C++, std::fma; the reference and the fallback
-  kAvx2 = 1,    // x86-64 with AVX2 + FMA3
-  kAvx512 = 2,  // x86-64 with AVX-512 F, CD, BW, DQ, VL (Skylake-X and later)
-  kNeon = 3,    // AArch64 AdvSIMD, or ARMv7 NEON with VFPv4
+#define TERN_ISA_X(enumerator, name, vector_bits) enumerator,
+#include "tern/platform/isa_list.h"
+#undef TERN_ISA_X
 };
-constexpr int kIsaCount = 4;
+constexpr int kIsaCount = 0
+#define TERN_ISA_X(enumerator, name, vector_bits) +1
+#include "tern/platform/isa_list.h"
+#undef TERN_ISA_X
+    ;
 
 using IsaMask = std::uint32_t;
 constexpr IsaMask isa_bit(Isa isa) { return IsaMask{1} << static_cast<unsigned>(isa); }
+// One bit per ISA; fewer than 32, so a mask of every ISA is computable.
+static_assert(kIsaCount < 32, "an IsaMask has one bit per ISA");
+
+// Width of one vector register of `isa`, in bits (isa_list.h).
+constexpr int isa_vector_bits(Isa isa) {
+  switch (isa) {
+#define TERN_ISA_X(enumerator, name, vector_bits) \
+  case Isa::enumerator: return vector_bits;
+#include "tern/platform/isa_list.h"
+#undef TERN_ISA_X
+  }
+  return 0;
+}
+
+namespace detail {
+// The ISAs ordered widest vectors first; equal widths keep list order.
+struct IsaOrder {
+  Isa isa[kIsaCount];
+  constexpr const Isa* begin() const { return isa; }
+  constexpr const Isa* end() const { return isa + kIsaCount; }
+};
+constexpr IsaOrder widest_first() {
+  IsaOrder order{};
+  for (int i = 0; i < kIsaCount; ++i) {
+    // Insertion sort: a handful of entries, evaluated at compile time.
+    const Isa next = static_cast<Isa>(i);
+    int at = i;
+    while (at > 0 && isa_vector_bits(order.isa[at - 1]) < isa_vector_bits(next)) {
+      order.isa[at] = order.isa[at - 1];
+      --at;
+    }
+    order.isa[at] = next;
+  }
+  return order;
+}
+}  // namespace detail
 
 // Preference order when nothing is requested: widest vectors first.
-constexpr Isa kIsaPreference[kIsaCount] = {Isa::kAvx512, Isa::kAvx2, Isa::kNeon, Isa::kScalar};
+constexpr detail::IsaOrder kIsaPreference = detail::widest_first();
 
-// "scalar", "avx2", "avx512", "neon".
+// The ISA's name in isa_list.h: "scalar", "avx2", ...
 const char* isa_name(Isa isa);
 
 // Parses an ISA name (exact, lower case). Unknown names give

@@ -69,7 +69,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/spec.h"
 

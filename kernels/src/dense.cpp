@@ -1,11 +1,13 @@
 // Checked entry points: validate once, then call the active table.
 #include <initializer_list>
 
+#include "active_table_call.h"
 #include "checks.h"
-#include "tern/kernels/dispatch.h"
-#include "tern/kernels/kernels.h"
+#include "tern/kernels/dense.h"
+#include "tern/kernels/kernel_table.h"
 
 namespace tern {
+using kernels::call_active;
 using kernels::check_disjoint;
 using kernels::check_view;
 using kernels::Extent;
@@ -55,10 +57,8 @@ Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
   TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats, gemm_rows_scratch_floats(k),
                                      "gemm_rows_scratch_floats(k)", {&ex, &ew, &eb, &ey}));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->gemm_rows_f32(n, k, m, x, ldx, w, ldw, bias, y, ldy, act, scratch);
-  return Status();
+  return call_active(&KernelTable::gemm_rows_f32, n, k, m, x, ldx, w, ldw, bias, y, ldy, act,
+                     scratch);
 }
 
 Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
@@ -76,10 +76,8 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
   TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
                                      rank1_accumulate_scratch_floats(n),
                                      "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->rank1_accumulate_f32(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
-  return Status();
+  return call_active(&KernelTable::rank1_accumulate_f32, n, k, m, alpha, u, ldu, d, ldd, g, ldg,
+                     scratch);
 }
 
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, const float* d,
@@ -90,10 +88,7 @@ Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, con
   TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, m, m, &eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "g", eg, "D", ed));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->column_sums_accumulate_f32(n, m, alpha, d, ldd, g);
-  return Status();
+  return call_active(&KernelTable::column_sums_accumulate_f32, n, m, alpha, d, ldd, g);
 }
 
 Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* d,
@@ -107,10 +102,7 @@ Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const floa
   TERN_RETURN_IF_ERROR(check_view(op, "dX", dx, n, k, lddx, &edx));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "D", ed));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "W", ew));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->backprop_rows_f32(n, k, m, d, ldd, w, ldw, dx, lddx);
-  return Status();
+  return call_active(&KernelTable::backprop_rows_f32, n, k, m, d, ldd, w, ldw, dx, lddx);
 }
 
 }  // namespace tern

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "active_table_call.h"
 #include "checks.h"
 #include "math_constants.h"
-#include "tern/kernels/dispatch.h"
 #include "tern/kernels/elementwise.h"
+#include "tern/kernels/kernel_table.h"
 
 namespace tern {
+using kernels::call_active;
 using kernels::check_disjoint;
 using kernels::check_outputs_disjoint;
 using kernels::check_same_or_disjoint;
@@ -107,10 +109,7 @@ Status add_bias_f32(std::size_t n, std::size_t m, const float* bias, float* y, s
   TERN_RETURN_IF_ERROR(check_view(op, "bias", bias, 1, m, m, &eb));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->add_bias_f32(n, m, bias, y, ldy);
-  return Status();
+  return call_active(&KernelTable::add_bias_f32, n, m, bias, y, ldy);
 }
 
 Status pointwise_forward_f32(Pointwise f, std::size_t n, std::size_t m, const float* x,
@@ -122,10 +121,7 @@ Status pointwise_forward_f32(Pointwise f, std::size_t n, std::size_t m, const fl
   TERN_RETURN_IF_ERROR(check_view(op, "X", x, n, m, ldx, &ex));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "Y", ey, "X", ex));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->pointwise_forward_f32(f, n, m, x, ldx, y, ldy);
-  return Status();
+  return call_active(&KernelTable::pointwise_forward_f32, f, n, m, x, ldx, y, ldy);
 }
 
 Status pointwise_backward_f32(Pointwise f, std::size_t n, std::size_t m, const float* x,
@@ -144,10 +140,8 @@ Status pointwise_backward_f32(Pointwise f, std::size_t n, std::size_t m, const f
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "dY", edy));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "X", ex));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "Y", ey));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->pointwise_backward_f32(f, n, m, x, ldx, y, ldy, dy, lddy, dx, lddx);
-  return Status();
+  return call_active(&KernelTable::pointwise_backward_f32, f, n, m, x, ldx, y, ldy, dy, lddy, dx,
+                     lddx);
 }
 
 Status softmax_rows_f32(std::size_t n, std::size_t m, const float* x, std::size_t ldx, float* y,
@@ -158,10 +152,7 @@ Status softmax_rows_f32(std::size_t n, std::size_t m, const float* x, std::size_
   TERN_RETURN_IF_ERROR(check_view(op, "X", x, n, m, ldx, &ex));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "Y", ey, "X", ex));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->softmax_rows_f32(n, m, x, ldx, y, ldy);
-  return Status();
+  return call_active(&KernelTable::softmax_rows_f32, n, m, x, ldx, y, ldy);
 }
 
 Status softmax_cross_entropy_f32(std::size_t n, std::size_t m, const float* z, std::size_t ldz,
@@ -199,10 +190,8 @@ Status softmax_cross_entropy_f32(std::size_t n, std::size_t m, const float* z, s
       }
     }
   }
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->softmax_cross_entropy_f32(n, m, z, ldz, labels, grad_scale, dz, lddz, loss_sum);
-  return Status();
+  return call_active(&KernelTable::softmax_cross_entropy_f32, n, m, z, ldz, labels, grad_scale, dz,
+                     lddz, loss_sum);
 }
 
 Status mse_f32(std::size_t n, std::size_t m, const float* pred, std::size_t ldp,
@@ -224,10 +213,8 @@ Status mse_f32(std::size_t n, std::size_t m, const float* pred, std::size_t ldp,
   TERN_RETURN_IF_ERROR(check_disjoint(op, "loss_sum", el, "P", ep));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "loss_sum", el, "T", et));
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "grad", eg, "loss_sum", el));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->mse_f32(n, m, pred, ldp, target, ldt, grad_scale, grad, ldg, loss_sum);
-  return Status();
+  return call_active(&KernelTable::mse_f32, n, m, pred, ldp, target, ldt, grad_scale, grad, ldg,
+                     loss_sum);
 }
 
 Status sgd_momentum_f32(std::size_t count, float* w, const float* g, float* velocity,
@@ -244,10 +231,7 @@ Status sgd_momentum_f32(std::size_t count, float* w, const float* g, float* velo
   TERN_RETURN_IF_ERROR(check_disjoint(op, "w", ew, "g", eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "g", eg));
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "w", ew, "velocity", ev));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->sgd_momentum_f32(count, w, g, velocity, params);
-  return Status();
+  return call_active(&KernelTable::sgd_momentum_f32, count, w, g, velocity, params);
 }
 
 Status adam_step_constants(const AdamParams& params, AdamStepConstants* out) {
@@ -278,10 +262,7 @@ Status adam_f32(std::size_t count, float* w, const float* g, float* m, float* v,
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "m", em, "v", ev));
   AdamStepConstants c;
   fill_adam_constants(params, &c);
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->adam_f32(count, w, g, m, v, c);
-  return Status();
+  return call_active(&KernelTable::adam_f32, count, w, g, m, v, c);
 }
 
 Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::uint64_t key,
@@ -307,10 +288,7 @@ Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::ui
   }
   Extent eg;
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
-  const KernelTable* t = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&t));
-  t->add_gaussian_noise_f32(count, g, stddev, key, first_index);
-  return Status();
+  return call_active(&KernelTable::add_gaussian_noise_f32, count, g, stddev, key, first_index);
 }
 
 }  // namespace tern

@@ -1,25 +1,38 @@
-#include "tern/kernels/dispatch.h"
+// The kernel tables this build compiles, and the choice of the active one
+// (tern/kernels/isa_selection.h, tern/kernels/kernel_table.h).
+#include "tern/kernels/isa_selection.h"
 
 #include <atomic>
 
-#include "kernel_tables.h"
+#include "tern/kernels/kernel_table.h"
+
+// Each built ISA's table, defined in kernels/<isa>/. tern_built_isas.h is
+// written by kernels/CMakeLists.txt: one TERN_BUILT_ISA(name) line per entry
+// of TERN_ISAS.
+namespace tern::kernels {
+#define TERN_BUILT_ISA(name) \
+  namespace name {           \
+  extern const KernelTable kTable; \
+  }
+#include "tern_built_isas.h"
+#undef TERN_BUILT_ISA
+}  // namespace tern::kernels
 
 namespace tern {
 
+namespace {
+const KernelTable* const kBuiltTables[] = {
+#define TERN_BUILT_ISA(name) &kernels::name::kTable,
+#include "tern_built_isas.h"
+#undef TERN_BUILT_ISA
+};
+}  // namespace
+
 const KernelTable* kernel_table(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar: return &kernels::scalar::kTable;
-#if TERN_BUILD_AVX2
-    case Isa::kAvx2: return &kernels::avx2::kTable;
-#endif
-#if TERN_BUILD_AVX512
-    case Isa::kAvx512: return &kernels::avx512::kTable;
-#endif
-#if TERN_BUILD_NEON
-    case Isa::kNeon: return &kernels::neon::kTable;
-#endif
-    default: return nullptr;
+  for (const KernelTable* table : kBuiltTables) {
+    if (table->isa == isa) return table;
   }
+  return nullptr;
 }
 
 IsaMask built_isas() {

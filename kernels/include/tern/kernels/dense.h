@@ -1,4 +1,4 @@
-// tern/kernels/kernels.h — the hot operations of a dense layer, checked.
+// tern/kernels/dense.h — the hot operations of a dense layer, checked.
 //
 // A dense layer applied position-wise to an n x k activation matrix X (one
 // row per sample of a batch, or per token of a sequence) computes
@@ -11,7 +11,7 @@
 //
 // Every function here validates its arguments (null pointers, strides smaller
 // than a row, overlapping input and output, scratch too small) and returns a
-// Status, then runs the kernel of the active ISA (tern/kernels/dispatch.h).
+// Status, then runs the kernel of the active ISA (tern/kernels/isa_selection.h).
 // Matrices are row-major float32 with a row stride ("leading dimension") in
 // elements, so a view into a larger matrix costs nothing.
 //

@@ -1,33 +1,29 @@
-// tern/kernels/dispatch.h — one table of kernels per ISA, chosen once.
+// tern/kernels/kernel_table.h — the per-ISA tables of unchecked kernels.
+//
+// Internal to tern's own libraries, not user API: the runtime calls these
+// entries in its inner loops after checking every shape once, when a model
+// is built. Programs use the checked operations of tern/kernels/dense.h and
+// tern/kernels/elementwise.h, and pick the ISA with
+// tern/kernels/isa_selection.h. The header is installed only because the
+// runtime's headers name the type (they forward-declare struct KernelTable).
 //
 // Each ISA compiled into tern contributes one KernelTable: a struct of plain
-// function pointers, filled at compile time, living in that ISA's own
-// translation units (compiled with that ISA's flags and nothing else is). The
-// first kernel call picks a table — the TERN_ISA environment variable if set,
-// otherwise the widest ISA that is both built and supported by this CPU — and
-// every later call goes straight through that table: no feature test inside
-// any kernel.
+// function pointers, filled at compile time in that ISA's own translation
+// units (compiled with that ISA's flags, which nothing else sees).
 //
-// The table entries are *unchecked*: they trust their arguments. A `scratch`
-// argument is either null (where the checked API allows it) or holds the
-// floats the matching *_scratch_floats() function of kernels.h gives. Callers that
-// have already validated shapes once (the runtime, when a model is built) call
-// them directly in their inner loops; everyone else uses the checked entry
-// points of tern/kernels/kernels.h and tern/kernels/elementwise.h. Each entry
-// computes exactly the formula stated beside its checked counterpart.
-//
-// A request that cannot be honoured (unknown name, ISA not built, CPU lacks
-// it) is an error that names what is available. tern never silently falls
-// back to another ISA: a benchmark or a bit-identity test that asked for
-// avx512 must not quietly measure scalar.
+// The entries are *unchecked*: they trust their arguments. A `scratch`
+// argument is either null (where the checked operation allows it) or holds
+// the floats the matching *_scratch_floats() function of dense.h gives. Each
+// entry computes exactly the formula stated beside its checked counterpart.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "tern/kernels/dense.h"
 #include "tern/kernels/elementwise.h"
-#include "tern/kernels/kernels.h"
 #include "tern/platform/isa.h"
+#include "tern/platform/status.h"
 
 namespace tern {
 
@@ -76,31 +72,9 @@ struct KernelTable {
 // look at the CPU: calling into a table the CPU cannot run faults.
 const KernelTable* kernel_table(Isa isa);
 
-// ISAs compiled into this build.
-IsaMask built_isas();
-// ISAs compiled in and runnable on this CPU: built_isas() & cpu_isas().
-IsaMask available_isas();
-
-// Why the active table is the active table.
-enum class SelectionReason { kNone, kDefault, kEnvironment, kApi };
-const char* selection_reason_text(SelectionReason reason);
-
-// Makes `isa` the active ISA for all later kernel calls (process-wide).
-// kUnsupportedIsa, naming the available ISAs, if it is not built or not
-// supported; the active selection is then left unchanged.
-Status select_isa(Isa isa);
-// Same, by name ("avx2"); an unknown name is kUnsupportedIsa too.
-Status select_isa(const char* name);
-// Forgets any select_isa() call: the next kernel call selects again from
-// TERN_ISA or the default.
-void reset_isa_selection();
-
-// The active table, selecting it first if needed. Fails (and keeps failing on
-// every call) while TERN_ISA names an ISA that cannot be used.
+// The active table (tern/kernels/isa_selection.h), selecting it first if
+// needed. Fails (and keeps failing on every call) while TERN_ISA names an ISA
+// that cannot be used.
 Status active_kernels(const KernelTable** out);
-
-// The active ISA and why; selects first if needed. On a failed selection
-// returns false and leaves the outputs untouched.
-bool active_isa(Isa* isa, SelectionReason* reason);
 
 }  // namespace tern
