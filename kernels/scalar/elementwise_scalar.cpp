@@ -65,6 +65,18 @@ float row_max(const float* x, std::size_t m) {
   return mx;
 }
 
+// e_j = exp(x_j - mx) into out (which may be x), and their sum in the fixed
+// 16-virtual-lane order of tern/kernels/elementwise.h.
+float exp_row_and_sum(const float* x, std::size_t m, float mx, float* out) {
+  Lanes16 lanes;
+  for (std::size_t j = 0; j < m; ++j) {
+    const float e = exp_f32(x[j] - mx);
+    out[j] = e;
+    lanes.add(j, e);
+  }
+  return lanes.total();
+}
+
 }  // namespace
 
 void add_bias(std::size_t n, std::size_t m, const float* bias, float* y, std::size_t ldy) {
@@ -117,13 +129,7 @@ void softmax_rows(std::size_t n, std::size_t m, const float* x, std::size_t ldx,
     const float* xr = x + i * ldx;
     float* yr = y + i * ldy;
     const float mx = row_max(xr, m);
-    Lanes16 lanes;
-    for (std::size_t j = 0; j < m; ++j) {
-      const float e = exp_f32(xr[j] - mx);
-      yr[j] = e;
-      lanes.add(j, e);
-    }
-    const float s = lanes.total();
+    const float s = exp_row_and_sum(xr, m, mx, yr);
     for (std::size_t j = 0; j < m; ++j) yr[j] = yr[j] / s;
   }
 }
@@ -138,13 +144,7 @@ void softmax_cross_entropy(std::size_t n, std::size_t m, const float* z, std::si
     const std::size_t c = labels[i];
     const float mx = row_max(zr, m);
     const float zc = zr[c];  // read before dz (which may be z) is written
-    Lanes16 lanes;
-    for (std::size_t j = 0; j < m; ++j) {
-      const float e = exp_f32(zr[j] - mx);
-      dzr[j] = e;
-      lanes.add(j, e);
-    }
-    const float s = lanes.total();
+    const float s = exp_row_and_sum(zr, m, mx, dzr);
     const float loss = log_f32(s) - (zc - mx);
     for (std::size_t j = 0; j < m; ++j) {
       const float p = dzr[j] / s;
