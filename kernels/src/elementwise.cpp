@@ -18,6 +18,18 @@ using kernels::check_same_or_disjoint;
 using kernels::check_view;
 using kernels::Extent;
 
+// The name of an activation, for messages here and in the layers above.
+const char* pointwise_name(Pointwise f) {
+  switch (f) {
+    case Pointwise::kIdentity: return "identity";
+    case Pointwise::kRelu: return "relu";
+    case Pointwise::kGelu: return "gelu";
+    case Pointwise::kTanh: return "tanh";
+    case Pointwise::kSigmoid: return "sigmoid";
+  }
+  return "unknown";
+}
+
 namespace {
 
 Status check_pointwise(const char* op, Pointwise f) {

@@ -37,17 +37,6 @@ const char* layer_kind_name(LayerKind kind) {
   return "unknown";
 }
 
-const char* pointwise_name(Pointwise f) {
-  switch (f) {
-    case Pointwise::kIdentity: return "identity";
-    case Pointwise::kRelu: return "relu";
-    case Pointwise::kGelu: return "gelu";
-    case Pointwise::kTanh: return "tanh";
-    case Pointwise::kSigmoid: return "sigmoid";
-  }
-  return "unknown";
-}
-
 Status spec_status(const ModelSpec& spec, const SpecCheck& check) {
   const std::uint32_t l = check.layer;
   const bool has_layer = l < spec.layer_count && l < kMaxLayers;

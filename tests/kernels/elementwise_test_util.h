@@ -35,19 +35,6 @@ inline constexpr float kInf = std::numeric_limits<float>::infinity();
 inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 inline const double kU = std::ldexp(1.0, -24);  // unit roundoff of float
 
-// The kernel layer's own names, for messages: the runtime's pointwise_name
-// is a layer above the kernels these tests exercise.
-inline const char* pointwise_name(Pointwise f) {
-  switch (f) {
-    case Pointwise::kIdentity: return "identity";
-    case Pointwise::kRelu: return "relu";
-    case Pointwise::kGelu: return "gelu";
-    case Pointwise::kTanh: return "tanh";
-    case Pointwise::kSigmoid: return "sigmoid";
-  }
-  return "?";
-}
-
 // Equal bits, or both NaN (NaN payloads are not part of the contract).
 inline bool same(float a, float b) {
   if (std::isnan(a) && std::isnan(b)) return true;

@@ -97,6 +97,8 @@ enum class Pointwise : unsigned char {
   kTanh = 3,
   kSigmoid = 4,  // 1 / (1 + exp(-x))
 };
+// "identity", "relu", "gelu", "tanh", "sigmoid"; "unknown" for any other value.
+const char* pointwise_name(Pointwise f);
 
 // Y = Y + b (row-wise bias add), n x m:  y_ij = y_ij + b_j.
 Status add_bias_f32(std::size_t n, std::size_t m, const float* bias, float* y, std::size_t ldy);
