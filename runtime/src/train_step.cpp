@@ -35,6 +35,21 @@ Status Model::train_step(const Batch& batch, float* mean_loss) {
   return Status();
 }
 
+// GradientPath::kStored: the backward pass into the gradient buffers, then
+// global-norm clipping of them.
+void Model::stored_gradients(std::size_t rows) {
+  backward_pass(rows, nullptr);
+  clip_stored_gradients();
+}
+
+// GradientPath::kFromFactors on this step's points and deltas; with `update`
+// the step's update is under way (fused weights are updated on the way).
+void Model::live_factor_gradients(std::size_t rows, const UpdateConstants* update) {
+  zero_gradients();
+  propagate_for_factors(rows);
+  gradients_from_factors(rows, FactorSource::kLive, update);
+}
+
 Status Model::single_step(const Batch& batch, float* mean_loss) {
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
@@ -50,8 +65,7 @@ Status Model::backward_and_update(std::size_t rows) {
   UpdateConstants update;
   switch (gradient_path_) {
     case GradientPath::kStored:
-      backward_pass(rows, nullptr);
-      clip_stored_gradients();
+      stored_gradients(rows);
       TERN_RETURN_IF_ERROR(start_update(&update));
       break;
     case GradientPath::kFused:
@@ -60,9 +74,7 @@ Status Model::backward_and_update(std::size_t rows) {
       break;
     case GradientPath::kFromFactors:
       TERN_RETURN_IF_ERROR(start_update(&update));
-      zero_gradients();
-      propagate_for_factors(rows);
-      gradients_from_factors(rows, FactorSource::kLive, &update);
+      live_factor_gradients(rows, &update);
       break;
   }
   update_stored_tensors(update);
@@ -82,12 +94,9 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
   float loss_sum = 0.0f;
   TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));
   if (gradient_path_ == GradientPath::kFromFactors) {
-    zero_gradients();
-    propagate_for_factors(rows);
-    gradients_from_factors(rows, FactorSource::kLive, nullptr);
+    live_factor_gradients(rows, nullptr);
   } else {
-    backward_pass(rows, nullptr);
-    clip_stored_gradients();
+    stored_gradients(rows);
   }
   if (mean_loss != nullptr) *mean_loss = loss_sum * (1.0f / static_cast<float>(rows));
   return Status();

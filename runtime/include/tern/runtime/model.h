@@ -324,6 +324,8 @@ class Model {
   void zero_gradients();
   Status single_step(const Batch& batch, float* mean_loss);
   Status backward_and_update(std::size_t rows);
+  void stored_gradients(std::size_t rows);
+  void live_factor_gradients(std::size_t rows, const UpdateConstants* update);
   // example_gradients.cpp
   void propagate_for_factors(std::size_t rows);
   void compute_example_norms(std::size_t rows);
@@ -365,6 +367,5 @@ class Model {
 };
 
 const char* layer_kind_name(LayerKind kind);
-const char* pointwise_name(Pointwise f);
 
 }  // namespace tern
