@@ -16,6 +16,9 @@ namespace tern::kernels::avx2 {
 
 constexpr int kMR = 6, kNV = 2;
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// One row (n = 1): 1 x 64 (kOneRowNV = 8): 8 chains + 1 broadcast + loads
+// within the 16 ymm registers, each W row read 256 bytes at a time.
+constexpr int kOneRowNV = 8;
 // rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
 constexpr int kR1MR = kMR, kR1NV = kNV;
 // backprop_rows: 16 lanes are 2 ymm, so 2 x 2 outputs = 8 accumulators + 4 D

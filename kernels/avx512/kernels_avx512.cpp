@@ -18,15 +18,22 @@ namespace tern::kernels::avx512 {
 
 constexpr int kMR = 8, kNV = 2;
 constexpr int kSmallMR = 4, kSmallNV = 4;
+// One row (n = 1): 1 x 256 (kOneRowNV = 16 vectors): 16 chains, each W row
+// read as one contiguous kilobyte per step, 16 + 1 broadcast + loads fit the
+// 32 zmm registers. (4 x 64 would leave a single row 4 chains: one FMA per
+// 4-cycle latency, half the load rate the L2 can feed.)
+constexpr int kOneRowNV = 16;
 // backprop_rows: 4 x 4 outputs of 16 lanes = 16 zmm accumulators + 4 D + 1 W
-// vectors; per 16 columns 8 loads feed 16 FMAs. One row of D (n < 4): 1 x 8,
-// 8 independent chains to cover the FMA latency while W streams in.
+// vectors; per 16 columns 8 loads feed 16 FMAs. One row of D (n < 4): 1 x 16,
+// 16 independent chains to cover the FMA latency while W streams in, and 16
+// outputs fill one transposing reduction (Simd::reduce_batch) with no
+// padding lanes (1 x 8 wasted half of it on zeros).
 // rank1_accumulate: 16 x 16, 16 accumulators fed by 1 B load + 16 broadcasts
 // per step. The chain runs over all n rows, so the packed D panel holds n
 // rows; 16 columns keep it at 16 KiB for n = 256, leaving L1 room for the
 // streamed U blocks (a 32-column panel filled L1 at n = 256).
 constexpr int kR1MR = 16, kR1NV = 1;
-constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 8;
+constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 16;
 
 #include "generic/gemm-inl.h"
 

@@ -164,11 +164,19 @@ TERN_NOINLINE void block(std::size_t rows, std::size_t cols, std::size_t kc, con
 
 // Few rows (one sample, a short sequence): a wider, shorter tile keeps enough
 // independent FMA chains in flight to hide FMA latency while W streams in.
+// One row (batch-1 inference and training, the on-device case): a single
+// row of kOneRowNV vectors, as many accumulators as the register file holds
+// beside the loads, so each step t reads one contiguous run of a W row and
+// issues kOneRowNV independent FMA chains, enough to keep both FMA pipes busy
+// through their latency while W streams from L2.
 TERN_INLINE void block_any(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
                            std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
                            float* c, std::size_t ldc, Start start, const float* bias,
                            Finish finish, float alpha) {
-  if (rows <= kSmallMR) {
+  if (rows == 1) {
+    block<1, kOneRowNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
+                        alpha);
+  } else if (rows <= kSmallMR) {
     block<kSmallMR, kSmallNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
                               alpha);
   } else {
@@ -225,9 +233,67 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
   }
 }
 
+// ---- rank1_accumulate for a handful of rows: G streamed row by row --------
+//
+// With n <= kStreamRows each element of G gets n FMAs and one read-modify-
+// write, so the update is bound by streaming G through the cache. It walks G
+// row by row in address order, kStreamNV vectors (independent chains) at a
+// time, with the n broadcasts of U[i][p] hoisted per row and D's n rows read
+// from L1. A register tile of several G rows would instead keep rows ldg
+// apart in flight, and with a power-of-two ldg (256 floats = 1 KiB) the loads
+// of one row alias the pending stores of another in the 4 KiB store-forwarding
+// check: measured at half the speed on the 784 x 256 layer.
+constexpr std::size_t kStreamRows = 4;
+constexpr std::size_t kStreamNV = 4;
+
+template <std::size_t N>
+TERN_NOINLINE void rank1_stream(std::size_t k, std::size_t m, float alpha, const float* u,
+                                std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                                std::size_t ldg) {
+  const V va(alpha);
+  const V zero(0.0f);
+  for (std::size_t p = 0; p < k; ++p) {
+    V ub[N];
+    for (std::size_t i = 0; i < N; ++i) ub[i] = V(u[i * ldu + p]);
+    float* gp = g + p * ldg;
+    std::size_t j = 0;
+    for (; j + kStreamNV * kW <= m; j += kStreamNV * kW) {
+      V s[kStreamNV];
+      for (std::size_t q = 0; q < kStreamNV; ++q) {
+        s[q] = Simd::fma(ub[0], V::load_unaligned(d + j + q * kW), zero);
+      }
+      for (std::size_t i = 1; i < N; ++i) {
+        for (std::size_t q = 0; q < kStreamNV; ++q) {
+          s[q] = Simd::fma(ub[i], V::load_unaligned(d + i * ldd + j + q * kW), s[q]);
+        }
+      }
+      for (std::size_t q = 0; q < kStreamNV; ++q) {
+        float* dst = gp + j + q * kW;
+        Simd::fma(va, s[q], V::load_unaligned(dst)).store_unaligned(dst);
+      }
+    }
+    for (; j < m; j += kW) {
+      const std::size_t lanes = m - j < kW ? m - j : kW;
+      V s = Simd::fma(ub[0], Simd::load_partial(d + j, lanes), zero);
+      for (std::size_t i = 1; i < N; ++i) {
+        s = Simd::fma(ub[i], Simd::load_partial(d + i * ldd + j, lanes), s);
+      }
+      Simd::store_partial(gp + j, Simd::fma(va, s, Simd::load_partial(gp + j, lanes)), lanes);
+    }
+  }
+}
+
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
                       std::size_t ldg, float* scratch) {
+  switch (n) {
+    case 1: rank1_stream<1>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
+    case 2: rank1_stream<2>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
+    case 3: rank1_stream<3>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
+    case 4: rank1_stream<4>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
+    default: break;
+  }
+  static_assert(kStreamRows == 4, "the switch above covers n = 1 .. kStreamRows");
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;

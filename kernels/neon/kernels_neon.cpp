@@ -25,6 +25,8 @@ constexpr int kMR = 8, kNV = 3;
 // Few rows (n <= 2): 2 x 32 (kSmallNV = 8): 16 accumulators + 8 B vectors
 // + 1 broadcast = 25 registers, still 16 chains for a single sample.
 constexpr int kSmallMR = 2, kSmallNV = 8;
+// One row (n = 1): 1 x 64 (kOneRowNV = 16): 16 chains + 1 broadcast + loads.
+constexpr int kOneRowNV = 16;
 // rank1_accumulate: the gemm tile (its packed 32-column D panel of n rows is
 // read 4 floats at a time, 3 vectors per step like gemm's W).
 constexpr int kR1MR = kMR, kR1NV = kNV;
@@ -41,6 +43,8 @@ constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 constexpr int kMR = 4, kNV = 2;
 // Few rows (n <= 2): 2 x 16 (kSmallNV = 4): 8 accumulators + 4 B + 1 = 13.
 constexpr int kSmallMR = 2, kSmallNV = 4;
+// One row (n = 1): 1 x 32 (kOneRowNV = 8): 8 chains + 1 + loads of 16.
+constexpr int kOneRowNV = 8;
 // rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
 constexpr int kR1MR = kMR, kR1NV = kNV;
 // backprop_rows: 16 virtual lanes = 4 q registers per output, so 1 x 2
