@@ -272,6 +272,15 @@ void mse(std::size_t n, std::size_t m, const float* pred, std::size_t ldp, const
 void sgd_momentum(std::size_t count, float* w, const float* g, float* velocity,
                   const SgdParams& params) {
   const EV wd(params.weight_decay), mom(params.momentum), lr(params.learning_rate);
+  if (params.momentum == 0.0f) {  // plain SGD: no velocity (elementwise.h)
+    for_vectors(count, [&](std::size_t j, std::size_t lanes, auto full) {
+      constexpr bool kFull = decltype(full)::value;
+      const EV wj = load_n<kFull>(w + j, lanes);
+      const EV gd = Simd::fma(wd, wj, load_n<kFull>(g + j, lanes));
+      store_n<kFull>(w + j, Simd::fnma(lr, gd, wj), lanes);
+    });
+    return;
+  }
   for_vectors(count, [&](std::size_t j, std::size_t lanes, auto full) {
     constexpr bool kFull = decltype(full)::value;
     const EV wj = load_n<kFull>(w + j, lanes);

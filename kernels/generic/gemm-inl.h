@@ -246,54 +246,90 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 constexpr std::size_t kStreamRows = 4;
 constexpr std::size_t kStreamNV = 4;
 
-template <std::size_t N>
-TERN_NOINLINE void rank1_stream(std::size_t k, std::size_t m, float alpha, const float* u,
+// What the streamed kernel does with a finished chain s and the current
+// value of an element of the output: accumulate the gradient (G = fma(alpha,
+// s, G)), or form it and take the plain-SGD step on W at once (dense.h).
+struct AccumulateGradient {
+  V alpha;
+  TERN_INLINE V operator()(V s, V g) const { return Simd::fma(alpha, s, g); }
+};
+struct PlainSgdStep {
+  V alpha, learning_rate, weight_decay;
+  TERN_INLINE V operator()(V s, V w) const {
+    const V g = Simd::fma(alpha, s, V(0.0f));
+    return Simd::fnma(learning_rate, Simd::fma(weight_decay, w, g), w);
+  }
+};
+
+// N > 0: exactly N rows, known at compile time; N == 0: `n` rows.
+template <std::size_t N, typename Update>
+TERN_NOINLINE void rank1_stream(std::size_t n, std::size_t k, std::size_t m, const float* u,
                                 std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                                std::size_t ldg) {
-  const V va(alpha);
+                                std::size_t ldg, Update update) {
+  const std::size_t rows = N > 0 ? N : n;
   const V zero(0.0f);
   for (std::size_t p = 0; p < k; ++p) {
-    V ub[N];
-    for (std::size_t i = 0; i < N; ++i) ub[i] = V(u[i * ldu + p]);
+    // The chain starts from +0 (fma(U, D, +0), not a product: -0 becomes +0).
+    auto u_at = [&](std::size_t i) { return V(u[i * ldu + p]); };
     float* gp = g + p * ldg;
     std::size_t j = 0;
     for (; j + kStreamNV * kW <= m; j += kStreamNV * kW) {
       V s[kStreamNV];
-      for (std::size_t q = 0; q < kStreamNV; ++q) {
-        s[q] = Simd::fma(ub[0], V::load_unaligned(d + j + q * kW), zero);
-      }
-      for (std::size_t i = 1; i < N; ++i) {
+      for (std::size_t q = 0; q < kStreamNV; ++q) s[q] = zero;
+      for (std::size_t i = 0; i < rows; ++i) {
+        const V ui = u_at(i);
         for (std::size_t q = 0; q < kStreamNV; ++q) {
-          s[q] = Simd::fma(ub[i], V::load_unaligned(d + i * ldd + j + q * kW), s[q]);
+          s[q] = Simd::fma(ui, V::load_unaligned(d + i * ldd + j + q * kW), s[q]);
         }
       }
       for (std::size_t q = 0; q < kStreamNV; ++q) {
         float* dst = gp + j + q * kW;
-        Simd::fma(va, s[q], V::load_unaligned(dst)).store_unaligned(dst);
+        update(s[q], V::load_unaligned(dst)).store_unaligned(dst);
       }
     }
     for (; j < m; j += kW) {
       const std::size_t lanes = m - j < kW ? m - j : kW;
-      V s = Simd::fma(ub[0], Simd::load_partial(d + j, lanes), zero);
-      for (std::size_t i = 1; i < N; ++i) {
-        s = Simd::fma(ub[i], Simd::load_partial(d + i * ldd + j, lanes), s);
+      V s = zero;
+      for (std::size_t i = 0; i < rows; ++i) {
+        s = Simd::fma(u_at(i), Simd::load_partial(d + i * ldd + j, lanes), s);
       }
-      Simd::store_partial(gp + j, Simd::fma(va, s, Simd::load_partial(gp + j, lanes)), lanes);
+      Simd::store_partial(gp + j, update(s, Simd::load_partial(gp + j, lanes)), lanes);
     }
   }
+}
+
+// Compile-time row counts for n = 1 .. kStreamRows, where the broadcasts stay
+// in registers; false when n is outside that range.
+template <typename Update>
+TERN_INLINE bool rank1_stream_small(std::size_t n, std::size_t k, std::size_t m, const float* u,
+                                    std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                                    std::size_t ldg, Update update) {
+  static_assert(kStreamRows == 4, "the switch below covers n = 1 .. kStreamRows");
+  switch (n) {
+    case 1: rank1_stream<1>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
+    case 2: rank1_stream<2>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
+    case 3: rank1_stream<3>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
+    case 4: rank1_stream<4>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
+    default: return false;
+  }
+}
+
+// Plain SGD on the rank-1 gradient in one pass over W (dense.h). Any n: one
+// row up to kStreamRows from registers, more rows with the run-time count
+// (the runtime uses it for the few-row steps, where W's traffic dominates).
+void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* w,
+                      std::size_t ldw, const SgdParams& params) {
+  const PlainSgdStep step{V(alpha), V(params.learning_rate), V(params.weight_decay)};
+  if (n == 0) u = d = w, ldu = ldd = ldw;  // never read: the chains are empty
+  if (rank1_stream_small(n, k, m, u, ldu, d, ldd, w, ldw, step)) return;
+  rank1_stream<0>(n, k, m, u, ldu, d, ldd, w, ldw, step);
 }
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
                       std::size_t ldg, float* scratch) {
-  switch (n) {
-    case 1: rank1_stream<1>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
-    case 2: rank1_stream<2>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
-    case 3: rank1_stream<3>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
-    case 4: rank1_stream<4>(k, m, alpha, u, ldu, d, ldd, g, ldg); return;
-    default: break;
-  }
-  static_assert(kStreamRows == 4, "the switch above covers n = 1 .. kStreamRows");
+  if (rank1_stream_small(n, k, m, u, ldu, d, ldd, g, ldg, AccumulateGradient{V(alpha)})) return;
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;

@@ -172,6 +172,13 @@ void mse(std::size_t n, std::size_t m, const float* pred, std::size_t ldp, const
 
 void sgd_momentum(std::size_t count, float* w, const float* g, float* velocity,
                   const SgdParams& params) {
+  if (params.momentum == 0.0f) {  // plain SGD: no velocity (elementwise.h)
+    for (std::size_t e = 0; e < count; ++e) {
+      const float gd = std::fma(params.weight_decay, w[e], g[e]);
+      w[e] = std::fma(-params.learning_rate, gd, w[e]);
+    }
+    return;
+  }
   for (std::size_t e = 0; e < count; ++e) {
     const float gd = std::fma(params.weight_decay, w[e], g[e]);
     const float v = std::fma(params.momentum, velocity[e], gd);

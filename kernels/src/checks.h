@@ -9,6 +9,7 @@
 // element at the same index; any other overlap is rejected.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +49,15 @@ inline Status check_view(const char* op, const char* name, const void* p, std::s
   extent->end = extent->begin + ((rows - 1) * ld + cols) * sizeof(float);
   extent->rows = rows;
   extent->ld = ld;
+  return Status();
+}
+
+// A scalar parameter (learning rate, scale, ...) that must be finite.
+inline Status check_finite(const char* op, const char* name, float value) {
+  if (!std::isfinite(value)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s is %g, must be finite", op, name,
+                         static_cast<double>(value));
+  }
   return Status();
 }
 

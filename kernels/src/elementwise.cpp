@@ -13,6 +13,7 @@
 namespace tern {
 using kernels::call_active;
 using kernels::check_disjoint;
+using kernels::check_finite;
 using kernels::check_outputs_disjoint;
 using kernels::check_same_or_disjoint;
 using kernels::check_view;
@@ -42,14 +43,6 @@ Status check_pointwise(const char* op, Pointwise f) {
   }
   return Status::error(StatusCode::kInvalidArgument, "%s: unknown Pointwise value %d", op,
                        static_cast<int>(f));
-}
-
-Status check_finite(const char* op, const char* name, float value) {
-  if (!std::isfinite(value)) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: %s is %g, must be finite", op, name,
-                         static_cast<double>(value));
-  }
-  return Status();
 }
 
 Status check_loss_sum(const char* op, const float* loss_sum, Extent* extent) {
@@ -239,6 +232,10 @@ Status sgd_momentum_f32(std::size_t count, float* w, const float* g, float* velo
   Extent ew, eg, ev;
   TERN_RETURN_IF_ERROR(check_view(op, "w", w, 1, count, count, &ew));
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
+  if (params.momentum == 0.0f) {  // plain SGD never touches the velocity
+    TERN_RETURN_IF_ERROR(check_disjoint(op, "w", ew, "g", eg));
+    return call_active(&KernelTable::sgd_momentum_f32, count, w, g, velocity, params);
+  }
   TERN_RETURN_IF_ERROR(check_view(op, "velocity", velocity, 1, count, count, &ev));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "w", ew, "g", eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "g", eg));

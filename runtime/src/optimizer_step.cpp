@@ -102,6 +102,12 @@ float* Model::rank1_scratch(std::size_t rows) const {
   return need != 0 && need <= scratch.bytes / sizeof(float) ? scratch.data : nullptr;
 }
 
+// Rows per step up to which a plain-SGD fused update runs as one streamed
+// pass (rank1_sgd_update_f32): its kernels hold 1..4 rows of broadcasts in
+// registers and read D from L1 per vector of W, which costs nothing next to
+// W's own traffic at these row counts.
+constexpr std::size_t kFusedSgdMaxRows = 4;
+
 // Fused update: W of Dense layer `layer` updated with the gradient
 // alpha * sum_i u_i^T d_i (+ noise), fused_block_rows(spec) rows at a time:
 // each block of the gradient is formed by rank1_accumulate into the zeroed
@@ -114,6 +120,17 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
                                  float noise_stddev, const UpdateConstants& update) {
   const LayerSpec& ls = spec_.layers[layer];
   const std::size_t kin = ls.in, m = ls.out;
+  // Plain SGD on a few rows: one pass over W with the gradient formed in
+  // registers (rank1_sgd_update_f32, the same bits as the blocks below). With
+  // more rows the register-tiled rank1_accumulate into the block is faster
+  // than re-reading D's rows for every vector of W.
+  const SgdParams& sgd = update.sgd[1];
+  if (spec_.optimizer == OptimizerKind::kSgd && sgd.momentum == 0.0f && noise_stddev == 0.0f &&
+      rows <= kFusedSgdMaxRows) {
+    kernels_->rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
+                                   buffer(layer, LayerBuffer::kWeight), m, sgd);
+    return;
+  }
   float* block = buffer(ModelBuffer::kUpdateBlock).data;
   float* scratch = rank1_scratch(rows);
   const std::uint64_t key = noise_key(clip_.noise_seed, steps_, tensor_index(layer));

@@ -146,10 +146,14 @@ inline State noisy_run(const ModelSpec& spec, OptimizerKind opt, std::uint64_t n
 // Trains `steps` steps (the last one on a partial batch when rows > 1),
 // appending each step's loss to `losses`; returns the state afterwards.
 inline State plain_run(const ModelSpec& spec, OptimizerKind opt, int steps,
-                       std::vector<float>* losses) {
+                       std::vector<float>* losses, const OptimizerParams* params = nullptr) {
   const Data d = make_data(spec, spec.rows * std::size_t(steps), 31);
   PerturbedModel m(spec, 9, 9);
-  set_optimizer(m.model, opt);
+  if (params != nullptr) {
+    REQUIRE(m.model.set_optimizer(*params).ok());
+  } else {
+    set_optimizer(m.model, opt);
+  }
   for (int s = 0; s < steps; ++s) {
     std::size_t rows = spec.rows;
     if (s == steps - 1 && rows > 1) rows /= 2;

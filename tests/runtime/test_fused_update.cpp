@@ -59,6 +59,34 @@ TEST_CASE("fused update: the same bits as the unfused step, every optimizer") {
   }
 }
 
+TEST_CASE("fused update, plain SGD on a few rows: one streamed pass, the unfused bits") {
+  // Momentum 0 and at most 4 rows per step take rank1_sgd_update_f32 (W read
+  // and written once, no gradient block); 5 and 7 rows take the blocks.
+  OptimizerParams plain;
+  plain.learning_rate = 0.05f;
+  plain.momentum = 0.0f;
+  plain.weight_decay = 1e-3f;
+  for (std::uint32_t rows : {1u, 2u, 3u, 4u, 5u, 7u}) {
+    CAPTURE(rows);
+    const ModelSpec spec = ModelSpec::input(37, rows)
+                               .dense(50, Pointwise::kRelu)
+                               .dense(19, Pointwise::kGelu)
+                               .dense(5)
+                               .training(LossKind::kSoftmaxCrossEntropy, OptimizerKind::kSgd);
+    std::vector<float> la, lb;
+    const State a = plain_run(spec, OptimizerKind::kSgd, 4, &la, &plain);
+    const State b = plain_run(spec.with_fused_update(), OptimizerKind::kSgd, 4, &lb, &plain);
+    CHECK(a == b);
+    CHECK(bits_equal(la, lb));
+    // The step moved the weights: not a run that did nothing on both sides.
+    const State before = [&] {
+      PerturbedModel m(spec, 9, 9);
+      return State(m.model);
+    }();
+    CHECK_FALSE(a == before);
+  }
+}
+
 TEST_CASE("fused update: a diverging step is undone to the unfused run's bits") {
   // A learning rate of 1e30 blows the weights up during the fused backward
   // pass; the guard restores the last good state and stops. Training then

@@ -31,6 +31,10 @@
 //   column_sums_accumulate:
 //                     s = +0.0f; for i = 0 .. n-1: s = s + D[i][j]
 //                     g[j] = fma(alpha, s, g[j])
+//   rank1_sgd_update: s as in rank1_accumulate; g = fma(alpha, s, +0.0f)
+//                     (the gradient as rank1_accumulate leaves it in a zeroed
+//                     buffer), then the plain-SGD step of sgd_momentum_f32:
+//                     W[p][j] = fma(-lr, fma(weight_decay, W[p][j], g), W[p][j])
 //   backprop_rows:    16 virtual lanes, l = 0 .. 15, each an FMA chain over
 //                     the columns j = l, l + 16, l + 32, ... < m:
 //                       s_l = +0.0f; s_l = fma(D[i][j], W[p][j], s_l)
@@ -57,6 +61,8 @@
 #include "tern/platform/status.h"
 
 namespace tern {
+
+struct SgdParams;  // tern/kernels/elementwise.h (which includes this header)
 
 enum class Activation : unsigned char {
   kNone = 0,
@@ -109,6 +115,19 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
                             const float* d, std::size_t ldd,
                             float* g, std::size_t ldg,
                             float* scratch = nullptr, std::size_t scratch_floats = 0);
+
+// W (k x m) -= lr * (alpha * sum_i U_i^T D_i + weight_decay * W): a plain
+// SGD step (momentum 0) on the gradient of rank1_accumulate, applied in the
+// same pass that forms it, so the gradient never exists in memory. The bits
+// are those of rank1_accumulate into a zeroed buffer followed by
+// sgd_momentum_f32 with momentum 0 (formula above). Each W element is read
+// and written once: at batch 1 this is the whole weight update for one pass
+// over W. params.momentum must be 0 (kInvalidArgument otherwise: a velocity
+// needs its own buffer, see sgd_momentum_f32). n == 0 is a step on a zero
+// gradient (weight decay only).
+Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                            const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                            float* w, std::size_t ldw, const SgdParams& params);
 
 // g (m) += alpha * column sums of D (n x m): the bias gradient.
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha,
