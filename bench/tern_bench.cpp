@@ -8,7 +8,9 @@
 // openblas_t, eigen, eigen_t for every shape and, for n = 1, openblas_gemv,
 // openblas_ger, eigen_gemv, eigen_outer and their _t siblings (transposed
 // weight layout); peak/<isa>; membw/<cache>/<k>x<m>;
-// train_step/<impl>/<model> (whole training steps, train_bench.cpp).
+// train_step/<impl>/<model>/<optimizer>/<update> (whole training steps,
+// train_bench.cpp); epoch/<impl>/<run> (a Fashion-MNIST epoch,
+// epoch_bench.cpp); rank1_* (rank1_bench.cpp).
 // Every kernel benchmark reports GFLOPS = 2 n k m per iteration over the
 // measured time; membw reports GBps; train_step samples_per_s.
 //
@@ -491,6 +493,7 @@ void register_all(const PeerSkips& skips) {
     }
   }
   tern_bench::register_training_benchmarks(skips.eigen.c_str());
+  tern_bench::register_epoch_benchmarks(skips.eigen.c_str());
   tern_bench::register_rank1_benchmarks();
   register_ceilings("/end");
 }
