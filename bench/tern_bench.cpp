@@ -226,8 +226,8 @@ benchmark::internal::Benchmark* add(const std::string& name, Fn&& fn) {
 // W (k x m) transposed into a fresh buffer (m x k): the peer forms of the
 // transposed layout get the same numbers in the order they prefer.
 Buffer transposed(const float* src, std::size_t rows, std::size_t cols) {
-  std::mt19937 unused(0);
-  Buffer t = make_buffer(rows * cols, &unused);
+  std::mt19937 filler(0);  // make_buffer fills; every element is overwritten below
+  Buffer t = make_buffer(rows * cols, &filler);
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < cols; ++c) t[c * rows + r] = src[r * cols + c];
   }
