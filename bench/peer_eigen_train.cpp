@@ -1,13 +1,20 @@
 // The Eigen peer of the training-step benchmarks: the same training steps
 // as tern's Model::train_step, written by hand on Eigen matrices, the way
-// one would without tern. Row-major float matrices, all storage allocated
-// in the create functions; the step functions assign into existing
-// matrices with noalias() products so Eigen allocates nothing per step.
+// one would without tern, with plain SGD, SGD with momentum or Adam, and
+// each Dense layer's weights updated either from a gradient buffer or
+// straight from the product (train_units.h, Update). Row-major float
+// matrices, all storage allocated in the create functions; the step
+// functions assign into existing matrices with noalias() products so Eigen
+// allocates nothing per step (a batch of another size than the last one
+// resizes the activations once: the short last batch of an epoch).
 //
 // Compiled with the kernel flags of TERN_BENCH_EIGEN_ISA like peer_eigen.cpp
 // (the only other unit that includes Eigen), and entered only on a CPU that
 // runs that ISA.
 #include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
 
 #include "train_units.h"
 
@@ -16,9 +23,15 @@ namespace tern_bench::eigen_train {
 namespace {
 using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Col = Eigen::Matrix<float, Eigen::Dynamic, 1>;
+using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 using Index = Eigen::Index;
 
 Index idx(std::size_t v) { return static_cast<Index>(v); }
+
+// Rows of W whose gradient Adam's into-weights form holds at a time: a
+// 16 x m block (16 KiB at m = 256) stays in L1 between its product and its
+// update. 16 is also the block tern's fused update works in.
+constexpr Index kAdamBlockRows = 16;
 
 // Deterministic weights in [-limit, limit) from a 32-bit LCG.
 void fill(Mat& m, float limit, std::uint32_t seed) {
@@ -29,33 +42,115 @@ void fill(Mat& m, float limit, std::uint32_t seed) {
   }
 }
 
-// One Adam tensor: value, gradient, moments. Matrices and row vectors share
-// this through Mat (a bias is a 1 x m matrix).
+// One trained tensor: value, gradient, first and second moments (Adam; the
+// velocity is `m` for momentum). Matrices and vectors share this through
+// Mat (a bias is a 1 x m matrix). Initial value: seeded uniform in
+// [-limit, limit) when limit > 0, else `constant`.
 struct Param {
   Mat w, g, m, v;
-  Param(Index rows, Index cols) : w(rows, cols), g(rows, cols), m(rows, cols), v(rows, cols) {
-    w.setZero();
+  float limit, constant;
+  std::uint32_t seed;
+  Param(Index rows, Index cols, float init_limit = 0.0f, std::uint32_t init_seed = 0,
+        float init_constant = 0.0f)
+      : w(rows, cols), g(rows, cols), m(rows, cols), v(rows, cols), limit(init_limit),
+        constant(init_constant), seed(init_seed) {
+    reset();
+  }
+  void reset() {
+    if (limit > 0.0f) {
+      fill(w, limit, seed);
+    } else {
+      w.setConstant(constant);
+    }
     g.setZero();
     m.setZero();
     v.setZero();
   }
 };
 
-struct AdamState {
-  float lr = 1e-4f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  float pow1 = 1.0f, pow2 = 1.0f;
-  float step_size = 0, inv_sqrt_bc2 = 0;
-  void next() {
-    pow1 *= beta1;
-    pow2 *= beta2;
-    step_size = lr / (1.0f - pow1);
-    inv_sqrt_bc2 = 1.0f / std::sqrt(1.0f - pow2);
+// The optimizer of a StepConfig: its state and the two update forms.
+class Updater {
+ public:
+  explicit Updater(const StepConfig& config) : c_(config) {}
+  void set_learning_rate(float lr) { c_.learning_rate = lr; }
+  bool into_weights() const { return c_.update == Update::kIntoWeights; }
+  void reset() { pow1_ = pow2_ = 1.0f; }
+
+  // Once per step, before any update: Adam's bias corrections.
+  void begin_step() {
+    pow1_ *= kBeta1;
+    pow2_ *= kBeta2;
+    step_size_ = c_.learning_rate / (1.0f - pow1_);
+    inv_sqrt_bc2_ = 1.0f / std::sqrt(1.0f - pow2_);
   }
-  void apply(Param& p) const {
-    p.m.array() = beta1 * p.m.array() + (1.0f - beta1) * p.g.array();
-    p.v.array() = beta2 * p.v.array() + (1.0f - beta2) * p.g.array().square();
-    p.w.array() -= step_size * p.m.array() / (p.v.array().sqrt() * inv_sqrt_bc2 + eps);
+
+  // The update of w (and its moments m, v) from its gradient g; any four
+  // blocks of one shape.
+  template <typename W, typename G, typename M, typename V>
+  void update(W&& w, const G& g, M&& m, V&& v) const {
+    switch (c_.optimizer) {
+      case Optimizer::kSgd:
+        w -= c_.learning_rate * g;
+        break;
+      case Optimizer::kMomentum:
+        m = c_.momentum * m + g;
+        w -= c_.learning_rate * m;
+        break;
+      case Optimizer::kAdam:
+        m.array() = kBeta1 * m.array() + (1.0f - kBeta1) * g.array();
+        v.array() = kBeta2 * v.array() + (1.0f - kBeta2) * g.array().square();
+        w.array() -= step_size_ * m.array() / (v.array().sqrt() * inv_sqrt_bc2_ + kEpsilon);
+        break;
+    }
   }
+  void apply(Param& p) const { update(p.w, p.g, p.m, p.v); }
+
+  // The weights of a Dense layer whose input was `in` (rows x k) and whose
+  // delta is `d` (rows x m): the gradient in^T d into p.g
+  // (kGradientBuffers; apply() comes after the backward pass), or the
+  // update straight from the product (kIntoWeights; see train_units.h).
+  // `block` is scratch of at least kAdamBlockRows x m.
+  void dense_weights(Param& p, const Mat& in, const Mat& d, Mat& block) const {
+    if (!into_weights()) {
+      p.g.noalias() = in.transpose() * d;
+      return;
+    }
+    switch (c_.optimizer) {
+      case Optimizer::kSgd:
+        p.w.noalias() -= c_.learning_rate * (in.transpose() * d);
+        break;
+      case Optimizer::kMomentum:
+        p.m.noalias() = c_.momentum * p.m + in.transpose() * d;
+        p.w -= c_.learning_rate * p.m;
+        break;
+      case Optimizer::kAdam: {
+        const Index k = p.w.rows(), m = p.w.cols();
+        for (Index r0 = 0; r0 < k; r0 += kAdamBlockRows) {
+          const Index rows = std::min(kAdamBlockRows, k - r0);
+          auto g = block.topLeftCorner(rows, m);
+          g.noalias() = in.middleCols(r0, rows).transpose() * d;
+          update(p.w.middleRows(r0, rows), g, p.m.middleRows(r0, rows),
+                 p.v.middleRows(r0, rows));
+        }
+        break;
+      }
+    }
+  }
+
+  // A Dense layer's weights and bias (the bias gradient is the column sums
+  // of the delta; a vector, so it always has its buffer).
+  void dense_layer(Param& w, Param& b, const Mat& in, const Mat& d, Mat& block) const {
+    dense_weights(w, in, d, block);
+    b.g = d.colwise().sum();
+    if (into_weights()) apply(b);
+  }
+
+ private:
+  // tern's optimizer defaults (OptimizerParams).
+  static constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kEpsilon = 1e-8f;
+
+  StepConfig c_;
+  float pow1_ = 1.0f, pow2_ = 1.0f, step_size_ = 0.0f, inv_sqrt_bc2_ = 0.0f;
 };
 
 }  // namespace
@@ -64,27 +159,50 @@ struct AdamState {
 // MLP 784-256-128-10
 // ---------------------------------------------------------------------------
 struct Mlp {
-  std::size_t n;
-  Param w1{784, 256}, b1{1, 256}, w2{256, 128}, b2{1, 128}, w3{128, 10}, b3{1, 10};
-  Mat x, h1, h2, z, dz, dh2, dh1;
+  Index rows;
+  Param w1{784, 256, std::sqrt(6.0f / 784), 1}, b1{1, 256};
+  Param w2{256, 128, std::sqrt(6.0f / 256), 2}, b2{1, 128};
+  Param w3{128, 10, std::sqrt(6.0f / 138), 3}, b3{1, 10};
+  Mat x, h1, h2, z, dz, dh2, dh1, block;
   Col mx, sum;
-  AdamState adam;
-  explicit Mlp(std::size_t rows)
-      : n(rows), x(idx(rows), 784), h1(idx(rows), 256), h2(idx(rows), 128), z(idx(rows), 10),
-        dz(idx(rows), 10), dh2(idx(rows), 128), dh1(idx(rows), 256), mx(idx(rows)),
-        sum(idx(rows)) {
-    fill(w1.w, std::sqrt(6.0f / 784), 1);
-    fill(w2.w, std::sqrt(6.0f / 256), 2);
-    fill(w3.w, std::sqrt(6.0f / 138), 3);
+  Updater opt;
+  Mlp(std::size_t batch, const StepConfig& config)
+      : rows(-1), block(kAdamBlockRows, 256), opt(config) {
+    set_rows(idx(batch));
+  }
+  void set_rows(Index n) {
+    if (n == rows) return;
+    rows = n;
+    x.resize(n, 784);
+    h1.resize(n, 256);
+    h2.resize(n, 128);
+    z.resize(n, 10);
+    dz.resize(n, 10);
+    dh2.resize(n, 128);
+    dh1.resize(n, 256);
+    mx.resize(n);
+    sum.resize(n);
   }
 };
 
-Mlp* mlp_create(std::size_t batch) { return new Mlp(batch); }
+Mlp* mlp_create(std::size_t batch, const StepConfig& config) { return new Mlp(batch, config); }
 void mlp_destroy(Mlp* s) { delete s; }
+void mlp_set_learning_rate(Mlp* s, float learning_rate) {
+  s->opt.set_learning_rate(learning_rate);
+}
+void mlp_reset(Mlp* s) {
+  for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->w3, &s->b3}) p->reset();
+  s->opt.reset();
+}
 
-float mlp_step(Mlp* s, const float* x, const std::uint32_t* labels) {
-  const Index n = idx(s->n);
-  s->x = Eigen::Map<const Mat>(x, n, 784);
+float mlp_step(Mlp* s, const float* x, std::size_t ldx, const std::uint32_t* labels,
+               const std::uint32_t* indices, std::size_t rows) {
+  s->set_rows(idx(rows));
+  const Index n = idx(rows);
+  for (Index i = 0; i < n; ++i) {
+    const std::size_t src = indices != nullptr ? indices[i] : static_cast<std::size_t>(i);
+    s->x.row(i) = Eigen::Map<const RowVector>(x + src * ldx, 784);
+  }
   // Forward.
   s->h1.noalias() = s->x * s->w1.w;
   s->h1.rowwise() += s->b1.w.row(0);
@@ -101,25 +219,26 @@ float mlp_step(Mlp* s, const float* x, const std::uint32_t* labels) {
   float loss = 0;
   const float inv_n = 1.0f / static_cast<float>(n);
   for (Index i = 0; i < n; ++i) {
-    const Index c = static_cast<Index>(labels[i]);
+    const std::size_t src = indices != nullptr ? indices[i] : static_cast<std::size_t>(i);
+    const Index c = static_cast<Index>(labels[src]);
     loss += std::log(s->sum(i)) + s->mx(i) - s->z(i, c);
     s->dz.row(i) *= inv_n / s->sum(i);
     s->dz(i, c) -= inv_n;
   }
-  // Backward.
-  s->w3.g.noalias() = s->h2.transpose() * s->dz;
-  s->b3.g = s->dz.colwise().sum();
+  // Backward: each layer's delta for the layer below from its old weights,
+  // then its weights (a gradient buffer, or updated at once).
+  Updater& opt = s->opt;
+  opt.begin_step();
   s->dh2.noalias() = s->dz * s->w3.w.transpose();
   s->dh2 = (s->h2.array() > 0.0f).select(s->dh2, 0.0f);
-  s->w2.g.noalias() = s->h1.transpose() * s->dh2;
-  s->b2.g = s->dh2.colwise().sum();
+  opt.dense_layer(s->w3, s->b3, s->h2, s->dz, s->block);
   s->dh1.noalias() = s->dh2 * s->w2.w.transpose();
   s->dh1 = (s->h1.array() > 0.0f).select(s->dh1, 0.0f);
-  s->w1.g.noalias() = s->x.transpose() * s->dh1;
-  s->b1.g = s->dh1.colwise().sum();
-  // Adam.
-  s->adam.next();
-  for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->w3, &s->b3}) s->adam.apply(*p);
+  opt.dense_layer(s->w2, s->b2, s->h1, s->dh2, s->block);
+  opt.dense_layer(s->w1, s->b1, s->x, s->dh1, s->block);
+  if (!opt.into_weights()) {
+    for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->w3, &s->b3}) opt.apply(*p);
+  }
   return loss * inv_n;
 }
 
@@ -129,25 +248,31 @@ float mlp_step(Mlp* s, const float* x, const std::uint32_t* labels) {
 struct Ffn {
   std::size_t n, d, dff;
   Param w1, b1, w2, b2, gamma, beta;
-  Mat x, t, z1, h, r, xhat, out, dout, g, dz1, dh;
+  Mat x, t, z1, h, r, xhat, out, dout, g, dz1, dh, block;
   Col mean, rstd, a, b;
-  AdamState adam;
-  Ffn(std::size_t rows, std::size_t width, std::size_t inner)
-      : n(rows), d(width), dff(inner), w1(idx(width), idx(inner)), b1(1, idx(inner)),
-        w2(idx(inner), idx(width)), b2(1, idx(width)), gamma(1, idx(width)), beta(1, idx(width)),
+  Updater opt;
+  Ffn(std::size_t rows, std::size_t width, std::size_t inner, const StepConfig& config)
+      : n(rows), d(width), dff(inner),
+        w1(idx(width), idx(inner), std::sqrt(6.0f / static_cast<float>(width)), 4),
+        b1(1, idx(inner)),
+        w2(idx(inner), idx(width), std::sqrt(6.0f / static_cast<float>(width + inner)), 5),
+        b2(1, idx(width)), gamma(1, idx(width), 0.0f, 0, 1.0f), beta(1, idx(width)),
         x(idx(rows), idx(width)), t(idx(rows), idx(width)), z1(idx(rows), idx(inner)),
         h(idx(rows), idx(inner)), r(idx(rows), idx(width)), xhat(idx(rows), idx(width)),
         out(idx(rows), idx(width)), dout(idx(rows), idx(width)), g(idx(rows), idx(width)),
-        dz1(idx(rows), idx(inner)), dh(idx(rows), idx(inner)), mean(idx(rows)), rstd(idx(rows)),
-        a(idx(rows)), b(idx(rows)) {
-    fill(w1.w, std::sqrt(6.0f / static_cast<float>(width)), 4);
-    fill(w2.w, std::sqrt(6.0f / static_cast<float>(width + inner)), 5);
-    gamma.w.setOnes();
-  }
+        dz1(idx(rows), idx(inner)), dh(idx(rows), idx(inner)),
+        block(kAdamBlockRows, idx(std::max(width, inner))), mean(idx(rows)), rstd(idx(rows)),
+        a(idx(rows)), b(idx(rows)), opt(config) {}
 };
 
-Ffn* ffn_create(std::size_t n, std::size_t d, std::size_t d_ff) { return new Ffn(n, d, d_ff); }
+Ffn* ffn_create(std::size_t n, std::size_t d, std::size_t d_ff, const StepConfig& config) {
+  return new Ffn(n, d, d_ff, config);
+}
 void ffn_destroy(Ffn* s) { delete s; }
+void ffn_reset(Ffn* s) {
+  for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->gamma, &s->beta}) p->reset();
+  s->opt.reset();
+}
 
 float ffn_step(Ffn* s, const float* x, const float* target) {
   const Index n = idx(s->n), d = idx(s->d);
@@ -176,7 +301,9 @@ float ffn_step(Ffn* s, const float* x, const float* target) {
   s->dout = s->out - s->t;
   const float loss = 0.5f * s->dout.squaredNorm() * inv_n;
   s->dout *= inv_n;
-  // LayerNorm backward.
+  Updater& opt = s->opt;
+  opt.begin_step();
+  // LayerNorm backward (dL/dr from the old gamma, then gamma and beta).
   s->gamma.g = (s->dout.array() * s->xhat.array()).matrix().colwise().sum();
   s->beta.g = s->dout.colwise().sum();
   s->g = (s->dout.array().rowwise() * s->gamma.w.row(0).array()).matrix();
@@ -187,10 +314,14 @@ float ffn_step(Ffn* s, const float* x, const float* target) {
               .colwise() *
           s->rstd.array())
              .matrix();  // dL/dr
-  // Second Dense, GELU, first Dense (no delta for x).
-  s->w2.g.noalias() = s->h.transpose() * s->g;
-  s->b2.g = s->g.colwise().sum();
+  if (opt.into_weights()) {
+    opt.apply(s->gamma);
+    opt.apply(s->beta);
+  }
+  // Second Dense (the delta for h from the old W2 first), GELU, first Dense
+  // (no delta for x).
   s->dh.noalias() = s->g * s->w2.w.transpose();
+  opt.dense_layer(s->w2, s->b2, s->h, s->g, s->block);
   {
     auto z = s->z1.array();
     auto th = (c0 * (z + c1 * z.cube())).tanh();
@@ -198,10 +329,10 @@ float ffn_step(Ffn* s, const float* x, const float* target) {
                                0.5f * z * (1.0f - th.square()) * c0 * (1.0f + 3.0f * c1 * z.square())))
                  .matrix();
   }
-  s->w1.g.noalias() = s->x.transpose() * s->dz1;
-  s->b1.g = s->dz1.colwise().sum();
-  s->adam.next();
-  for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->gamma, &s->beta}) s->adam.apply(*p);
+  opt.dense_layer(s->w1, s->b1, s->x, s->dz1, s->block);
+  if (!opt.into_weights()) {
+    for (Param* p : {&s->w1, &s->b1, &s->w2, &s->b2, &s->gamma, &s->beta}) opt.apply(*p);
+  }
   return loss;
 }
 

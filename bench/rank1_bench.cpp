@@ -25,9 +25,9 @@
 //                      kernel table, as the runtime forms them) and the
 //                      double sums of their products, on buffers of the
 //                      model's shapes outside any model
-//   rank1_fused/<isa>/<model>/<sgd|adam>/<unfused|fused>
-//     train_step with SGD-momentum or Adam, with and without
-//     spec.with_fused_update()
+//   (The fused update against the unfused one, with plain SGD, momentum and
+//   Adam, is train_step/<isa>/<model>/<optimizer>/<unfused|fused> in
+//   train_bench.cpp, beside the Eigen peer's two forms.)
 //   rank1_accum/<isa>/<model>/<variant>   (model: its one-step batch)
 //     step             one train_step on the model's n rows
 //     accum_<k>x<r>    k Model::accumulate calls of r rows (k r = n) and one
@@ -39,7 +39,8 @@
 // n=128, d=256, d_ff=1024 (GELU, MSE). An MLP example is one row; the
 // block's examples are sequences of R rows (R = 32: four examples per step;
 // R = 128: the whole step is one example). Every benchmark starts again from
-// the initial weights every kStepsPerRun steps (untimed; see there why).
+// the initial weights every kStepsPerRun steps (untimed; step_restart.h says
+// why).
 // bench/make_results.py turns the medians into shares ((variant - plain) /
 // plain) and ratios.
 #include <benchmark/benchmark.h>
@@ -52,6 +53,7 @@
 #include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
+#include "step_restart.h"
 #include "train_units.h"
 
 namespace tern_bench {
@@ -65,7 +67,6 @@ struct Rank1Case {
   bool ffn;
   std::uint32_t rows;
 };
-constexpr Rank1Case kMlpB1 = {"mlp784-256-128-10_b1", false, 1};
 constexpr Rank1Case kMlpB32 = {"mlp784-256-128-10_b32", false, 32};
 constexpr Rank1Case kMlpB128 = {"mlp784-256-128-10_b128", false, 128};
 constexpr Rank1Case kFfn = {"ffn_n128_d256_dff1024", true, 128};
@@ -146,35 +147,6 @@ void finish(benchmark::State& state, const Built& b, std::size_t rows) {
   state.counters["arena_bytes"] = double(b.bytes);
 }
 
-// Steps from initialize() after which a benchmark starts again from the
-// initial weights (untimed). Hundreds of steps on one fixed batch drive the
-// loss towards 0: gradients, and from them Adam's moments, fall into the
-// subnormal range, where every multiply is many times slower (the MLP at
-// batch 1 takes 9x longer per step after 4000 steps than after 100; with
-// flush-to-zero it does not slow down at all). 100 steps stay clear of that
-// in every model here (the same figures with the FPU flushing subnormals to
-// zero), so the time per step does not depend on how many iterations the
-// benchmark library chose to run.
-constexpr int kStepsPerRun = 100;
-
-// Starts again from the initial weights and optimizer state every
-// kStepsPerRun iterations, outside the timed region.
-class Restarter {
- public:
-  explicit Restarter(tern::Model& model) : model_(model) {}
-  void tick(benchmark::State& state) {
-    if (++steps_ <= kStepsPerRun) return;
-    state.PauseTiming();
-    model_.initialize(1);
-    state.ResumeTiming();
-    steps_ = 1;
-  }
-
- private:
-  tern::Model& model_;
-  int steps_ = 0;
-};
-
 // What one iteration does.
 enum class Op { kTrainStep, kComputeGradients };
 
@@ -189,7 +161,7 @@ void bench_step(benchmark::State& state, tern::ModelSpec spec, tern::ClipParams 
   }
   const Data data = make_data(spec, spec.rows);
   const tern::Batch batch = batch_of(spec, data, 0, spec.rows);
-  Restarter restart(b.model);
+  Restarter restart([&b] { b.model.initialize(1); });
   for (auto _ : state) {
     restart.tick(state);
     float loss = 0;
@@ -216,7 +188,7 @@ void bench_accumulate(benchmark::State& state, tern::ModelSpec spec, std::uint32
   }
   const std::size_t total = std::size_t{micro} * spec.rows;
   const Data data = make_data(spec, total);
-  Restarter restart(b.model);
+  Restarter restart([&b] { b.model.initialize(1); });
   for (auto _ : state) {
     restart.tick(state);
     float loss = 0;
@@ -336,17 +308,6 @@ void register_isa(tern::Isa isa) {
       benchmark::RegisterBenchmark((prefix + "gram" + suffix).c_str(),
                                    [spec, isa](benchmark::State& st) { bench_gram(st, spec, isa); })
           ->Unit(benchmark::kMicrosecond);
-    }
-  }
-
-  // Fused against unfused update.
-  for (const Rank1Case& c : {kMlpB1, kMlpB32, kMlpB128, kFfn}) {
-    for (const auto opt : {tern::OptimizerKind::kSgd, adam}) {
-      const std::string prefix = "rank1_fused/" + tag + "/" + c.name + "/" +
-                                 (opt == adam ? "adam" : "sgd") + "/";
-      const tern::ModelSpec spec = base_spec(c, opt);
-      add(prefix + "unfused", spec, none, Op::kTrainStep, isa);
-      add(prefix + "fused", spec.with_fused_update(), none, Op::kTrainStep, isa);
     }
   }
 

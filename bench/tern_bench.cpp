@@ -4,8 +4,13 @@
 //
 // Names: <kernel>/<impl>/<n>x<k>x<m> with kernel in gemm_rows,
 // rank1_accumulate, backprop_rows and impl in scalar, avx2, avx512, neon
-// (tern's own tables), openblas, eigen; peak/<isa>; membw/<cache>/<k>x<m>;
-// train_step/<impl>/<model> (whole training steps, train_bench.cpp).
+// (tern's own tables) or one form of a peer (units.h, "Peers"): openblas,
+// openblas_t, eigen, eigen_t for every shape and, for n = 1, openblas_gemv,
+// openblas_ger, eigen_gemv, eigen_outer and their _t siblings (transposed
+// weight layout); peak/<isa>; membw/<cache>/<k>x<m>;
+// train_step/<impl>/<model>/<optimizer>/<update> (whole training steps,
+// train_bench.cpp); epoch/<impl>/<run> (a Fashion-MNIST epoch,
+// epoch_bench.cpp); rank1_* (rank1_bench.cpp).
 // Every kernel benchmark reports GFLOPS = 2 n k m per iteration over the
 // measured time; membw reports GBps; train_step samples_per_s.
 //
@@ -14,8 +19,9 @@
 //   (tern::kernel_table(isa)->gemm_rows_f32 ...): no argument checks, no
 //   dispatch, just the kernel, and every ISA in one process (TERN_ISA plays
 //   no part). An ISA the CPU lacks is reported as skipped, not failed.
-// - Peers compute the same math on the same row-major buffers, single
-//   threaded (see peer_openblas.cpp and peer_eigen.cpp).
+// - Peers compute the same math on the same numbers, single threaded, in
+//   each of their forms (see peer_openblas.cpp and peer_eigen.cpp); the
+//   forms of the transposed layout get W and G transposed.
 // - Operands are allocated once per run and reused every iteration, so they
 //   are warm in cache: these are in-cache kernel speeds. For n <= 4 the
 //   kernels are bound by streaming W from cache, which membw measures.
@@ -203,41 +209,89 @@ void bench_tern(benchmark::State& state, Kernel kernel, Shape s, tern::Isa isa) 
   }
 }
 
+// --- registration helpers ---
+
+std::string shape_name(const Shape& s) {
+  return std::to_string(s.n) + "x" + std::to_string(s.k) + "x" + std::to_string(s.m);
+}
+
+template <typename Fn>
+benchmark::internal::Benchmark* add(const std::string& name, Fn&& fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))
+      ->Unit(benchmark::kMicrosecond);
+}
+
 // --- peers -----------------------------------------------------------------
 
-struct PeerOps {
-  void (*gemm_rows)(std::size_t, std::size_t, std::size_t, const float*, const float*,
-                    const float*, float*);
-  void (*rank1_accumulate)(std::size_t, std::size_t, std::size_t, float, const float*,
-                           const float*, float*);
-  void (*backprop_rows)(std::size_t, std::size_t, std::size_t, const float*, const float*,
-                        float*);
-};
+// W (k x m) transposed into a fresh buffer (m x k): the peer forms of the
+// transposed layout get the same numbers in the order they prefer.
+Buffer transposed(const float* src, std::size_t rows, std::size_t cols) {
+  std::mt19937 filler(0);  // make_buffer fills; every element is overwritten below
+  Buffer t = make_buffer(rows * cols, &filler);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) t[c * rows + r] = src[r * cols + c];
+  }
+  return t;
+}
 
 // `skip`: why this peer cannot run here (empty when it can). Unused in a
 // build without peers.
-[[maybe_unused]] void bench_peer(benchmark::State& state, Kernel kernel, Shape s, PeerOps ops,
-                                 const std::string& skip) {
+[[maybe_unused]] void bench_peer(benchmark::State& state, Kernel kernel, Shape s,
+                                 tern_bench::PeerForm form, const std::string& skip) {
   if (!skip.empty()) {
     state.SkipWithError(skip.c_str());
     return;
   }
   Operands o(s);
   const std::size_t n = s.n, k = s.k, m = s.m;
+  if (form.layout == tern_bench::WeightLayout::kTransposedMxK) {
+    o.w = transposed(o.w.get(), k, m);
+    o.g = transposed(o.g.get(), k, m);
+  }
   switch (kernel) {
     case Kernel::kGemmRows:
       timed_loop(state, s,
-                 [&] { ops.gemm_rows(n, k, m, o.x.get(), o.w.get(), o.b.get(), o.y.get()); });
+                 [&] { form.gemm_rows(n, k, m, o.x.get(), o.w.get(), o.b.get(), o.y.get()); });
       break;
     case Kernel::kRank1:
       timed_loop(state, s, [&] {
-        ops.rank1_accumulate(n, k, m, kAlpha, o.x.get(), o.d.get(), o.g.get());
+        form.rank1_accumulate(n, k, m, kAlpha, o.x.get(), o.d.get(), o.g.get());
       });
       break;
     case Kernel::kBackprop:
       timed_loop(state, s,
-                 [&] { ops.backprop_rows(n, k, m, o.d.get(), o.w.get(), o.dx.get()); });
+                 [&] { form.backprop_rows(n, k, m, o.d.get(), o.w.get(), o.dx.get()); });
       break;
+  }
+}
+
+// Whether the form has a version of `kernel`.
+[[maybe_unused]] bool form_has(const tern_bench::PeerForm& form, Kernel kernel) {
+  switch (kernel) {
+    case Kernel::kGemmRows: return form.gemm_rows != nullptr;
+    case Kernel::kRank1: return form.rank1_accumulate != nullptr;
+    case Kernel::kBackprop: return form.backprop_rows != nullptr;
+  }
+  return false;
+}
+
+// Registers <kernel>/<form>/<shape> for every form of one peer that has
+// that kernel and takes that many rows, and records each form's calls in
+// the JSON context (peer_form/<impl>) for RESULTS.md's legend.
+[[maybe_unused]] void register_peer_forms(Kernel kernel, const Shape& s,
+                                          const tern_bench::PeerForm* forms, std::size_t count,
+                                          const std::string& skip) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const tern_bench::PeerForm form = forms[i];
+    if (!form_has(form, kernel) || (form.max_rows != 0 && s.n > form.max_rows)) continue;
+    add(std::string(kernel_name(kernel)) + "/" + form.impl + "/" + shape_name(s),
+        [kernel, s, form, skip](benchmark::State& st) { bench_peer(st, kernel, s, form, skip); });
+  }
+}
+
+[[maybe_unused]] void describe_peer_forms(const tern_bench::PeerForm* forms, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    benchmark::AddCustomContext(std::string("peer_form/") + forms[i].impl, forms[i].calls);
   }
 }
 
@@ -308,16 +362,6 @@ std::string cache_level(std::size_t bytes) {
 }
 
 // --- registration ------------------------------------------------------------
-
-std::string shape_name(const Shape& s) {
-  return std::to_string(s.n) + "x" + std::to_string(s.k) + "x" + std::to_string(s.m);
-}
-
-template <typename Fn>
-benchmark::internal::Benchmark* add(const std::string& name, Fn&& fn) {
-  return benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))
-      ->Unit(benchmark::kMicrosecond);
-}
 
 double max_of(const std::vector<double>& v) {
   return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end());
@@ -395,6 +439,7 @@ PeerSkips describe_build() {
   benchmark::AddCustomContext("openblas_config", tern_bench::openblas::config());
   benchmark::AddCustomContext("openblas_core", tern_bench::openblas::core_name());
   benchmark::AddCustomContext("openblas_threads", std::to_string(threads));
+  describe_peer_forms(tern_bench::openblas::kForms, tern_bench::openblas::kFormCount);
   if (threads != 1) {
     skips.openblas = "skipped: OpenBLAS still reports " + std::to_string(threads) +
                      " threads after openblas_set_num_threads(1)";
@@ -409,6 +454,7 @@ PeerSkips describe_build() {
   const tern::Status parsed = tern::parse_isa(TERN_BENCH_EIGEN_ISA, &eigen_isa);
   benchmark::AddCustomContext("eigen_isa", TERN_BENCH_EIGEN_ISA);
   benchmark::AddCustomContext("eigen_flags", TERN_BENCH_EIGEN_FLAGS);
+  describe_peer_forms(tern_bench::eigen::kForms, tern_bench::eigen::kFormCount);
   if (parsed.ok() && cpu_runs(eigen_isa)) {  // only now is it safe to enter the flagged unit
     benchmark::AddCustomContext("eigen_version", tern_bench::eigen::version());
     benchmark::AddCustomContext("eigen_simd", tern_bench::eigen::simd_in_use());
@@ -437,29 +483,17 @@ void register_all(const PeerSkips& skips) {
             [kernel, s, isa](benchmark::State& st) { bench_tern(st, kernel, s, isa); });
       }
 #if TERN_BENCH_OPENBLAS
-      {
-        const PeerOps ops = {tern_bench::openblas::gemm_rows,
-                             tern_bench::openblas::rank1_accumulate,
-                             tern_bench::openblas::backprop_rows};
-        add(std::string(kernel_name(kernel)) + "/openblas" + suffix,
-            [kernel, s, ops, skip = skips.openblas](benchmark::State& st) {
-              bench_peer(st, kernel, s, ops, skip);
-            });
-      }
+      register_peer_forms(kernel, s, tern_bench::openblas::kForms,
+                          tern_bench::openblas::kFormCount, skips.openblas);
 #endif
 #if TERN_BENCH_EIGEN
-      {
-        const PeerOps ops = {tern_bench::eigen::gemm_rows, tern_bench::eigen::rank1_accumulate,
-                             tern_bench::eigen::backprop_rows};
-        add(std::string(kernel_name(kernel)) + "/eigen" + suffix,
-            [kernel, s, ops, skip = skips.eigen](benchmark::State& st) {
-              bench_peer(st, kernel, s, ops, skip);
-            });
-      }
+      register_peer_forms(kernel, s, tern_bench::eigen::kForms, tern_bench::eigen::kFormCount,
+                          skips.eigen);
 #endif
     }
   }
   tern_bench::register_training_benchmarks(skips.eigen.c_str());
+  tern_bench::register_epoch_benchmarks(skips.eigen.c_str());
   tern_bench::register_rank1_benchmarks();
   register_ceilings("/end");
 }

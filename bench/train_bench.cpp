@@ -1,16 +1,29 @@
-// Training-step benchmarks: one Model::train_step (forward, loss, backward,
-// Adam) of the Fashion-MNIST MLP 784-256-128-10 at batch 1, 32 and 128, and
-// of the feed-forward block n=128, d=256, d_ff=1024, under every ISA tern was
-// built with, beside a hand-written Eigen implementation of the same step.
+// Training-step benchmarks: one whole training step (forward, loss,
+// backward, optimizer) of the Fashion-MNIST MLP 784-256-128-10 at batch 1,
+// 32 and 128 and of the feed-forward block n=128, d=256, d_ff=1024, with
+// plain SGD, SGD with momentum and Adam, each in two update forms, under
+// every ISA tern was built with and in the hand-written Eigen peer
+// (peer_eigen_train.cpp) doing the same arithmetic.
 //
-// Names: train_step/<impl>/<model>, impl in scalar, avx2, avx512, neon,
-// eigen; model in mlp784-256-128-10_b1, _b32, _b128, ffn_n128_d256_dff1024.
+// Names: train_step/<impl>/<model>/<optimizer>/<update>
+//   impl       scalar, avx2, avx512, neon (tern's Model::train_step with the
+//              model built under that ISA) or eigen
+//   model      mlp784-256-128-10_b1, _b32, _b128, ffn_n128_d256_dff1024
+//   optimizer  sgd (plain, momentum 0), momentum (0.9), adam
+//   update     unfused: weight gradients into buffers, then the optimizer
+//              (tern: the plain spec; Eigen: Update::kGradientBuffers);
+//              fused: no weight-gradient buffer, each layer's weights
+//              updated during the backward pass (tern:
+//              spec.with_fused_update(); Eigen: Update::kIntoWeights,
+//              e.g. W -= lr X^T dZ for plain SGD — train_units.h)
 // Counter samples_per_s = rows per step / time (per-step time is the
 // benchmark's own figure). The tern step goes through the public API the
 // examples use — model built once in its arena with the ISA selected by
 // tern::select_isa, the batch copied in and validated every step — so it is
 // the speed an application gets, not a kernel in isolation. Both sides run a
-// small learning rate so hundreds of steps on one batch stay finite.
+// small learning rate and start again from their initial weights every
+// kStepsPerRun steps (untimed; step_restart.h), so they train the same
+// steps from the same start.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -21,6 +34,7 @@
 #include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/rng.h"
+#include "step_restart.h"
 #include "train_units.h"
 
 namespace tern_bench {
@@ -42,13 +56,27 @@ constexpr TrainCase kCases[] = {
 constexpr std::uint32_t kFfnD = 256, kFfnDff = 1024;
 constexpr float kLearningRate = 1e-4f;
 
-tern::ModelSpec spec_of(const TrainCase& c) {
+// One optimizer as tern and the Eigen peer each spell it.
+struct OptimizerCase {
+  const char* name;
+  tern::OptimizerKind tern_kind;
+  float momentum;  // tern's OptimizerParams::momentum (SGD only)
+  eigen_train::Optimizer eigen_kind;
+};
+// Plain SGD is tern's SGD with momentum 0; 0.9 is tern's default momentum.
+constexpr OptimizerCase kOptimizers[] = {
+    {"sgd", tern::OptimizerKind::kSgd, 0.0f, eigen_train::Optimizer::kSgd},
+    {"momentum", tern::OptimizerKind::kSgd, 0.9f, eigen_train::Optimizer::kMomentum},
+    {"adam", tern::OptimizerKind::kAdam, 0.9f, eigen_train::Optimizer::kAdam},
+};
+
+tern::ModelSpec spec_of(const TrainCase& c, tern::OptimizerKind opt) {
   if (c.ffn) {
     return tern::ffn(c.rows, kFfnD, kFfnDff, tern::Mode::kTraining, tern::Pointwise::kGelu,
-                     tern::LossKind::kMse, tern::OptimizerKind::kAdam);
+                     tern::LossKind::kMse, opt);
   }
   return tern::mlp({784, 256, 128, 10}, c.rows, tern::Mode::kTraining, tern::Pointwise::kRelu,
-                   tern::LossKind::kSoftmaxCrossEntropy, tern::OptimizerKind::kAdam);
+                   tern::LossKind::kSoftmaxCrossEntropy, opt);
 }
 
 // One batch of seeded inputs in [-1, 1), labels and regression targets.
@@ -73,12 +101,14 @@ void set_rate(benchmark::State& state, std::uint32_t rows) {
       benchmark::Counter(double(rows), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bench_tern_step(benchmark::State& state, TrainCase c, tern::Isa isa) {
+void bench_tern_step(benchmark::State& state, TrainCase c, OptimizerCase opt, bool fused,
+                     tern::Isa isa) {
   if ((tern::available_isas() & tern::isa_bit(isa)) == 0) {
     state.SkipWithError((std::string("skipped: this CPU does not run ") + tern::isa_name(isa)).c_str());
     return;
   }
-  const tern::ModelSpec spec = spec_of(c);
+  tern::ModelSpec spec = spec_of(c, opt.tern_kind);
+  if (fused) spec = spec.with_fused_update();
   const Data data = make_data(spec);
   // The arena: one 64-byte aligned block of exactly arena_bytes(spec).
   const std::size_t bytes = tern::arena_bytes(spec);
@@ -91,6 +121,7 @@ void bench_tern_step(benchmark::State& state, TrainCase c, tern::Isa isa) {
   if (s.ok()) s = model.build(spec, arena);
   tern::OptimizerParams params;
   params.learning_rate = kLearningRate;
+  params.momentum = opt.momentum;
   if (s.ok()) s = model.set_optimizer(params);
   tern::reset_isa_selection();
   if (!s.ok()) {
@@ -105,7 +136,9 @@ void bench_tern_step(benchmark::State& state, TrainCase c, tern::Isa isa) {
   batch.labels = data.labels.data();
   batch.targets = data.targets.data();
   batch.ldt = spec.output_width();
+  Restarter restart([&model] { model.initialize(1); });
   for (auto _ : state) {
+    restart.tick(state);
     float loss = 0;
     s = model.train_step(batch, &loss);
     if (!s.ok()) {
@@ -119,23 +152,35 @@ void bench_tern_step(benchmark::State& state, TrainCase c, tern::Isa isa) {
 }
 
 #if TERN_BENCH_EIGEN
-void bench_eigen_step(benchmark::State& state, TrainCase c, const std::string& skip) {
+void bench_eigen_step(benchmark::State& state, TrainCase c, OptimizerCase opt, bool fused,
+                      const std::string& skip) {
   if (!skip.empty()) {
     state.SkipWithError(skip.c_str());
     return;
   }
-  const tern::ModelSpec spec = spec_of(c);
+  const tern::ModelSpec spec = spec_of(c, opt.tern_kind);
   const Data data = make_data(spec);
+  eigen_train::StepConfig config;
+  config.optimizer = opt.eigen_kind;
+  config.update =
+      fused ? eigen_train::Update::kIntoWeights : eigen_train::Update::kGradientBuffers;
+  config.learning_rate = kLearningRate;
+  config.momentum = opt.momentum;
   if (c.ffn) {
-    eigen_train::Ffn* s = eigen_train::ffn_create(c.rows, kFfnD, kFfnDff);
+    eigen_train::Ffn* s = eigen_train::ffn_create(c.rows, kFfnD, kFfnDff, config);
+    Restarter restart([s] { eigen_train::ffn_reset(s); });
     for (auto _ : state) {
+      restart.tick(state);
       benchmark::DoNotOptimize(eigen_train::ffn_step(s, data.x.data(), data.targets.data()));
     }
     eigen_train::ffn_destroy(s);
   } else {
-    eigen_train::Mlp* s = eigen_train::mlp_create(c.rows);
+    eigen_train::Mlp* s = eigen_train::mlp_create(c.rows, config);
+    Restarter restart([s] { eigen_train::mlp_reset(s); });
     for (auto _ : state) {
-      benchmark::DoNotOptimize(eigen_train::mlp_step(s, data.x.data(), data.labels.data()));
+      restart.tick(state);
+      benchmark::DoNotOptimize(eigen_train::mlp_step(s, data.x.data(), spec.input_width,
+                                                     data.labels.data(), nullptr, c.rows));
     }
     eigen_train::mlp_destroy(s);
   }
@@ -148,19 +193,29 @@ void bench_eigen_step(benchmark::State& state, TrainCase c, const std::string& s
 void register_training_benchmarks(const char* eigen_skip) {
   const std::string skip = eigen_skip != nullptr ? eigen_skip : "";
   for (const TrainCase& c : kCases) {
-    for (int i = 0; i < tern::kIsaCount; ++i) {
-      const tern::Isa isa = static_cast<tern::Isa>(i);
-      if (tern::kernel_table(isa) == nullptr) continue;
-      benchmark::RegisterBenchmark(
-          (std::string("train_step/") + tern::isa_name(isa) + "/" + c.name).c_str(),
-          [c, isa](benchmark::State& st) { bench_tern_step(st, c, isa); })
-          ->Unit(benchmark::kMicrosecond);
-    }
+    for (const OptimizerCase& opt : kOptimizers) {
+      for (const bool fused : {false, true}) {
+        const std::string tail =
+            std::string("/") + c.name + "/" + opt.name + (fused ? "/fused" : "/unfused");
+        for (int i = 0; i < tern::kIsaCount; ++i) {
+          const tern::Isa isa = static_cast<tern::Isa>(i);
+          if (tern::kernel_table(isa) == nullptr) continue;
+          benchmark::RegisterBenchmark(
+              (std::string("train_step/") + tern::isa_name(isa) + tail).c_str(),
+              [c, opt, fused, isa](benchmark::State& st) {
+                bench_tern_step(st, c, opt, fused, isa);
+              })
+              ->Unit(benchmark::kMicrosecond);
+        }
 #if TERN_BENCH_EIGEN
-    benchmark::RegisterBenchmark((std::string("train_step/eigen/") + c.name).c_str(),
-                                 [c, skip](benchmark::State& st) { bench_eigen_step(st, c, skip); })
-        ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(("train_step/eigen" + tail).c_str(),
+                                     [c, opt, fused, skip](benchmark::State& st) {
+                                       bench_eigen_step(st, c, opt, fused, skip);
+                                     })
+            ->Unit(benchmark::kMicrosecond);
 #endif
+      }
+    }
   }
   (void)skip;
 }

@@ -39,38 +39,61 @@ namespace tern_bench {
 // Multiple of the vector width times the unroll of every read_stream.
 constexpr std::size_t kReadStreamGranule = 128;
 
-// --- Eigen peer (bench/peer_eigen.cpp) -------------------------------------
-// Row-major operands with tight strides, as the tern benchmarks use them.
+// --- Peers: OpenBLAS (peer_openblas.cpp) and Eigen (peer_eigen.cpp) -------
+// Every peer is a list of forms: one way of writing the three dense-layer
+// operations with that library (its general product, its level-2 calls for
+// one row, the transposed weight layout). tern-bench measures every form
+// and make_results.py compares tern with the fastest one per kernel and
+// shape, so each peer is judged at its best.
+//
+// Every form does the same math on the same numbers:
+//   gemm_rows        Y (n x m) = X (n x k) W + b: Y's rows are set to b,
+//                    then the product is added to Y (one pass over Y for
+//                    the bias, as in tern, where the accumulators start
+//                    from b);
+//   rank1_accumulate G += alpha U^T D, U n x k, D n x m;
+//   backprop_rows    dX (n x k) = D (n x m) W^T.
+// Only where W and G live differs: kRowMajorKxM is tern's layout (W and G
+// k x m, row-major, tight strides); kTransposedMxK stores their transposes
+// (m x k, row-major), the layout of a library that keeps one output's
+// weights contiguous. The driver fills the transposed buffers with the
+// transposes of the same numbers.
+enum class WeightLayout { kRowMajorKxM, kTransposedMxK };
+
+struct PeerForm {
+  const char* impl;         // benchmark impl name, e.g. "openblas_gemv"
+  const char* calls;        // what it calls, for RESULTS.md's legend
+  WeightLayout layout;
+  std::size_t max_rows;     // 0: any n; 1: a level-2 form, n = 1 only
+  // nullptr where the form has no version of that kernel (a gemv form has
+  // no rank-1 update; its ger sibling has nothing else).
+  void (*gemm_rows)(std::size_t n, std::size_t k, std::size_t m, const float* x, const float* w,
+                    const float* b, float* y);
+  void (*rank1_accumulate)(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                           const float* u, const float* d, float* g);
+  void (*backprop_rows)(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                        const float* w, float* dx);
+};
+
+// The form lists are data (constant-initialised arrays), so the driver can
+// read them to register benchmarks without executing any code of a flagged
+// unit on a CPU that may lack its ISA.
 namespace eigen {
-// Y (n x m) = X (n x k) W (k x m) + b: Y's rows are set to b, then
-// Y += X W, so the bias costs one pass over Y as it does in tern.
-void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, const float* w,
-               const float* b, float* y);
-// G (k x m) += alpha U^T D, U n x k, D n x m.
-void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                      const float* d, float* g);
-// dX (n x k) = D (n x m) W^T, W k x m.
-void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, const float* w,
-                   float* dx);
+extern const PeerForm kForms[];
+extern const std::size_t kFormCount;
 // Eigen::SimdInstructionSetsInUse() and the Eigen version, e.g. "3.4.0".
 const char* simd_in_use();
 const char* version();
 }  // namespace eigen
 
-// --- OpenBLAS peer (bench/peer_openblas.cpp) -------------------------------
-// Same operations through cblas_sgemm; see peer_openblas.cpp for the calls.
 namespace openblas {
+extern const PeerForm kForms[];
+extern const std::size_t kFormCount;
 // Pins OpenBLAS to one thread; returns the thread count OpenBLAS reports
 // afterwards (must be 1).
 int set_single_thread();
 const char* config();    // openblas_get_config()
 const char* core_name(); // openblas_get_corename(): which kernels it picked
-void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, const float* w,
-               const float* b, float* y);
-void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                      const float* d, float* g);
-void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, const float* w,
-                   float* dx);
 }  // namespace openblas
 
 }  // namespace tern_bench
