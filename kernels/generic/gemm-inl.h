@@ -246,32 +246,84 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 constexpr std::size_t kStreamRows = 4;
 constexpr std::size_t kStreamNV = 4;
 
-// What the streamed kernel does with a finished chain s and the current
-// value of an element of the output: accumulate the gradient (G = fma(alpha,
-// s, G)), or form it and take the plain-SGD step on W at once (dense.h).
+// What the streamed kernel does with the finished chains s of row p: each
+// output form has start_row(p) and store(s, j, lanes) for the `lanes` (<= kW)
+// elements from column j; kFull says lanes == kW (unmasked loads and stores).
+template <bool kFull>
+TERN_INLINE V load_lanes(const float* p, std::size_t lanes) {
+  return kFull ? V::load_unaligned(p) : Simd::load_partial(p, lanes);
+}
+template <bool kFull>
+TERN_INLINE void store_lanes(float* p, V v, std::size_t lanes) {
+  if (kFull) v.store_unaligned(p);
+  else Simd::store_partial(p, v, lanes);
+}
+
+// G = fma(alpha, s, G): rank1_accumulate.
 struct AccumulateGradient {
   V alpha;
-  TERN_INLINE V operator()(V s, V g) const { return Simd::fma(alpha, s, g); }
+  float* g;
+  std::size_t ldg;
+  float* row = nullptr;
+  TERN_INLINE void start_row(std::size_t p) { row = g + p * ldg; }
+  template <bool kFull>
+  TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
+    store_lanes<kFull>(row + j, Simd::fma(alpha, s, load_lanes<kFull>(row + j, lanes)), lanes);
+  }
 };
-struct PlainSgdStep {
-  V alpha, learning_rate, weight_decay;
-  TERN_INLINE V operator()(V s, V w) const {
+
+// G = fma(alpha, s, +0): rank1_gradient, the accumulation into a zeroed
+// buffer without reading (or zeroing) the buffer.
+struct AssignGradient {
+  V alpha;
+  float* g;
+  std::size_t ldg;
+  float* row = nullptr;
+  TERN_INLINE void start_row(std::size_t p) { row = g + p * ldg; }
+  template <bool kFull>
+  TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
+    store_lanes<kFull>(row + j, Simd::fma(alpha, s, V(0.0f)), lanes);
+  }
+};
+
+// The SGD step of sgd_momentum on the gradient fma(alpha, s, +0), in place
+// on W (and the velocity with kMomentum): rank1_sgd_update.
+template <bool kMomentum>
+struct SgdStep {
+  V alpha, learning_rate, weight_decay, momentum;
+  float* w;
+  std::size_t ldw;
+  float* v;
+  std::size_t ldv;
+  float* w_row = nullptr;
+  float* v_row = nullptr;
+  TERN_INLINE void start_row(std::size_t p) {
+    w_row = w + p * ldw;
+    if (kMomentum) v_row = v + p * ldv;
+  }
+  template <bool kFull>
+  TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
     const V g = Simd::fma(alpha, s, V(0.0f));
-    return Simd::fnma(learning_rate, Simd::fma(weight_decay, w, g), w);
+    const V wj = load_lanes<kFull>(w_row + j, lanes);
+    V step = Simd::fma(weight_decay, wj, g);
+    if (kMomentum) {
+      step = Simd::fma(momentum, load_lanes<kFull>(v_row + j, lanes), step);
+      store_lanes<kFull>(v_row + j, step, lanes);
+    }
+    store_lanes<kFull>(w_row + j, Simd::fnma(learning_rate, step, wj), lanes);
   }
 };
 
 // N > 0: exactly N rows, known at compile time; N == 0: `n` rows.
-template <std::size_t N, typename Update>
+template <std::size_t N, typename Out>
 TERN_NOINLINE void rank1_stream(std::size_t n, std::size_t k, std::size_t m, const float* u,
-                                std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                                std::size_t ldg, Update update) {
+                                std::size_t ldu, const float* d, std::size_t ldd, Out out) {
   const std::size_t rows = N > 0 ? N : n;
   const V zero(0.0f);
   for (std::size_t p = 0; p < k; ++p) {
+    out.start_row(p);
     // The chain starts from +0 (fma(U, D, +0), not a product: -0 becomes +0).
     auto u_at = [&](std::size_t i) { return V(u[i * ldu + p]); };
-    float* gp = g + p * ldg;
     std::size_t j = 0;
     for (; j + kStreamNV * kW <= m; j += kStreamNV * kW) {
       V s[kStreamNV];
@@ -282,10 +334,7 @@ TERN_NOINLINE void rank1_stream(std::size_t n, std::size_t k, std::size_t m, con
           s[q] = Simd::fma(ui, V::load_unaligned(d + i * ldd + j + q * kW), s[q]);
         }
       }
-      for (std::size_t q = 0; q < kStreamNV; ++q) {
-        float* dst = gp + j + q * kW;
-        update(s[q], V::load_unaligned(dst)).store_unaligned(dst);
-      }
+      for (std::size_t q = 0; q < kStreamNV; ++q) out.template store<true>(s[q], j + q * kW, kW);
     }
     for (; j < m; j += kW) {
       const std::size_t lanes = m - j < kW ? m - j : kW;
@@ -293,43 +342,74 @@ TERN_NOINLINE void rank1_stream(std::size_t n, std::size_t k, std::size_t m, con
       for (std::size_t i = 0; i < rows; ++i) {
         s = Simd::fma(u_at(i), Simd::load_partial(d + i * ldd + j, lanes), s);
       }
-      Simd::store_partial(gp + j, update(s, Simd::load_partial(gp + j, lanes)), lanes);
+      out.template store<false>(s, j, lanes);
     }
   }
 }
 
 // Compile-time row counts for n = 1 .. kStreamRows, where the broadcasts stay
-// in registers; false when n is outside that range.
-template <typename Update>
-TERN_INLINE bool rank1_stream_small(std::size_t n, std::size_t k, std::size_t m, const float* u,
-                                    std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                                    std::size_t ldg, Update update) {
+// in registers, the run-time count above that.
+template <typename Out>
+TERN_INLINE void rank1_stream_any(std::size_t n, std::size_t k, std::size_t m, const float* u,
+                                  std::size_t ldu, const float* d, std::size_t ldd, Out out) {
   static_assert(kStreamRows == 4, "the switch below covers n = 1 .. kStreamRows");
   switch (n) {
-    case 1: rank1_stream<1>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
-    case 2: rank1_stream<2>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
-    case 3: rank1_stream<3>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
-    case 4: rank1_stream<4>(n, k, m, u, ldu, d, ldd, g, ldg, update); return true;
-    default: return false;
+    case 1: rank1_stream<1>(n, k, m, u, ldu, d, ldd, out); return;
+    case 2: rank1_stream<2>(n, k, m, u, ldu, d, ldd, out); return;
+    case 3: rank1_stream<3>(n, k, m, u, ldu, d, ldd, out); return;
+    case 4: rank1_stream<4>(n, k, m, u, ldu, d, ldd, out); return;
+    default: rank1_stream<0>(n, k, m, u, ldu, d, ldd, out); return;
   }
 }
 
-// Plain SGD on the rank-1 gradient in one pass over W (dense.h). Any n: one
-// row up to kStreamRows from registers, more rows with the run-time count
-// (the runtime uses it for the few-row steps, where W's traffic dominates).
+// SGD on the rank-1 gradient in one pass over W and the velocity (dense.h).
+// Any n: the runtime uses it for the few-row steps, where W's traffic
+// dominates and re-reading D's rows from L1 per vector of W costs nothing.
 void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* w,
-                      std::size_t ldw, const SgdParams& params) {
-  const PlainSgdStep step{V(alpha), V(params.learning_rate), V(params.weight_decay)};
+                      std::size_t ldw, float* velocity, std::size_t ldv,
+                      const SgdParams& params) {
   if (n == 0) u = d = w, ldu = ldd = ldw;  // never read: the chains are empty
-  if (rank1_stream_small(n, k, m, u, ldu, d, ldd, w, ldw, step)) return;
-  rank1_stream<0>(n, k, m, u, ldu, d, ldd, w, ldw, step);
+  const V a(alpha), lr(params.learning_rate), wd(params.weight_decay), mom(params.momentum);
+  if (params.momentum == 0.0f) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd,
+                     SgdStep<false>{a, lr, wd, mom, w, ldw, nullptr, 0});
+  } else {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd,
+                     SgdStep<true>{a, lr, wd, mom, w, ldw, velocity, ldv});
+  }
+}
+
+// G = alpha * sum_i U_i^T D_i, overwriting G (dense.h): streamed for a few
+// rows; with more, G is zeroed and the tiled accumulation runs (the same
+// bits: fma(alpha, s, +0) either way).
+void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                      std::size_t ldg, float* scratch);
+void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                    std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
+                    float* scratch) {
+  if (n >= 1 && n <= kStreamRows) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd, AssignGradient{V(alpha), g, ldg});
+    return;
+  }
+  for (std::size_t p = 0; p < k; ++p) {
+    float* row = g + p * ldg;
+    for (std::size_t j = 0; j < m; j += kW) {
+      const std::size_t lanes = m - j < kW ? m - j : kW;
+      Simd::store_partial(row + j, V(0.0f), lanes);
+    }
+  }
+  rank1_accumulate(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
 }
 
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
                       std::size_t ldg, float* scratch) {
-  if (rank1_stream_small(n, k, m, u, ldu, d, ldd, g, ldg, AccumulateGradient{V(alpha)})) return;
+  if (n >= 1 && n <= kStreamRows) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd, AccumulateGradient{V(alpha), g, ldg});
+    return;
+  }
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;

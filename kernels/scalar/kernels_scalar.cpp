@@ -46,16 +46,36 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
   }
 }
 
+void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                    std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
+                    float* /*scratch*/) {
+  for (std::size_t p = 0; p < k; ++p) {
+    for (std::size_t j = 0; j < m; ++j) {
+      float s = 0.0f;
+      for (std::size_t i = 0; i < n; ++i) s = std::fma(u[i * ldu + p], d[i * ldd + j], s);
+      g[p * ldg + j] = std::fma(alpha, s, 0.0f);
+    }
+  }
+}
+
 void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* w,
-                      std::size_t ldw, const SgdParams& params) {
+                      std::size_t ldw, float* velocity, std::size_t ldv,
+                      const SgdParams& params) {
+  const bool momentum = params.momentum != 0.0f;
   for (std::size_t p = 0; p < k; ++p) {
     for (std::size_t j = 0; j < m; ++j) {
       float s = 0.0f;
       for (std::size_t i = 0; i < n; ++i) s = std::fma(u[i * ldu + p], d[i * ldd + j], s);
       const float g = std::fma(alpha, s, 0.0f);
       float& wj = w[p * ldw + j];
-      wj = std::fma(-params.learning_rate, std::fma(params.weight_decay, wj, g), wj);
+      float step = std::fma(params.weight_decay, wj, g);
+      if (momentum) {
+        float& vj = velocity[p * ldv + j];
+        step = std::fma(params.momentum, vj, step);
+        vj = step;
+      }
+      wj = std::fma(-params.learning_rate, step, wj);
     }
   }
 }

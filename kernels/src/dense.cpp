@@ -10,6 +10,7 @@ namespace tern {
 using kernels::call_active;
 using kernels::check_disjoint;
 using kernels::check_finite;
+using kernels::check_outputs_disjoint;
 using kernels::check_view;
 using kernels::Extent;
 using kernels::overlaps;
@@ -81,28 +82,49 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
                      scratch);
 }
 
+Status rank1_gradient_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                          const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                          float* g, std::size_t ldg, float* scratch,
+                          std::size_t scratch_floats) {
+  const char* op = "rank1_gradient_f32";
+  if (k == 0 || m == 0) return Status();
+  Extent eu, ed, eg;
+  TERN_RETURN_IF_ERROR(check_view(op, "U", u, n, k, ldu, &eu));
+  TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
+  TERN_RETURN_IF_ERROR(check_view(op, "G", g, k, m, ldg, &eg));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "U", eu));
+  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "D", ed));
+  TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
+                                     rank1_accumulate_scratch_floats(n),
+                                     "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
+  return call_active(&KernelTable::rank1_gradient_f32, n, k, m, alpha, u, ldu, d, ldd, g, ldg,
+                     scratch);
+}
+
 Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                             const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                            float* w, std::size_t ldw, const SgdParams& params) {
+                            float* w, std::size_t ldw, float* velocity, std::size_t ldv,
+                            const SgdParams& params) {
   const char* op = "rank1_sgd_update_f32";
   TERN_RETURN_IF_ERROR(check_finite(op, "alpha", alpha));
   TERN_RETURN_IF_ERROR(check_finite(op, "learning_rate", params.learning_rate));
+  TERN_RETURN_IF_ERROR(check_finite(op, "momentum", params.momentum));
   TERN_RETURN_IF_ERROR(check_finite(op, "weight_decay", params.weight_decay));
-  if (params.momentum != 0.0f) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: momentum %g: a fused update is plain SGD (momentum 0); "
-                         "momentum needs a velocity buffer, use sgd_momentum_f32",
-                         op, static_cast<double>(params.momentum));
-  }
   if (k == 0 || m == 0) return Status();
-  Extent eu, ed, ew;
+  Extent eu, ed, ew, ev;
   TERN_RETURN_IF_ERROR(check_view(op, "U", u, n, k, ldu, &eu));
   TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
   TERN_RETURN_IF_ERROR(check_view(op, "W", w, k, m, ldw, &ew));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "W", ew, "U", eu));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "W", ew, "D", ed));
+  if (params.momentum != 0.0f) {  // plain SGD never touches the velocity
+    TERN_RETURN_IF_ERROR(check_view(op, "velocity", velocity, k, m, ldv, &ev));
+    TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "U", eu));
+    TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "D", ed));
+    TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "W", ew, "velocity", ev));
+  }
   return call_active(&KernelTable::rank1_sgd_update_f32, n, k, m, alpha, u, ldu, d, ldd, w, ldw,
-                     params);
+                     velocity, ldv, params);
 }
 
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, const float* d,

@@ -15,9 +15,13 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* g,
                       std::size_t ldg, float* scratch);
+void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                    std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
+                    float* scratch);
 void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
                       std::size_t ldu, const float* d, std::size_t ldd, float* w,
-                      std::size_t ldw, const SgdParams& params);
+                      std::size_t ldw, float* velocity, std::size_t ldv,
+                      const SgdParams& params);
 void column_sums_accumulate(std::size_t n, std::size_t m, float alpha, const float* d,
                             std::size_t ldd, float* g);
 void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
@@ -52,6 +56,7 @@ constexpr KernelTable make_table() {
   t.isa = kIsa;
   t.gemm_rows_f32 = gemm_rows;
   t.rank1_accumulate_f32 = rank1_accumulate;
+  t.rank1_gradient_f32 = rank1_gradient;
   t.rank1_sgd_update_f32 = rank1_sgd_update;
   t.column_sums_accumulate_f32 = column_sums_accumulate;
   t.backprop_rows_f32 = backprop_rows;

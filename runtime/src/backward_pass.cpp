@@ -75,7 +75,7 @@ void Model::propagate_deltas(std::uint32_t stop, std::size_t rows) {
 // getting a gradient, block by block, after backprop_rows has used the old W.
 void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
   const KernelTable& k = *kernels_;
-  zero_gradients();
+  zero_gradients_but_dense_weights();
   float* scratch = rank1_scratch(rows);
   for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
     propagate_delta(l, rows, l >= 1);
@@ -86,8 +86,8 @@ void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
     if (ls.kind == LayerKind::kDense) {
       k.column_sums_accumulate_f32(rows, m, 1.0f, d, m, buffer(l, LayerBuffer::kBiasGrad));
       if (fused == nullptr) {
-        k.rank1_accumulate_f32(rows, kin, m, 1.0f, x, kin, d, m,
-                               buffer(l, LayerBuffer::kWeightGrad), m, scratch);
+        k.rank1_gradient_f32(rows, kin, m, 1.0f, x, kin, d, m,
+                             buffer(l, LayerBuffer::kWeightGrad), m, scratch);
       } else {
         update_weights_fused(l, rows, x, kin, d, m, 1.0f, 0.0f, *fused);
       }

@@ -102,7 +102,7 @@ float* Model::rank1_scratch(std::size_t rows) const {
   return need != 0 && need <= scratch.bytes / sizeof(float) ? scratch.data : nullptr;
 }
 
-// Rows per step up to which a plain-SGD fused update runs as one streamed
+// Rows per step up to which an SGD fused update runs as one streamed
 // pass (rank1_sgd_update_f32): its kernels hold 1..4 rows of broadcasts in
 // registers and read D from L1 per vector of W, which costs nothing next to
 // W's own traffic at these row counts.
@@ -110,9 +110,9 @@ constexpr std::size_t kFusedSgdMaxRows = 4;
 
 // Fused update: W of Dense layer `layer` updated with the gradient
 // alpha * sum_i u_i^T d_i (+ noise), fused_block_rows(spec) rows at a time:
-// each block of the gradient is formed by rank1_accumulate into the zeroed
-// block buffer (the same FMA chains, the same G = fma(alpha, s, 0) as into a
-// zeroed gradient buffer), then the optimizer updates those rows of W and of
+// each block of the gradient is formed by rank1_gradient in the block
+// buffer (the same FMA chains, the same G = fma(alpha, s, +0) as in the
+// gradient buffer of the unfused step), then the optimizer updates those rows of W and of
 // its moments. The caller has already propagated the layer's delta with the
 // old W. The step's noise uses the step this update counted (start_update).
 void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const float* u,
@@ -120,15 +120,15 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
                                  float noise_stddev, const UpdateConstants& update) {
   const LayerSpec& ls = spec_.layers[layer];
   const std::size_t kin = ls.in, m = ls.out;
-  // Plain SGD on a few rows: one pass over W with the gradient formed in
-  // registers (rank1_sgd_update_f32, the same bits as the blocks below). With
-  // more rows the register-tiled rank1_accumulate into the block is faster
-  // than re-reading D's rows for every vector of W.
-  const SgdParams& sgd = update.sgd[1];
-  if (spec_.optimizer == OptimizerKind::kSgd && sgd.momentum == 0.0f && noise_stddev == 0.0f &&
+  // SGD on a few rows: one pass over W (and the velocity) with the gradient
+  // formed in registers (rank1_sgd_update_f32, the same bits as the blocks
+  // below). With more rows the register-tiled rank1_accumulate into the
+  // block is faster than re-reading D's rows for every vector of W.
+  if (spec_.optimizer == OptimizerKind::kSgd && noise_stddev == 0.0f &&
       rows <= kFusedSgdMaxRows) {
     kernels_->rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
-                                   buffer(layer, LayerBuffer::kWeight), m, sgd);
+                                   buffer(layer, LayerBuffer::kWeight), m,
+                                   buffer(layer, LayerBuffer::kWeightMoment1), m, update.sgd[1]);
     return;
   }
   float* block = buffer(ModelBuffer::kUpdateBlock).data;
@@ -137,8 +137,7 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   const std::size_t block_rows = fused_block_rows(spec_);
   for (std::size_t p0 = 0; p0 < kin; p0 += block_rows) {
     const std::size_t pr = kin - p0 < block_rows ? kin - p0 : block_rows;
-    std::memset(block, 0, pr * m * sizeof(float));
-    kernels_->rank1_accumulate_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
+    kernels_->rank1_gradient_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
     if (noise_stddev > 0.0f)
       kernels_->add_gaussian_noise_f32(pr * m, block, noise_stddev, key, p0 * m);
     apply_optimizer(layer, false, p0 * m, pr * m, block, update);

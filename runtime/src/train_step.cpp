@@ -25,6 +25,24 @@ void Model::zero_gradients() {
   if (gradients.bytes != 0) std::memset(gradients.data, 0, gradients.bytes);
 }
 
+void Model::zero_gradients_but_dense_weights() {
+  const ModelBufferView& gradients = buffer(ModelBuffer::kGradients);
+  unsigned char* at = reinterpret_cast<unsigned char*>(gradients.data);
+  unsigned char* const end = at + gradients.bytes;
+  // The Dense weight gradients lie in layer order inside the gradient group;
+  // everything between them (bias and LayerNorm gradients, and the padding
+  // the global norm reads as zeros) is zeroed.
+  for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
+    if (spec_.layers[l].kind != LayerKind::kDense) continue;
+    float* wg = buffer(l, LayerBuffer::kWeightGrad);
+    if (wg == nullptr) continue;  // fused: no weight gradient
+    unsigned char* start = reinterpret_cast<unsigned char*>(wg);
+    if (start > at) std::memset(at, 0, static_cast<std::size_t>(start - at));
+    at = start + weight_count(l) * sizeof(float);
+  }
+  if (end > at) std::memset(at, 0, static_cast<std::size_t>(end - at));
+}
+
 Status Model::train_step(const Batch& batch, float* mean_loss) {
   TERN_RETURN_IF_ERROR(check_training("train_step"));
   switch (step_frame_) {

@@ -1,8 +1,9 @@
-// The plain-SGD update fused into the rank-1 gradient (rank1_sgd_update_f32)
-// and plain SGD in sgd_momentum_f32 (momentum 0: no velocity), every ISA:
+// The SGD update fused into the rank-1 gradient (rank1_sgd_update_f32), the
+// gradient written without zeroing (rank1_gradient_f32), and plain SGD in
+// sgd_momentum_f32 (momentum 0: no velocity), every ISA:
 //  (1) bits: the contract of tern/kernels/dense.h spelled out as std::fma
 //      chains here, and the same bits as rank1_accumulate into a zeroed
-//      buffer followed by sgd_momentum_f32 with momentum 0;
+//      buffer followed by sgd_momentum_f32;
 //  (2) a double-precision reference with the rounding-error bound.
 // Shapes: n from 0 (weight decay only) through the compile-time row counts
 // (1..4) to run-time counts, columns around every vector width and tails,
@@ -35,26 +36,36 @@ struct Case {
 
 void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937& rng) {
   const KernelTable* t = kernel_table(isa);
+  const bool momentum = sgd.momentum != 0.0f;
   GuardedMatrix u(c.n, c.k, c.k + c.pad, c.offset), d(c.n, c.m, c.m + c.pad, c.offset);
   GuardedMatrix w(c.k, c.m, c.m + c.pad, c.offset), w0(c.k, c.m);
+  GuardedMatrix v(c.k, c.m, c.m + 2 * c.pad + 1, c.offset), v0(c.k, c.m);
   u.fill_random(rng);
   d.fill_random(rng);
   w.fill_random(rng);
+  v.fill_random(rng);
   w0.copy_from(w);
+  v0.copy_from(v);
   t->rank1_sgd_update_f32(c.n, c.k, c.m, c.alpha, u.data(), u.stride(), d.data(), d.stride(),
-                          w.data(), w.stride(), sgd);
+                          w.data(), w.stride(), momentum ? v.data() : nullptr, v.stride(), sgd);
   REQUIRE(w.guards_intact());
+  REQUIRE(v.guards_intact());
 
   // The two-kernel path the fused one must reproduce: gradient into a zeroed
-  // buffer, then plain SGD.
-  GuardedMatrix g(c.k, c.m), w2(c.k, c.m);
+  // buffer (rank1_gradient_f32 here, itself checked below against
+  // rank1_accumulate), then sgd_momentum_f32 row by row.
+  GuardedMatrix g(c.k, c.m, c.m + c.pad, c.offset), w2(c.k, c.m), v2(c.k, c.m);
+  g.fill_random(rng);  // overwritten, never read
   w2.copy_from(w0);
-  for (std::size_t p = 0; p < c.k; ++p)
-    for (std::size_t j = 0; j < c.m; ++j) g.at(p, j) = 0.0f;
-  t->rank1_accumulate_f32(c.n, c.k, c.m, c.alpha, c.n ? u.data() : g.data(), u.stride(),
-                          c.n ? d.data() : g.data(), d.stride(), g.data(), g.stride(), nullptr);
+  v2.copy_from(v0);
+  GuardedMatrix scratch(1, rank1_accumulate_scratch_floats(c.n) + 1, 0, c.offset);
+  t->rank1_gradient_f32(c.n, c.k, c.m, c.alpha, c.n ? u.data() : g.data(), u.stride(),
+                        c.n ? d.data() : g.data(), d.stride(), g.data(), g.stride(),
+                        scratch.data());
+  REQUIRE(g.guards_intact());
+  REQUIRE(scratch.guards_intact());
   for (std::size_t p = 0; p < c.k; ++p) {
-    t->sgd_momentum_f32(c.m, &w2.at(p, 0), &g.at(p, 0), nullptr, sgd);
+    t->sgd_momentum_f32(c.m, &w2.at(p, 0), &g.at(p, 0), &v2.at(p, 0), sgd);
   }
 
   const double uround = std::ldexp(1.0, -24);
@@ -67,10 +78,16 @@ void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937&
         ref += double(u.at(i, p)) * d.at(i, j);
         scale += std::fabs(double(u.at(i, p)) * d.at(i, j));
       }
-      const float old = w0.at(p, j);
       const float grad = std::fma(c.alpha, chain, 0.0f);
-      const float expect =
-          std::fma(-sgd.learning_rate, std::fma(sgd.weight_decay, old, grad), old);
+      if (!same_bits(g.at(p, j), grad)) {
+        FAIL("rank1_gradient[" << std::string(isa_name(isa)) << "] " << c.n << "x" << c.k << "x"
+                               << c.m << " at (" << p << "," << j << "): " << g.at(p, j)
+                               << " vs " << grad);
+      }
+      const float old = w0.at(p, j);
+      float step = std::fma(sgd.weight_decay, old, grad);
+      if (momentum) step = std::fma(sgd.momentum, v0.at(p, j), step);
+      const float expect = std::fma(-sgd.learning_rate, step, old);
       const float got = w.at(p, j);
       if (!same_bits(got, expect) || !same_bits(got, w2.at(p, j))) {
         FAIL("rank1_sgd_update[" << std::string(isa_name(isa)) << "] " << c.n << "x" << c.k << "x"
@@ -78,11 +95,19 @@ void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937&
                                  << " vs contract " << expect << " and two-kernel path "
                                  << w2.at(p, j));
       }
-      const double step = double(c.alpha) * ref + double(sgd.weight_decay) * old;
-      const double full = double(old) - double(sgd.learning_rate) * step;
+      // The velocity: the step with momentum, untouched without.
+      const float v_expect = momentum ? step : v0.at(p, j);
+      if (!same_bits(v.at(p, j), v_expect) || !same_bits(v.at(p, j), v2.at(p, j))) {
+        FAIL("rank1_sgd_update[" << std::string(isa_name(isa)) << "] velocity at (" << p << ","
+                                 << j << "): " << v.at(p, j) << " vs " << v_expect);
+      }
+      const double vd = double(c.alpha) * ref + double(sgd.weight_decay) * old +
+                        double(sgd.momentum) * (momentum ? v0.at(p, j) : 0.0f);
+      const double full = double(old) - double(sgd.learning_rate) * vd;
       const double step_scale = std::fabs(double(c.alpha)) * scale +
-                                std::fabs(double(sgd.weight_decay) * old);
-      const double tol = (c.n + 4) * uround *
+                                std::fabs(double(sgd.weight_decay) * old) +
+                                std::fabs(double(sgd.momentum) * v0.at(p, j));
+      const double tol = (c.n + 5) * uround *
                              (std::fabs(double(old)) + double(sgd.learning_rate) * step_scale) *
                              1.0001 + 1e-37;
       if (std::fabs(double(got) - full) > tol) {
@@ -95,9 +120,10 @@ void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937&
 
 }  // namespace
 
-TEST_CASE("rank1_sgd_update: contract, two-kernel bits and double reference, every ISA") {
+TEST_CASE("rank1_sgd_update and rank1_gradient: contract, two-kernel bits, double reference, every ISA") {
   const SgdParams plain{0.05f, 0.0f, 0.0f};
   const SgdParams decayed{0.3f, 0.0f, 0.01f};
+  const SgdParams heavy{0.1f, 0.9f, 0.002f};
   for (Isa isa : tern::test::runnable_isas()) {
     CAPTURE(isa_name(isa));
     std::mt19937 rng(1234);
@@ -105,28 +131,48 @@ TEST_CASE("rank1_sgd_update: contract, two-kernel bits and double reference, eve
       for (std::size_t m : {1, 7, 8, 15, 16, 17, 33, 64, 65, 100}) {
         check_fused_sgd(isa, {n, 13, m, 0, 0, 1.0f}, plain, rng);
         check_fused_sgd(isa, {n, 5, m, 3, 1, -0.37f}, decayed, rng);
+        check_fused_sgd(isa, {n, 6, m, 1, 1, 0.5f}, heavy, rng);
       }
     }
     check_fused_sgd(isa, {1, 784, 256, 0, 0, 1.0f}, plain, rng);  // the batch-1 MLP layer
+    check_fused_sgd(isa, {1, 784, 256, 0, 0, 1.0f}, heavy, rng);
+    // Past the packing limits of rank1_accumulate (zeroed, then the tiles).
+    check_fused_sgd(isa, {40, 70, 45, 1, 1, 1.0f}, heavy, rng);
   }
 }
 
-TEST_CASE("rank1_sgd_update: checked entry point") {
-  std::vector<float> u(8, 0.5f), d(8, 0.25f), w(16, 1.0f);
-  SgdParams with_momentum{0.01f, 0.9f, 0.0f};
-  Status s = rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4,
-                                  with_momentum);
+TEST_CASE("rank1_sgd_update and rank1_gradient: checked entry points") {
+  std::vector<float> u(8, 0.5f), d(8, 0.25f), w(16, 1.0f), v(16, 2.0f);
+  const SgdParams with_momentum{0.01f, 0.9f, 0.0f};
+  Status s = rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4, nullptr,
+                                  4, with_momentum);
   CHECK(s.code() == StatusCode::kInvalidArgument);
-  CHECK(std::string(s.message()).find("momentum 0.9") != std::string::npos);
-  s = rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, u.data(), 4, SgdParams{});
+  CHECK(std::string(s.message()) == "rank1_sgd_update_f32: velocity is null for a 4x4 operand");
+  s = rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4, w.data() + 3, 4,
+                           with_momentum);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "rank1_sgd_update_f32: outputs W and velocity overlap");
+  s = rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, u.data(), 4, nullptr, 4,
+                           SgdParams{});
   CHECK(s.code() == StatusCode::kInvalidArgument);
   CHECK(std::string(s.message()) == "rank1_sgd_update_f32: output W overlaps input U");
-  s = rank1_sgd_update_f32(1, 4, 4, NAN, u.data(), 4, d.data(), 4, w.data(), 4, SgdParams{});
+  s = rank1_sgd_update_f32(1, 4, 4, NAN, u.data(), 4, d.data(), 4, w.data(), 4, nullptr, 4,
+                           SgdParams{});
   CHECK(s.code() == StatusCode::kInvalidArgument);
-  // A valid call: w = 1 - 0.01 * (0.5 * 0.25) on every element.
-  REQUIRE(rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4,
+  CHECK(std::string(s.message()) == "rank1_sgd_update_f32: alpha is nan, must be finite");
+  s = rank1_gradient_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, d.data(), 4);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "rank1_gradient_f32: output G overlaps input D");
+  // Valid calls: one step of lr 0.01 on the gradient 0.5 * 0.25 everywhere
+  // (plain SGD, velocity untouched), then the gradient itself.
+  REQUIRE(rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4, nullptr, 4,
                                SgdParams{}).ok());
   for (float x : w) CHECK(double(x) == doctest::Approx(1.0 - 0.01 * 0.125).epsilon(1e-7));
+  REQUIRE(rank1_sgd_update_f32(1, 4, 4, 1.0f, u.data(), 4, d.data(), 4, w.data(), 4, v.data(), 4,
+                               with_momentum).ok());
+  for (float x : v) CHECK(double(x) == doctest::Approx(0.9 * 2.0 + 0.125).epsilon(1e-7));
+  REQUIRE(rank1_gradient_f32(1, 4, 4, 2.0f, u.data(), 4, d.data(), 4, w.data(), 4).ok());
+  for (float x : w) CHECK(x == 0.25f);
 }
 
 TEST_CASE("sgd_momentum_f32 with momentum 0 is plain SGD and leaves the velocity alone") {

@@ -31,10 +31,11 @@
 //   column_sums_accumulate:
 //                     s = +0.0f; for i = 0 .. n-1: s = s + D[i][j]
 //                     g[j] = fma(alpha, s, g[j])
-//   rank1_sgd_update: s as in rank1_accumulate; g = fma(alpha, s, +0.0f)
-//                     (the gradient as rank1_accumulate leaves it in a zeroed
-//                     buffer), then the plain-SGD step of sgd_momentum_f32:
-//                     W[p][j] = fma(-lr, fma(weight_decay, W[p][j], g), W[p][j])
+//   rank1_gradient:   s as in rank1_accumulate; G[p][j] = fma(alpha, s, +0.0f)
+//                     (rank1_accumulate into a zeroed G, without the zeroing)
+//   rank1_sgd_update: s as in rank1_accumulate; g = fma(alpha, s, +0.0f),
+//                     then the SGD step of sgd_momentum_f32 on W[p][j] (and
+//                     the velocity V[p][j] when momentum is not 0)
 //   backprop_rows:    16 virtual lanes, l = 0 .. 15, each an FMA chain over
 //                     the columns j = l, l + 16, l + 32, ... < m:
 //                       s_l = +0.0f; s_l = fma(D[i][j], W[p][j], s_l)
@@ -116,18 +117,27 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
                             float* g, std::size_t ldg,
                             float* scratch = nullptr, std::size_t scratch_floats = 0);
 
-// W (k x m) -= lr * (alpha * sum_i U_i^T D_i + weight_decay * W): a plain
-// SGD step (momentum 0) on the gradient of rank1_accumulate, applied in the
-// same pass that forms it, so the gradient never exists in memory. The bits
-// are those of rank1_accumulate into a zeroed buffer followed by
-// sgd_momentum_f32 with momentum 0 (formula above). Each W element is read
-// and written once: at batch 1 this is the whole weight update for one pass
-// over W. params.momentum must be 0 (kInvalidArgument otherwise: a velocity
-// needs its own buffer, see sgd_momentum_f32). n == 0 is a step on a zero
-// gradient (weight decay only).
+// G (k x m) = alpha * sum_i U_i^T D_i: rank1_accumulate into G as if G had
+// been zeroed first, without the zeroing pass or reading G (at batch 1 that
+// is two of the three passes over the gradient). scratch as rank1_accumulate.
+Status rank1_gradient_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                          const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                          float* g, std::size_t ldg, float* scratch = nullptr,
+                          std::size_t scratch_floats = 0);
+
+// One SGD step (sgd_momentum_f32, elementwise.h) on W (k x m) with the
+// gradient alpha * sum_i U_i^T D_i, applied in the same pass that forms it,
+// so the gradient never exists in memory: each element of W (and of the
+// velocity V, k x m with stride ldv) is read and written once. The bits are
+// those of rank1_accumulate into a zeroed buffer followed by sgd_momentum_f32.
+// With params.momentum == 0 (plain SGD) the velocity is not used and may be
+// null. n == 0 is a step on a zero gradient (weight decay and momentum only).
+// Fastest for a few rows (it re-reads D's n rows for every vector of W);
+// with many, rank1_accumulate into a block then sgd_momentum_f32 is faster.
 Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                             const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                            float* w, std::size_t ldw, const SgdParams& params);
+                            float* w, std::size_t ldw, float* velocity, std::size_t ldv,
+                            const SgdParams& params);
 
 // g (m) += alpha * column sums of D (n x m): the bias gradient.
 Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha,

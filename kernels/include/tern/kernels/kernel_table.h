@@ -35,9 +35,13 @@ struct KernelTable {
   void (*rank1_accumulate_f32)(std::size_t n, std::size_t k, std::size_t m, float alpha,
                                const float* u, std::size_t ldu, const float* d, std::size_t ldd,
                                float* g, std::size_t ldg, float* scratch);
+  void (*rank1_gradient_f32)(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                             const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                             float* g, std::size_t ldg, float* scratch);
   void (*rank1_sgd_update_f32)(std::size_t n, std::size_t k, std::size_t m, float alpha,
                                const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                               float* w, std::size_t ldw, const SgdParams& params);
+                               float* w, std::size_t ldw, float* velocity, std::size_t ldv,
+                               const SgdParams& params);
   void (*column_sums_accumulate_f32)(std::size_t n, std::size_t m, float alpha, const float* d,
                                      std::size_t ldd, float* g);
   void (*backprop_rows_f32)(std::size_t n, std::size_t k, std::size_t m, const float* d,

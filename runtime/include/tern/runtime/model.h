@@ -322,6 +322,9 @@ class Model {
   float* rank1_scratch(std::size_t rows) const;
   // train_step.cpp
   void zero_gradients();
+  // zero_gradients() except the Dense weight gradients, which the backward
+  // pass then overwrites (rank1_gradient_f32) instead of accumulating into.
+  void zero_gradients_but_dense_weights();
   Status single_step(const Batch& batch, float* mean_loss);
   Status backward_and_update(std::size_t rows);
   void stored_gradients(std::size_t rows);
