@@ -19,34 +19,36 @@
 
 #include <cstddef>
 
+#include "tern/platform/compiler.h"
+
 namespace tern::kernels::avx2 {
 
 using Arch = xsimd::fma3<xsimd::avx2>;
 
 struct Simd {
   using V = xsimd::batch<float, Arch>;
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  TERN_INLINE static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   // Lane i is enabled when its sign bit is set: lanes < `lanes`.
-  static __m256i mask(std::size_t lanes) {
+  TERN_INLINE static __m256i mask(std::size_t lanes) {
     const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lanes)), index);
   }
   // Lanes >= `lanes` read as zero; masked lanes do not fault or touch memory.
-  static V load_partial(const float* p, std::size_t lanes) {
+  TERN_INLINE static V load_partial(const float* p, std::size_t lanes) {
     return _mm256_maskload_ps(p, mask(lanes));
   }
-  static void store_partial(float* p, V v, std::size_t lanes) {
+  TERN_INLINE static void store_partial(float* p, V v, std::size_t lanes) {
     _mm256_maskstore_ps(p, mask(lanes), v);
   }
   // c + a * b in the first `lanes` lanes; the other lanes of c unchanged.
-  static V fma_partial(V a, V b, V c, std::size_t lanes) {
+  TERN_INLINE static V fma_partial(V a, V b, V c, std::size_t lanes) {
     const __m256 keep = _mm256_castsi256_ps(mask(lanes));
     return _mm256_blendv_ps(c, _mm256_fmadd_ps(a, b, c), keep);
   }
   // The in-register levels of the fixed tree (pairs l+4, l+2, l+1; the l+8
   // level adds two registers before) for 8 accumulators at once: returns lane
   // q = the tree sum of acc[q], every pairing exactly the scalar tree's.
-  static V reduce_batch(const V* acc) {
+  TERN_INLINE static V reduce_batch(const V* acc) {
     __m256 b1[4], b2[2];
     for (int q = 0; q < 4; ++q) {  // (l, l+4): low 128 bits with high 128 bits
       const __m256 x = acc[2 * q], y = acc[2 * q + 1];
@@ -63,29 +65,29 @@ struct Simd {
     return _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   }
   // Lanes >= `lanes` read as `fill`.
-  static V load_partial_or(const float* p, std::size_t lanes, float fill) {
+  TERN_INLINE static V load_partial_or(const float* p, std::size_t lanes, float fill) {
     const __m256i m = mask(lanes);
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
   // Lanes >= `lanes` set to +0.
-  static V keep(V v, std::size_t lanes) { return _mm256_and_ps(v, _mm256_castsi256_ps(mask(lanes))); }
+  TERN_INLINE static V keep(V v, std::size_t lanes) { return _mm256_and_ps(v, _mm256_castsi256_ps(mask(lanes))); }
 
   // a / b, correctly rounded (the templates never use xsimd's operator/,
   // which is an estimate on NEON).
-  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  TERN_INLINE static V div(V a, V b) { return _mm256_div_ps(a, b); }
   // -(a * b) + c, rounded once: std::fma(-a, b, c).
-  static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
-  static V neg(V v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
-  static V abs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+  TERN_INLINE static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  TERN_INLINE static V neg(V v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+  TERN_INLINE static V abs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
   // |mag| with the sign bit of sgn: std::copysign(mag, sgn).
-  static V copysign(V mag, V sgn) {
+  TERN_INLINE static V copysign(V mag, V sgn) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, sgn));
   }
-  static V sqrt(V v) { return _mm256_sqrt_ps(v); }
-  static V floor(V v) { return _mm256_floor_ps(v); }
+  TERN_INLINE static V sqrt(V v) { return _mm256_sqrt_ps(v); }
+  TERN_INLINE static V floor(V v) { return _mm256_floor_ps(v); }
   // 2^k for integer-valued k in [-126, 127], from the exponent bits.
-  static V pow2i(V k) {
+  TERN_INLINE static V pow2i(V k) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
@@ -93,7 +95,7 @@ struct Simd {
   // The 16 virtual lanes, l[0..7] in acc[0] and l[8..15] in acc[1], summed
   // by the fixed tree: l[k] += l[k+8], l[k] += l[k+4], l[k] += l[k+2], l[0] + l[1].
   static constexpr std::size_t kAccumulators = 2;
-  static float sum_tree16(const V* acc) {
+  TERN_INLINE static float sum_tree16(const V* acc) {
     const __m256 s8 = _mm256_add_ps(acc[0], acc[1]);
     const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
     const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));

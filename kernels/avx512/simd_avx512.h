@@ -31,32 +31,34 @@
 
 #include <cstddef>
 
+#include "tern/platform/compiler.h"
+
 namespace tern::kernels::avx512 {
 
 using Arch = xsimd::avx512f;
 
 struct Simd {
   using V = xsimd::batch<float, Arch>;
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static __mmask16 mask(std::size_t lanes) {
+  TERN_INLINE static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  TERN_INLINE static __mmask16 mask(std::size_t lanes) {
     return static_cast<__mmask16>((1u << lanes) - 1u);
   }
   // Lanes >= `lanes` read as zero; no byte past p + lanes is touched.
-  static V load_partial(const float* p, std::size_t lanes) {
+  TERN_INLINE static V load_partial(const float* p, std::size_t lanes) {
     return _mm512_maskz_loadu_ps(mask(lanes), p);
   }
-  static void store_partial(float* p, V v, std::size_t lanes) {
+  TERN_INLINE static void store_partial(float* p, V v, std::size_t lanes) {
     _mm512_mask_storeu_ps(p, mask(lanes), v);
   }
   // c + a * b in the first `lanes` lanes; the other lanes of c unchanged.
-  static V fma_partial(V a, V b, V c, std::size_t lanes) {
+  TERN_INLINE static V fma_partial(V a, V b, V c, std::size_t lanes) {
     return _mm512_mask3_fmadd_ps(a, b, c, mask(lanes));
   }
   // The fixed tree (pairs l+8, l+4, l+2, l+1) of 16 accumulators at once:
   // returns lane q = the tree sum of acc[q]. Each level adds two registers
   // whose lanes hold the two halves of every pair, gathered by shuffles, so
   // the pairing (and thus every rounding) is exactly the scalar tree's.
-  static V reduce_batch(const V* acc) {
+  TERN_INLINE static V reduce_batch(const V* acc) {
     __m512 b1[8], b2[4], b3[2];
     for (int q = 0; q < 8; ++q) {  // (l, l+8): blocks 0,1 with blocks 2,3
       const __m512 x = acc[2 * q], y = acc[2 * q + 1];
@@ -78,21 +80,21 @@ struct Simd {
     return _mm512_permutexvar_ps(order, e);
   }
   // Lanes >= `lanes` read as `fill`.
-  static V load_partial_or(const float* p, std::size_t lanes, float fill) {
+  TERN_INLINE static V load_partial_or(const float* p, std::size_t lanes, float fill) {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(lanes), p);
   }
   // Lanes >= `lanes` set to +0.
-  static V keep(V v, std::size_t lanes) { return _mm512_maskz_mov_ps(mask(lanes), v); }
+  TERN_INLINE static V keep(V v, std::size_t lanes) { return _mm512_maskz_mov_ps(mask(lanes), v); }
 
   // a / b, correctly rounded (the templates never use xsimd's operator/,
   // which is an estimate on NEON).
-  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  TERN_INLINE static V div(V a, V b) { return _mm512_div_ps(a, b); }
   // -(a * b) + c, rounded once: std::fma(-a, b, c).
-  static V fnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
-  static V neg(V v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
-  static V abs(V v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
+  TERN_INLINE static V fnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  TERN_INLINE static V neg(V v) { return _mm512_xor_ps(v, _mm512_set1_ps(-0.0f)); }
+  TERN_INLINE static V abs(V v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
   // |mag| with the sign bit of sgn: std::copysign(mag, sgn).
-  static V copysign(V mag, V sgn) {
+  TERN_INLINE static V copysign(V mag, V sgn) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, sgn));
   }
@@ -101,10 +103,10 @@ struct Simd {
   // positive) once inlined; the zero-masking forms with every lane enabled
   // compile to the same instructions without it.
   static constexpr __mmask16 kAll = 0xffff;
-  static V sqrt(V v) { return _mm512_maskz_sqrt_ps(kAll, v); }
-  static V floor(V v) { return _mm512_maskz_roundscale_ps(kAll, v, _MM_FROUND_TO_NEG_INF); }
+  TERN_INLINE static V sqrt(V v) { return _mm512_maskz_sqrt_ps(kAll, v); }
+  TERN_INLINE static V floor(V v) { return _mm512_maskz_roundscale_ps(kAll, v, _MM_FROUND_TO_NEG_INF); }
   // 2^k for integer-valued k in [-126, 127], from the exponent bits.
-  static V pow2i(V k) {
+  TERN_INLINE static V pow2i(V k) {
     const __m512i e = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, k), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, e, 23));
   }
@@ -112,7 +114,7 @@ struct Simd {
   // The 16 virtual lanes l[0..15] in acc[0], summed by the fixed tree:
   // l[k] += l[k+8], l[k] += l[k+4], l[k] += l[k+2], l[0] + l[1].
   static constexpr std::size_t kAccumulators = 1;
-  static float sum_tree16(const V* acc) {
+  TERN_INLINE static float sum_tree16(const V* acc) {
     const __m512 a = acc[0];
     const __m256 s8 = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, a, 0),
                                     _mm512_maskz_extractf32x8_ps(0xff, a, 1));

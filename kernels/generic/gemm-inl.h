@@ -44,12 +44,14 @@ TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::siz
                       std::size_t ldc, Start start, const float* bias, Finish finish,
                       float alpha) {
   V acc[MR][NV];
+  TERN_UNROLL
   for (int v = 0; v < NV; ++v) {
     V init(0.0f);
     const bool part = kPartial && v == NV - 1;
     if (start == Start::kBias && bias != nullptr) {
       init = part ? Simd::load_partial(bias + v * kW, last) : V::load_unaligned(bias + v * kW);
     }
+    TERN_UNROLL
     for (int r = 0; r < MR; ++r) {
       if (start == Start::kLoad) {
         const float* src = c + r * ldc + v * kW;
@@ -61,17 +63,22 @@ TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::siz
   }
   for (std::size_t t = 0; t < kc; ++t) {
     V bv[NV];
+    TERN_UNROLL
     for (int v = 0; v < NV; ++v) {
       const float* src = b + t * ldb + v * kW;
       bv[v] = (kPartial && v == NV - 1) ? Simd::load_partial(src, last) : V::load_unaligned(src);
     }
     const float* at = a + t * a_cs;
+    TERN_UNROLL
     for (int r = 0; r < MR; ++r) {
       const V ar(at[r * a_rs]);
+      TERN_UNROLL
       for (int v = 0; v < NV; ++v) acc[r][v] = Simd::fma(ar, bv[v], acc[r][v]);
     }
   }
+  TERN_UNROLL
   for (int r = 0; r < MR; ++r) {
+    TERN_UNROLL
     for (int v = 0; v < NV; ++v) {
       float* dst = c + r * ldc + v * kW;
       const bool part = kPartial && v == NV - 1;
@@ -486,17 +493,25 @@ template <int MI, int MP>
 TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const float* w,
                           std::size_t ldw, float* dx, std::size_t lddx) {
   V acc[MI][MP][kVA];
+  TERN_UNROLL
   for (int i = 0; i < MI; ++i)
+    TERN_UNROLL
     for (int p = 0; p < MP; ++p)
+      TERN_UNROLL
       for (std::size_t a = 0; a < kVA; ++a) acc[i][p][a] = V(0.0f);
   std::size_t j = 0;
   for (; j + kVL <= m; j += kVL) {
     V dv[MI][kVA];
+    TERN_UNROLL
     for (int i = 0; i < MI; ++i)
+      TERN_UNROLL
       for (std::size_t a = 0; a < kVA; ++a) dv[i][a] = V::load_unaligned(d + i * ldd + j + a * kW);
+    TERN_UNROLL
     for (int p = 0; p < MP; ++p) {
+      TERN_UNROLL
       for (std::size_t a = 0; a < kVA; ++a) {
         const V wv = V::load_unaligned(w + p * ldw + j + a * kW);
+        TERN_UNROLL
         for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma(dv[i][a], wv, acc[i][p][a]);
       }
     }
@@ -505,9 +520,12 @@ TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const 
     for (std::size_t a = 0; a < kVA && j + a * kW < m; ++a) {
       const std::size_t lanes = m - (j + a * kW) < kW ? m - (j + a * kW) : kW;
       V dv[MI];
+      TERN_UNROLL
       for (int i = 0; i < MI; ++i) dv[i] = Simd::load_partial(d + i * ldd + j + a * kW, lanes);
+      TERN_UNROLL
       for (int p = 0; p < MP; ++p) {
         const V wv = Simd::load_partial(w + p * ldw + j + a * kW, lanes);
+        TERN_UNROLL
         for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma_partial(dv[i], wv, acc[i][p][a], lanes);
       }
     }
@@ -517,17 +535,25 @@ TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const 
   constexpr int kOut = MI * MP;
   constexpr int kGroups = (kOut + static_cast<int>(kW) - 1) / static_cast<int>(kW);
   V red[kGroups * kW];
+  TERN_UNROLL
   for (int i = 0; i < MI; ++i) {
+    TERN_UNROLL
     for (int p = 0; p < MP; ++p) {
+      TERN_UNROLL
       for (std::size_t c = kVA; c > 1; c /= 2)
+        TERN_UNROLL
         for (std::size_t a = 0; a < c / 2; ++a) acc[i][p][a] = acc[i][p][a] + acc[i][p][a + c / 2];
       red[i * MP + p] = acc[i][p][0];
     }
   }
+  TERN_UNROLL
   for (std::size_t q = kOut; q < kGroups * kW; ++q) red[q] = V(0.0f);
   alignas(64) float out[kGroups * kW];
+  TERN_UNROLL
   for (int g = 0; g < kGroups; ++g) Simd::reduce_batch(red + g * kW).store_aligned(out + g * kW);
+  TERN_UNROLL
   for (int i = 0; i < MI; ++i)
+    TERN_UNROLL
     for (int p = 0; p < MP; ++p) dx[i * lddx + p] = out[i * MP + p];
 }
 

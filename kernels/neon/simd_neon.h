@@ -32,6 +32,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstddef>
+
+#include "tern/platform/compiler.h"
 #include <cstdint>
 
 #if !defined(__ARM_NEON) || !defined(__ARM_FEATURE_FMA)
@@ -51,10 +53,10 @@ struct Simd {
   static_assert(V::size == 4, "NEON float vectors have 4 lanes");
 
   // c + a * b with a single rounding (VFMA.F32 / FMLA).
-  static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  TERN_INLINE static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
 
   // Lanes >= `lanes` (1..4) read as zero; no byte past p + lanes is read.
-  static V load_partial(const float* p, std::size_t lanes) {
+  TERN_INLINE static V load_partial(const float* p, std::size_t lanes) {
     const float32x2_t zero = vdup_n_f32(0.0f);
     switch (lanes) {
       case 1: return vcombine_f32(vld1_lane_f32(p, zero, 0), zero);
@@ -64,7 +66,7 @@ struct Simd {
     }
   }
   // Writes lanes [0, lanes) (1..4); no byte past p + lanes is written.
-  static void store_partial(float* p, V v, std::size_t lanes) {
+  TERN_INLINE static void store_partial(float* p, V v, std::size_t lanes) {
     const float32x4_t r = v;
     switch (lanes) {
       case 1: vst1q_lane_f32(p, r, 0); break;
@@ -77,21 +79,21 @@ struct Simd {
     }
   }
   // Lane i is all ones when i < `lanes`.
-  static uint32x4_t mask(std::size_t lanes) {
+  TERN_INLINE static uint32x4_t mask(std::size_t lanes) {
     const uint32x4_t index = {0, 1, 2, 3};
     return vcltq_u32(index, vdupq_n_u32(static_cast<std::uint32_t>(lanes)));
   }
 
   // c + a * b in the first `lanes` lanes (1..4); the other lanes of c
   // unchanged, bit for bit (a select, not an arithmetic blend).
-  static V fma_partial(V a, V b, V c, std::size_t lanes) {
+  TERN_INLINE static V fma_partial(V a, V b, V c, std::size_t lanes) {
     return vbslq_f32(mask(lanes), vfmaq_f32(c, a, b), c);
   }
   // The last two levels of backprop_rows' fixed tree for 4 outputs at once.
   // acc[q] holds output q's four partial sums s0..s3 (levels l+8 and l+4
   // already added as whole vectors); lane q of the result is
   // (s0 + s2) + (s1 + s3), the contract's pairing exactly.
-  static V reduce_batch(const V* acc) {
+  TERN_INLINE static V reduce_batch(const V* acc) {
     const float32x4_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     // (l, l+2): lanes [s0+s2, s1+s3] of two outputs per register.
     const float32x4_t b01 = vaddq_f32(vcombine_f32(vget_low_f32(a0), vget_low_f32(a1)),
@@ -106,38 +108,38 @@ struct Simd {
   // ---- what the element-wise templates need (generic/elementwise-inl.h) ----
 
   // Lanes >= `lanes` read as `fill`.
-  static V load_partial_or(const float* p, std::size_t lanes, float fill) {
+  TERN_INLINE static V load_partial_or(const float* p, std::size_t lanes, float fill) {
     return vbslq_f32(mask(lanes), load_partial(p, lanes), vdupq_n_f32(fill));
   }
   // Lanes >= `lanes` set to +0.
-  static V keep(V v, std::size_t lanes) {
+  TERN_INLINE static V keep(V v, std::size_t lanes) {
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), mask(lanes)));
   }
 
   // c - a * b, rounded once: std::fma(-a, b, c).
-  static V fnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
-  static V div(V a, V b) {
+  TERN_INLINE static V fnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
+  TERN_INLINE static V div(V a, V b) {
 #if defined(__aarch64__)
     return vdivq_f32(a, b);
 #else
     return per_lane(a, b, [](float x, float y) { return x / y; });
 #endif
   }
-  static V sqrt(V v) {
+  TERN_INLINE static V sqrt(V v) {
 #if defined(__aarch64__)
     return vsqrtq_f32(v);
 #else
     return per_lane(v, v, [](float x, float) { return __builtin_sqrtf(x); });
 #endif
   }
-  static V neg(V v) { return vreinterpretq_f32_u32(veorq_u32(bits(v), sign_bit())); }
-  static V abs(V v) { return vreinterpretq_f32_u32(vbicq_u32(bits(v), sign_bit())); }
+  TERN_INLINE static V neg(V v) { return vreinterpretq_f32_u32(veorq_u32(bits(v), sign_bit())); }
+  TERN_INLINE static V abs(V v) { return vreinterpretq_f32_u32(vbicq_u32(bits(v), sign_bit())); }
   // |mag| with the sign bit of sgn: std::copysign(mag, sgn).
-  static V copysign(V mag, V sgn) {
+  TERN_INLINE static V copysign(V mag, V sgn) {
     return vreinterpretq_f32_u32(vbslq_u32(sign_bit(), bits(sgn), bits(mag)));
   }
   // std::floor, exact for every float.
-  static V floor(V v) {
+  TERN_INLINE static V floor(V v) {
 #if defined(__aarch64__)
     return vrndmq_f32(v);  // FRINTM
 #else
@@ -156,7 +158,7 @@ struct Simd {
 #endif
   }
   // 2^k for integer-valued k in [-126, 127], from the exponent bits.
-  static V pow2i(V k) {
+  TERN_INLINE static V pow2i(V k) {
     const int32x4_t e = vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127));
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
   }
@@ -164,18 +166,18 @@ struct Simd {
   // The 16 virtual lanes l[0..15] in acc[0..3] (4 each), summed by the fixed
   // tree: l[k] += l[k+8], l[k] += l[k+4], l[k] += l[k+2], l[0] + l[1].
   static constexpr std::size_t kAccumulators = 4;
-  static float sum_tree16(const V* acc) {
+  TERN_INLINE static float sum_tree16(const V* acc) {
     const float32x4_t s4 = vaddq_f32(vaddq_f32(acc[0], acc[2]), vaddq_f32(acc[1], acc[3]));
     const float32x2_t s2 = vadd_f32(vget_low_f32(s4), vget_high_f32(s4));
     return vget_lane_f32(s2, 0) + vget_lane_f32(s2, 1);
   }
 
  private:
-  static uint32x4_t bits(V v) { return vreinterpretq_u32_f32(v); }
-  static uint32x4_t sign_bit() { return vdupq_n_u32(0x80000000u); }
+  TERN_INLINE static uint32x4_t bits(V v) { return vreinterpretq_u32_f32(v); }
+  TERN_INLINE static uint32x4_t sign_bit() { return vdupq_n_u32(0x80000000u); }
 #if !defined(__aarch64__)
   template <class F>
-  static V per_lane(V a, V b, F op) {
+  TERN_INLINE static V per_lane(V a, V b, F op) {
     float x[4], y[4];
     vst1q_f32(x, a);
     vst1q_f32(y, b);
