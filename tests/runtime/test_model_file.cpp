@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -20,10 +19,14 @@
 #include "tern/runtime/rng.h"
 
 #if TERN_HAS_OS
-#include <dirent.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "file_test_util.h"
+using tern::test::FileSizeLimit;
+using tern::test::names_in;
+using tern::test::slurp_file;
+using tern::test::temp_dir;
 #endif
 
 using namespace tern;
@@ -139,47 +142,6 @@ std::vector<unsigned char> reference_file(const Model& m, std::uint32_t version,
   return ref.v;
 }
 
-#if TERN_HAS_OS
-// A fresh directory of this process (mkdtemp), and the names in it.
-std::string temp_dir(const char* base) {
-  std::string name = tern::test::temp_name(base) + "-XXXXXX";
-  REQUIRE(::mkdtemp(&name[0]) != nullptr);
-  return name;
-}
-std::vector<std::string> names_in(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  REQUIRE(d != nullptr);
-  while (const dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
-}
-std::vector<unsigned char> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
-}
-// Writes to regular files fail past `bytes` (EFBIG, as on a full disk)
-// while it lives; SIGXFSZ, which would kill the process, is ignored. Works
-// as root, unlike a read-only directory.
-struct FileSizeLimit {
-  rlimit old{};
-  void (*old_handler)(int) = nullptr;
-  explicit FileSizeLimit(rlim_t bytes) {
-    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
-    old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit lim = old;
-    lim.rlim_cur = bytes;
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &old);
-    std::signal(SIGXFSZ, old_handler);
-  }
-};
-#endif
 
 }  // namespace
 
@@ -666,7 +628,7 @@ TEST_CASE("model_file: a refused or failed save leaves the previous file byte fo
   const std::string dir = temp_dir("atomic");
   const std::string path = dir + "/model.tern";
   REQUIRE(save_model_file(a, path.c_str(), true).ok());
-  const std::vector<unsigned char> good = slurp(path);
+  const std::vector<unsigned char> good = slurp_file(path);
   REQUIRE(good == save(a, true));
   const std::vector<std::string> only = {"model.tern"};
 
@@ -675,7 +637,7 @@ TEST_CASE("model_file: a refused or failed save leaves the previous file byte fo
   a.tensor(0).value[0] = std::nanf("");
   Status s = save_model_file(a, path.c_str(), true);
   CHECK(s.code() == StatusCode::kNonFinite);
-  CHECK(slurp(path) == good);
+  CHECK(slurp_file(path) == good);
   CHECK(names_in(dir) == only);
   a.tensor(0).value[0] = kept;
 
@@ -686,7 +648,7 @@ TEST_CASE("model_file: a refused or failed save leaves the previous file byte fo
   }
   CHECK(s.code() == StatusCode::kIoError);
   CHECK_MESSAGE(contains(s, "write failed"), s.message());
-  CHECK(slurp(path) == good);
+  CHECK(slurp_file(path) == good);
   CHECK(names_in(dir) == only);
 
   // A directory is not overwritten.
@@ -697,7 +659,7 @@ TEST_CASE("model_file: a refused or failed save leaves the previous file byte fo
   // A successful save replaces the file whole; its mode is kept.
   REQUIRE(::chmod(path.c_str(), 0600) == 0);
   REQUIRE(save_model_file(pair.b.model, path.c_str(), false).ok());
-  CHECK(slurp(path) == save(pair.b.model, false));
+  CHECK(slurp_file(path) == save(pair.b.model, false));
   CHECK(names_in(dir) == only);
   struct stat st;
   REQUIRE(::stat(path.c_str(), &st) == 0);
