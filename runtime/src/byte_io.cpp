@@ -274,6 +274,12 @@ bool parent_directory(const char* path, char* out, std::size_t cap) {
   return true;
 }
 
+Status name_path(const char* op, const char* path, const Status& s) {
+  if (s.code() != StatusCode::kIoError) return s;
+  // The path is cut at 60 characters so the cause still fits the message.
+  return Status::error(StatusCode::kIoError, "%s: writing %.60s: %s", op, path, s.message());
+}
+
 Status sync_directory(const char* op, const char* path) {
   char dir[kMaxPathChars];
   if (!parent_directory(path, dir, sizeof dir)) {
@@ -365,6 +371,7 @@ Status AtomicFile::create(const char* op, const char* path) {
     return Status::error(StatusCode::kIoError, "%s: cannot create a file beside %.100s: %s", op,
                          path, std::strerror(err));
   }
+  (void)::fcntl(fd_, F_SETFD, FD_CLOEXEC);  // mkstemp has no flags argument
   path_ = path;
   if (::fchmod(fd_, mode) != 0) {
     const int err = errno;

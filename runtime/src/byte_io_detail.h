@@ -111,6 +111,11 @@ class AtomicFile {
 // False when it does not fit `cap`.
 bool parent_directory(const char* path, char* out, std::size_t cap);
 
+// A write error of the file at `path` with the operation and the path in
+// front ("save: writing m.tern: write failed: No space left on device");
+// other errors as they are.
+Status name_path(const char* op, const char* path, const Status& s);
+
 // fsync of a directory, so that a name created or renamed in it survives a
 // power cut; `op` and `path` name the file for the message.
 Status sync_directory(const char* op, const char* path);

@@ -158,7 +158,8 @@ Status export_c_header_file(const Model& model, const char* name, const char* pa
   TERN_RETURN_IF_ERROR(check_exportable(model, name));
   detail::AtomicFile file;
   TERN_RETURN_IF_ERROR(file.create("export", path));
-  TERN_RETURN_IF_ERROR(export_c_header(model, name, file.sink()));
+  const Status written = export_c_header(model, name, file.sink());
+  if (!written.ok()) return detail::name_path("export", path, written);
   return file.commit();
 }
 #endif

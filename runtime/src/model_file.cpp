@@ -473,7 +473,8 @@ Status save_model_file(const Model& model, const char* path, bool optimizer_stat
   TERN_RETURN_IF_ERROR(check_saveable(model, optimizer_state));
   detail::AtomicFile file;
   TERN_RETURN_IF_ERROR(file.create("save", path));
-  TERN_RETURN_IF_ERROR(save_model(model, file.sink(), optimizer_state));
+  const Status written = save_model(model, file.sink(), optimizer_state);
+  if (!written.ok()) return detail::name_path("save", path, written);
   return file.commit();
 }
 
