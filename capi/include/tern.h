@@ -55,8 +55,9 @@ extern "C" {
 #define TERN_MAX_LAYERS 16
 /* Room for a message, terminating zero included (tern::Status's buffer). */
 #define TERN_MESSAGE_CAPACITY 160
-/* The model file format the loader accepts (tern::kModelFormatVersion). */
-#define TERN_MODEL_FORMAT_VERSION 1
+/* The model file format tern_model_save writes (tern::kModelFormatVersion);
+ * the loader also reads version 1 files. */
+#define TERN_MODEL_FORMAT_VERSION 2
 
 /* Same values and meaning as tern::StatusCode. */
 typedef enum tern_status {
@@ -200,12 +201,15 @@ tern_status tern_model_predict(tern_model* model, const float* x, size_t ldx, si
  * the optimizer moments are included. */
 size_t tern_model_file_bytes(const tern_spec* spec, int optimizer_state);
 /* Writes the model into buffer[0 .. capacity); *written receives the bytes
- * used. TERN_OUT_OF_MEMORY when the buffer is too small. */
+ * used. TERN_OUT_OF_MEMORY, naming the bytes needed, when the buffer is
+ * smaller than tern_model_file_bytes (nothing is written then). */
 tern_status tern_model_save(const tern_model* model, void* buffer, size_t capacity,
                             int optimizer_state, size_t* written, tern_error* err);
-/* Loads a saved model of the same architecture. The file is validated
- * completely (magic, format version, sizes, CRC-32, architecture, finite
- * values) before any weight changes: on error the model is unchanged. */
+/* Loads a saved model of the same architecture (format version 1 or 2). The
+ * file is validated completely (magic, format version, sizes, architecture
+ * from the header before the payload is read, CRC-32, finite values, Adam
+ * second moments >= 0, room for another step) before any weight changes:
+ * on error the model is unchanged. */
 tern_status tern_model_load(tern_model* model, const void* data, size_t size,
                             int optimizer_state, tern_error* err);
 

@@ -297,6 +297,17 @@ tern_status tern_model_save(const tern_model* model, void* buffer, size_t capaci
   const tern::Model* m = live(model);
   if (m == nullptr) return report(bad_handle("tern_model_save"), err);
   if (buffer == nullptr) return report(null_argument("tern_model_save", "buffer"), err);
+  if (written != nullptr) *written = 0;
+  // The size is known up front: a short buffer is refused with the bytes
+  // the file needs, before anything is written.
+  const std::size_t need = tern::model_file_bytes(m->spec(), optimizer_state != 0);
+  if (capacity < need) {
+    return report(tern::Status::error(tern::StatusCode::kOutOfMemory,
+                                      "tern_model_save: the buffer has %zu bytes, the model file "
+                                      "needs %zu (tern_model_file_bytes)",
+                                      capacity, need),
+                  err);
+  }
   tern::MemorySink sink(buffer, capacity);
   const tern::Status st = tern::save_model(*m, sink.sink(), optimizer_state != 0);
   if (written != nullptr) *written = st.ok() ? sink.size() : 0;

@@ -63,8 +63,10 @@ class PosixFile {
   PosixFile(const PosixFile&) = delete;
   PosixFile& operator=(const PosixFile&) = delete;
   ~PosixFile() { (void)close("close", ""); }
-  Status create(const char* op, const char* path);     // truncates
-  Status open_read(const char* op, const char* path);  // size from fstat
+  // Opens a regular file for reading, its size from fstat. Anything else (a
+  // directory, a FIFO, a device) is refused with kInvalidArgument naming
+  // what it is; the open never blocks (O_NONBLOCK until fstat has looked).
+  Status open_read(const char* op, const char* path);
   ByteSink sink();      // sequential writes
   ByteSource source();  // reads at an offset, size of the file when opened
   // kIoError if closing failed (a buffered write may have been lost).
@@ -74,6 +76,49 @@ class PosixFile {
   int fd_ = -1;
   std::size_t size_ = 0;
 };
+
+// The longest path AtomicFile takes, NUL included: Linux's PATH_MAX, so
+// every path the OS accepts fits (with the temporary name's suffix).
+constexpr std::size_t kMaxPathChars = 4096;
+
+// A file replaced atomically: create() makes a temporary file beside `path`
+// ("<path>.tmp-XXXXXX", mkstemp, so two savers never share one), sink()
+// writes it, commit() fsyncs it, renames it over `path` and fsyncs the
+// directory. Until commit() succeeds `path` is untouched; on any failure,
+// and in the destructor without a commit, the temporary file is removed.
+// The new file keeps the permission bits of the one it replaces, or gets
+// 0644 (rw-r--r--) when there was none.
+class AtomicFile {
+ public:
+  AtomicFile() = default;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() { discard(); }
+  Status create(const char* op, const char* path);
+  ByteSink sink();
+  Status commit();
+
+ private:
+  void discard();
+  const char* op_ = "";
+  const char* path_ = "";
+  int fd_ = -1;
+  char temp_[kMaxPathChars + 16] = {};  // + ".tmp-XXXXXX"
+};
+
+// Where a file's name is listed, for fsync after creating or renaming it:
+// everything before the last '/' ("/" for "/x", "." for a bare name).
+// False when it does not fit `cap`.
+bool parent_directory(const char* path, char* out, std::size_t cap);
+
+// A write error of the file at `path` with the operation and the path in
+// front ("save: writing m.tern: write failed: No space left on device");
+// other errors as they are.
+Status name_path(const char* op, const char* path, const Status& s);
+
+// fsync of a directory, so that a name created or renamed in it survives a
+// power cut; `op` and `path` name the file for the message.
+Status sync_directory(const char* op, const char* path);
 #endif
 
 }  // namespace tern::detail

@@ -77,17 +77,26 @@ std::size_t architecture_words(const ModelSpec& spec, std::uint32_t* out, std::s
   return words;
 }
 
-Status export_c_header(const Model& model, const char* name, const ByteSink& sink) {
+namespace {
+
+// Everything that can make an export fail before a byte is written.
+Status check_exportable(const Model& model, const char* name) {
   if (!model.built()) {
     return Status::error(StatusCode::kFailedPrecondition, "export: the model is not built");
   }
-  if (sink.write == nullptr) return Status::error(StatusCode::kInvalidArgument, "export: no sink");
   if (!valid_identifier(name)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "export: '%.60s' is not a C identifier of at most 48 characters",
                          name != nullptr ? name : "(null)");
   }
-  TERN_RETURN_IF_ERROR(detail::check_finite_state("export", model, false));
+  return detail::check_finite_state("export", model, false);
+}
+
+}  // namespace
+
+Status export_c_header(const Model& model, const char* name, const ByteSink& sink) {
+  if (sink.write == nullptr) return Status::error(StatusCode::kInvalidArgument, "export: no sink");
+  TERN_RETURN_IF_ERROR(check_exportable(model, name));
   char upper[kMaxNameChars + 1];
   std::size_t n = 0;
   for (; name[n] != '\0'; ++n) {
@@ -142,6 +151,18 @@ Status export_c_header(const Model& model, const char* name, const ByteSink& sin
   w.flush();
   return w.status();
 }
+
+#if TERN_HAS_OS
+Status export_c_header_file(const Model& model, const char* name, const char* path) {
+  // Validated before the temporary file exists (model_file.cpp does the same).
+  TERN_RETURN_IF_ERROR(check_exportable(model, name));
+  detail::AtomicFile file;
+  TERN_RETURN_IF_ERROR(file.create("export", path));
+  const Status written = export_c_header(model, name, file.sink());
+  if (!written.ok()) return detail::name_path("export", path, written);
+  return file.commit();
+}
+#endif
 
 Status load_parameters(Model& model, const std::uint32_t* architecture, std::size_t words,
                        const float* values, std::size_t count) {

@@ -87,7 +87,7 @@ Status Model::guarded_step(const Batch& batch, float* mean_loss) {
   const char* op = "train_step";
   // Bad input is the caller's error, not divergence: nothing changes.
   TERN_RETURN_IF_ERROR(load_batch(batch));
-  const std::uint32_t step = steps_ + 1;
+  const std::uint64_t step = steps_ + 1;
   const std::size_t rows = batch.rows;
   const float scale = 1.0f / static_cast<float>(rows);
   float loss_sum = std::numeric_limits<float>::quiet_NaN();
@@ -107,8 +107,8 @@ Status Model::guarded_step(const Batch& batch, float* mean_loss) {
 
   if (!guard_.snapshot_valid) {
     return Status::error(StatusCode::kNonFinite,
-                         "%s: step %u diverged (mean loss %g) before any good state was saved",
-                         op, static_cast<unsigned>(step), static_cast<double>(mean));
+                         "%s: step %llu diverged (mean loss %g) before any good state was saved",
+                         op, static_cast<unsigned long long>(step), static_cast<double>(mean));
   }
   restore_state();
   DivergenceReport& report = guard_.report;
@@ -118,10 +118,10 @@ Status Model::guarded_step(const Batch& batch, float* mean_loss) {
       report.recoveries >= guard_.policy.max_recoveries) {
     report.stopped = true;
     return Status::error(StatusCode::kNonFinite,
-                         "%s: training diverged at step %u (mean loss %g); restored the state "
-                         "after step %u and stopped",
-                         op, static_cast<unsigned>(step), static_cast<double>(mean),
-                         static_cast<unsigned>(steps_));
+                         "%s: training diverged at step %llu (mean loss %g); restored the state "
+                         "after step %llu and stopped",
+                         op, static_cast<unsigned long long>(step), static_cast<double>(mean),
+                         static_cast<unsigned long long>(steps_));
   }
   ++report.recoveries;
   report.stopped = false;

@@ -160,7 +160,7 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
   const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_rows;
   // The step whose gradient is formed: the one start_update() has counted,
   // or, without an update (compute_gradients), the next one.
-  const std::uint32_t step = update != nullptr ? steps_ : steps_ + 1;
+  const std::uint64_t step = update != nullptr ? steps_ : steps_ + 1;
 
   for (std::uint32_t l = 0; l < L; ++l) {
     const LayerSpec& ls = spec_.layers[l];

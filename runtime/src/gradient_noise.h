@@ -15,12 +15,20 @@ namespace tern {
 // time, at offset p0 * m). The key is the secret seed xor a 64-bit mix of
 // (step, tensor), in portable integer code: the finalizer of SplitMix64
 // (multipliers and shifts of Stafford's "Mix13"), a bijection, so distinct
-// (step, tensor) pairs give distinct keys for one seed.
-inline std::uint64_t noise_key(std::uint64_t seed, std::uint32_t step, std::uint32_t tensor) {
-  std::uint64_t x = (std::uint64_t{step} << 32) | tensor;
+// (step, tensor) pairs give distinct keys for one seed while step < 2^32.
+// The step counter is 64 bits (Model::steps): a step's high 32 bits, when
+// not 0, are mixed into the result once more through the same bijection, so
+// the keys of steps below 2^32 (every key tern ever produced) are unchanged
+// and steps 2^32 apart do not repeat each other's noise.
+inline std::uint64_t mix_key(std::uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x = x ^ (x >> 31);
+  return x ^ (x >> 31);
+}
+inline std::uint64_t noise_key(std::uint64_t seed, std::uint64_t step, std::uint32_t tensor) {
+  std::uint64_t x = mix_key((step << 32) | tensor);
+  const std::uint64_t high = step >> 32;
+  if (high != 0) x = mix_key(x ^ high);
   return seed ^ x;
 }
 

@@ -17,10 +17,20 @@ Status check_finite_state(const char* op, const Model& model, bool with_moments)
     const Span<float> spans[3] = {x.value, x.moment1, x.moment2};
     for (int k = 0; k < kinds; ++k) {
       for (std::size_t i = 0; i < spans[k].size; ++i) {
-        if (ops::is_finite(spans[k][i])) continue;
-        return Status::error(StatusCode::kNonFinite, "%s: %s %zu of tensor %u (layer %u) is not finite",
-                             op, names[k], i, static_cast<unsigned>(t),
-                             static_cast<unsigned>(x.layer));
+        const float v = spans[k][i];
+        if (!ops::is_finite(v)) {
+          return Status::error(StatusCode::kNonFinite,
+                               "%s: %s %zu of tensor %u (layer %u) is not finite", op, names[k], i,
+                               static_cast<unsigned>(t), static_cast<unsigned>(x.layer));
+        }
+        // Only Adam(W) has a second moment (SGD's span is empty).
+        if (k == 2 && v < 0.0f) {
+          return Status::error(StatusCode::kFailedPrecondition,
+                               "%s: moment 2 %zu of tensor %u (layer %u) is %g; Adam's second "
+                               "moments cannot be negative",
+                               op, i, static_cast<unsigned>(t), static_cast<unsigned>(x.layer),
+                               static_cast<double>(v));
+        }
       }
     }
   }

@@ -13,7 +13,9 @@ namespace tern::detail {
 // kNonFinite, naming the first NaN or Inf among the parameters (and, with
 // `with_moments`, both optimizer moments) in model order, e.g.
 // "save: moment 1 3 of tensor 2 (layer 1) is not finite". `op` starts the
-// message. Checked before anything is written, so a refused save leaves the
+// message. With moments, a negative second moment (Adam's v, a mean of
+// squares; the next step takes its square root) is kFailedPrecondition.
+// Checked before anything is written, so a refused save leaves the
 // destination as it was.
 Status check_finite_state(const char* op, const Model& model, bool with_moments);
 

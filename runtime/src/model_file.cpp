@@ -67,24 +67,29 @@ std::size_t encode_header(const Model& model, bool with_state, unsigned char* ou
   }
   const std::uint64_t params = model.parameter_count();
   put_u32(p, with_state ? static_cast<std::uint32_t>(spec.optimizer) : 0u);
-  put_u32(p + 4, with_state ? model.steps() : 0u);
-  put_u64(p + 8, params);
-  put_u64(p + 16, with_state ? state_floats(spec.optimizer, params) : 0u);
+  put_u64(p + 4, with_state ? model.steps() : 0u);
+  put_u64(p + 12, params);
+  put_u64(p + 20, with_state ? state_floats(spec.optimizer, params) : 0u);
   return model_file_header_bytes(layers);
+}
+
+// Everything that can make a save fail before a byte is written.
+Status check_saveable(const Model& model, bool optimizer_state) {
+  if (!model.built()) {
+    return Status::error(StatusCode::kFailedPrecondition, "save: the model is not built");
+  }
+  if (optimizer_state && model.spec().mode != Mode::kTraining) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "save: an inference model has no optimizer state to save");
+  }
+  return detail::check_finite_state("save", model, optimizer_state);
 }
 
 }  // namespace
 
 Status save_model(const Model& model, const ByteSink& sink, bool optimizer_state) {
-  if (!model.built()) {
-    return Status::error(StatusCode::kFailedPrecondition, "save: the model is not built");
-  }
   if (sink.write == nullptr) return Status::error(StatusCode::kInvalidArgument, "save: no sink");
-  if (optimizer_state && model.spec().mode != Mode::kTraining) {
-    return Status::error(StatusCode::kFailedPrecondition,
-                         "save: an inference model has no optimizer state to save");
-  }
-  TERN_RETURN_IF_ERROR(detail::check_finite_state("save", model, optimizer_state));
+  TERN_RETURN_IF_ERROR(check_saveable(model, optimizer_state));
   unsigned char header[kMaxHeaderBytes];
   const std::size_t header_bytes = encode_header(model, optimizer_state, header);
   detail::ChecksummedWriter out(sink);
@@ -109,11 +114,14 @@ namespace {
 
 // What the header of a file says, before it is believed.
 struct ParsedHeader {
+  std::uint32_t version = 0;
   std::uint32_t flags = 0;
   ModelSpec spec;  // the file's architecture (rows 1, inference)
-  std::uint32_t optimizer = 0, steps = 0;
+  std::uint32_t optimizer = 0;
+  std::uint64_t steps = 0;
   std::uint64_t params = 0, state = 0;
   std::size_t header_bytes = 0;
+  bool has_state() const { return (flags & kFlagOptimizerState) != 0; }
 };
 
 Status read_at(const ByteSource& src, std::size_t offset, void* data, std::size_t bytes) {
@@ -128,23 +136,26 @@ Status read_at(const ByteSource& src, std::size_t offset, void* data, std::size_
 Status corrupt(const char* what) { return Status::error(StatusCode::kCorruptData, "load: %s", what); }
 
 // Checks the fixed prefix, reads the layer records and counts, and checks
-// the file's size against them. `header` holds kMaxHeaderBytes.
+// the file's size against them. Reads the header only. `header` holds
+// kMaxHeaderBytes.
 Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* h) {
   const std::size_t size = src.size;
   if (size < kFixedPrefixBytes) {
     return Status::error(StatusCode::kCorruptData,
                          "load: truncated: %zu bytes, a model file has at least %zu", size,
-                         model_file_header_bytes(1) + 4);
+                         model_file_header_bytes(1, kModelFormatOldestVersion) + 4);
   }
   TERN_RETURN_IF_ERROR(read_at(src, 0, header, kFixedPrefixBytes));
   if (std::memcmp(header, kModelMagic, sizeof kModelMagic) != 0) {
     return corrupt("not a tern model file (bad magic)");
   }
-  const std::uint32_t version = get_u32(header + 8);
-  if (version != kModelFormatVersion) {
+  h->version = get_u32(header + 8);
+  if (h->version < kModelFormatOldestVersion || h->version > kModelFormatVersion) {
     return Status::error(StatusCode::kCorruptData,
-                         "load: format version %u; this build reads version %u",
-                         static_cast<unsigned>(version), static_cast<unsigned>(kModelFormatVersion));
+                         "load: format version %u; this build reads versions %u to %u",
+                         static_cast<unsigned>(h->version),
+                         static_cast<unsigned>(kModelFormatOldestVersion),
+                         static_cast<unsigned>(kModelFormatVersion));
   }
   h->flags = get_u32(header + 12);
   if ((h->flags & ~kFlagOptimizerState) != 0) {
@@ -156,7 +167,7 @@ Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* 
     return Status::error(StatusCode::kCorruptData, "load: layer count %u is not in 1..%zu",
                          static_cast<unsigned>(layers), kMaxLayers);
   }
-  h->header_bytes = model_file_header_bytes(layers);
+  h->header_bytes = model_file_header_bytes(layers, h->version);
   if (size < h->header_bytes + 4) {
     return Status::error(StatusCode::kCorruptData,
                          "load: truncated: %zu bytes, the header of %u layers needs %zu", size,
@@ -177,13 +188,25 @@ Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* 
     ls.from = get_u32(p + 12);
   }
   h->optimizer = get_u32(p);
-  h->steps = get_u32(p + 4);
-  h->params = get_u64(p + 8);
-  h->state = get_u64(p + 16);
-  // Sizes before the checksum, so a truncated file is reported as such. 2^60
-  // floats keeps 4 * (params + state) far from overflowing 64 bits.
+  if (h->version == 1) {  // u32 steps (model_file.h, "Version 1")
+    h->steps = get_u32(p + 4);
+    p += 8;
+  } else {
+    h->steps = get_u64(p + 4);
+    p += 12;
+  }
+  h->params = get_u64(p);
+  h->state = get_u64(p + 8);
+  // Sizes before anything else, so a truncated file is reported as such.
+  // 2^60 floats keeps 4 * (params + state) far from overflowing 64 bits.
   const std::uint64_t limit = std::uint64_t{1} << 60;
-  if (h->params >= limit || h->state >= limit) return corrupt("parameter counts out of range");
+  if (h->params >= limit || h->state >= limit) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: the header counts %llu parameter and %llu state floats; at most "
+                         "2^60 each",
+                         static_cast<unsigned long long>(h->params),
+                         static_cast<unsigned long long>(h->state));
+  }
   const std::uint64_t expected = h->header_bytes + 4 * (h->params + h->state) + 4;
   if (size < expected) {
     return Status::error(StatusCode::kCorruptData,
@@ -195,6 +218,49 @@ Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* 
                          "load: %zu trailing bytes after the %llu the header describes",
                          static_cast<std::size_t>(size - expected),
                          static_cast<unsigned long long>(expected));
+  }
+  return Status();
+}
+
+// The header's fields must agree with each other: a valid architecture,
+// parameter and state counts that match it, and optimizer fields that are
+// all 0 in a weights-only file.
+Status check_header(const ParsedHeader& h) {
+  if (!check_spec(h.spec).ok()) return corrupt("the architecture in the file is not a valid model");
+  const std::uint64_t params = parameter_floats(h.spec);
+  if (h.params != params) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: the header counts %llu parameters, the architecture in the file "
+                         "has %llu",
+                         static_cast<unsigned long long>(h.params),
+                         static_cast<unsigned long long>(params));
+  }
+  if (!h.has_state()) {
+    if (h.optimizer != 0 || h.steps != 0 || h.state != 0) {
+      return Status::error(StatusCode::kCorruptData,
+                           "load: the flags say the file has no optimizer state, but its "
+                           "optimizer fields are set (kind %u, %llu steps, %llu state floats; "
+                           "all 0 in a weights-only file)",
+                           static_cast<unsigned>(h.optimizer),
+                           static_cast<unsigned long long>(h.steps),
+                           static_cast<unsigned long long>(h.state));
+    }
+    return Status();
+  }
+  if (h.optimizer > kLastOptimizer) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: optimizer kind %u is unknown (0 sgd, 1 adam, 2 adamw)",
+                         static_cast<unsigned>(h.optimizer));
+  }
+  const OptimizerKind opt = static_cast<OptimizerKind>(h.optimizer);
+  const std::uint64_t state = state_floats(opt, params);
+  if (h.state != state) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: the header counts %llu optimizer state floats, %s over %llu "
+                         "parameters keeps %llu",
+                         static_cast<unsigned long long>(h.state), optimizer_name(opt),
+                         static_cast<unsigned long long>(params),
+                         static_cast<unsigned long long>(state));
   }
   return Status();
 }
@@ -221,6 +287,19 @@ Status stream_payload(const ByteSource& src, const ParsedHeader& h, const unsign
     offset += count * 4;
   }
   *crc_out = crc;
+  return Status();
+}
+
+// The checksum of the payload against the stored one.
+Status check_crc(const ByteSource& src, std::uint32_t crc) {
+  unsigned char tail[4];
+  TERN_RETURN_IF_ERROR(read_at(src, src.size - sizeof tail, tail, sizeof tail));
+  const std::uint32_t stored = get_u32(tail);
+  if (stored != crc) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: checksum mismatch: the file says %08x, its bytes give %08x",
+                         static_cast<unsigned>(stored), static_cast<unsigned>(crc));
+  }
   return Status();
 }
 
@@ -251,22 +330,11 @@ Status compare_architecture(const ModelSpec& file, const ModelSpec& model) {
   return Status();
 }
 
-// The parts of a checksummed header that must agree with each other and
-// with the model (and its request for optimizer state).
-Status check_contents(const ParsedHeader& h, const Model& model, bool optimizer_state) {
-  if (!check_spec(h.spec).ok()) return corrupt("the architecture in the file is not a valid model");
-  const bool has_state = (h.flags & kFlagOptimizerState) != 0;
-  const std::uint64_t params = parameter_floats(h.spec);
-  const OptimizerKind file_opt = static_cast<OptimizerKind>(h.optimizer);
-  const bool counts_agree =
-      h.params == params &&
-      (has_state ? h.optimizer <= kLastOptimizer && h.state == state_floats(file_opt, params)
-                 : h.state == 0 && h.optimizer == 0 && h.steps == 0);
-  if (!counts_agree) return corrupt("parameter counts do not match the architecture in the file");
-  const ModelSpec& spec = model.spec();
-  TERN_RETURN_IF_ERROR(compare_architecture(h.spec, spec));
+// Whether the model can take what the caller asks of this file.
+Status check_request(const ParsedHeader& h, const Model& model, bool optimizer_state) {
   if (!optimizer_state) return Status();
-  if (!has_state) {
+  const ModelSpec& spec = model.spec();
+  if (!h.has_state()) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "load: optimizer state was requested but the file has none");
   }
@@ -274,46 +342,96 @@ Status check_contents(const ParsedHeader& h, const Model& model, bool optimizer_
     return Status::error(StatusCode::kFailedPrecondition,
                          "load: an inference model cannot hold optimizer state");
   }
+  const OptimizerKind file_opt = static_cast<OptimizerKind>(h.optimizer);
   if (file_opt != spec.optimizer) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "load: the file's optimizer state is for %s, the model uses %s",
                          optimizer_name(file_opt), optimizer_name(spec.optimizer));
   }
+  // A loaded step count must leave room for the next step (Model::steps).
+  if (h.steps == UINT64_MAX) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: the step count %llu is the counter's maximum; no step could "
+                         "follow it",
+                         static_cast<unsigned long long>(h.steps));
+  }
   return Status();
 }
 
-}  // namespace
+// The first value of the payload that cannot be loaded: not finite, or a
+// negative second moment (Adam's v is a running mean of squared gradients;
+// a negative one makes the next step's sqrt(v) NaN).
+struct BadValue {
+  static constexpr std::uint64_t kNone = UINT64_MAX;
+  std::uint64_t index = kNone;
+  float value = 0.0f;
+  bool negative = false;  // else not finite
+};
 
-Status load_model(Model& model, const ByteSource& source, bool optimizer_state) {
+// Pass 1 of a load: everything but the copy. `header` holds kMaxHeaderBytes;
+// *crc receives the checksum the copy pass must reproduce.
+Status validate(const Model& model, const ByteSource& source, bool optimizer_state,
+                unsigned char* header, ParsedHeader* h, std::uint32_t* crc) {
   if (!model.built()) {
     return Status::error(StatusCode::kFailedPrecondition, "load: the model is not built");
   }
   if (source.read == nullptr) return Status::error(StatusCode::kInvalidArgument, "load: no source");
+  TERN_RETURN_IF_ERROR(parse_header(source, header, h));
+  TERN_RETURN_IF_ERROR(check_header(*h));
+  // The header is consistent and the file's size is the one it describes.
+  // Another architecture is told apart before the payload is read when the
+  // file is larger than any file of this model could be (3 floats per
+  // parameter at most: Adam's value, m and v) — so the cost of refusing a
+  // file is bounded by the model's own size, not the file's. A smaller file
+  // is checksummed first, so a flipped bit is reported as corruption.
+  const Status architecture = compare_architecture(h->spec, model.spec());
+  const std::uint64_t most = model_file_header_bytes(model.spec().layer_count, h->version) +
+                             12 * std::uint64_t{model.parameter_count()} + 4;
+  if (!architecture.ok() && source.size > most) return architecture;
+
+  const std::uint64_t params = h->params;
+  const bool adam = h->has_state() && static_cast<OptimizerKind>(h->optimizer) != OptimizerKind::kSgd;
+  BadValue bad;
+  TERN_RETURN_IF_ERROR(stream_payload(source, *h, header, crc, [&](std::uint64_t i, float v) {
+    if (bad.index != BadValue::kNone) return;
+    const bool second_moment = adam && i >= 2 * params;
+    if (!ops::is_finite(v) || (second_moment && v < 0.0f)) {
+      bad.index = i;
+      bad.value = v;
+      bad.negative = ops::is_finite(v);
+    }
+  }));
+  TERN_RETURN_IF_ERROR(check_crc(source, *crc));
+  // The file is intact; is it this model?
+  TERN_RETURN_IF_ERROR(architecture);
+  TERN_RETURN_IF_ERROR(check_request(*h, model, optimizer_state));
+  if (bad.index == BadValue::kNone) return Status();
+  if (bad.negative) {
+    return Status::error(StatusCode::kCorruptData,
+                         "load: value %llu of the payload (second moment %llu) is %g; Adam's "
+                         "second moments are means of squares, never negative",
+                         static_cast<unsigned long long>(bad.index),
+                         static_cast<unsigned long long>(bad.index - 2 * params),
+                         static_cast<double>(bad.value));
+  }
+  return Status::error(StatusCode::kNonFinite, "load: value %llu of the payload is not finite",
+                       static_cast<unsigned long long>(bad.index));
+}
+
+}  // namespace
+
+Status validate_model(const Model& model, const ByteSource& source, bool optimizer_state) {
   unsigned char header[kMaxHeaderBytes];
   ParsedHeader h;
-  TERN_RETURN_IF_ERROR(parse_header(source, header, &h));
-
-  // Pass 1: checksum and finiteness, nothing written.
-  constexpr std::uint64_t kNone = UINT64_MAX;  // no non-finite value seen
-  std::uint64_t first_bad = kNone;
   std::uint32_t crc = 0;
-  TERN_RETURN_IF_ERROR(stream_payload(source, h, header, &crc, [&](std::uint64_t i, float v) {
-    if (first_bad == kNone && !ops::is_finite(v)) first_bad = i;
-  }));
-  unsigned char tail[4];
-  TERN_RETURN_IF_ERROR(read_at(source, source.size - sizeof tail, tail, sizeof tail));
-  const std::uint32_t stored = get_u32(tail);
-  if (stored != crc) {
-    return Status::error(StatusCode::kCorruptData,
-                         "load: checksum mismatch: the file says %08x, its bytes give %08x",
-                         static_cast<unsigned>(stored), static_cast<unsigned>(crc));
-  }
-  // The file is intact; is it this model?
-  TERN_RETURN_IF_ERROR(check_contents(h, model, optimizer_state));
-  if (first_bad != kNone) {
-    return Status::error(StatusCode::kNonFinite, "load: value %llu of the payload is not finite",
-                         static_cast<unsigned long long>(first_bad));
-  }
+  return validate(model, source, optimizer_state, header, &h, &crc);
+}
+
+Status load_model(Model& model, const ByteSource& source, bool optimizer_state) {
+  unsigned char header[kMaxHeaderBytes];
+  ParsedHeader h;
+  std::uint32_t crc = 0;
+  TERN_RETURN_IF_ERROR(validate(model, source, optimizer_state, header, &h, &crc));
 
   // Pass 2: copy. The flat payload index walks (section, tensor, element):
   // section 0 the parameters, 1 moment 1, 2 moment 2.
@@ -350,11 +468,14 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
 
 #if TERN_HAS_OS
 Status save_model_file(const Model& model, const char* path, bool optimizer_state) {
-  detail::PosixFile file;
+  // Validated before the temporary file exists, so a refused save creates
+  // nothing and leaves `path` alone.
+  TERN_RETURN_IF_ERROR(check_saveable(model, optimizer_state));
+  detail::AtomicFile file;
   TERN_RETURN_IF_ERROR(file.create("save", path));
-  const Status saved = save_model(model, file.sink(), optimizer_state);
-  const Status closed = file.close("save", path);
-  return saved.ok() ? closed : saved;
+  const Status written = save_model(model, file.sink(), optimizer_state);
+  if (!written.ok()) return detail::name_path("save", path, written);
+  return file.commit();
 }
 
 Status load_model_file(Model& model, const char* path, bool optimizer_state) {

@@ -40,6 +40,12 @@ Status Model::set_optimizer(const OptimizerParams& p) {
 
 // Counts the step (++steps_) and computes its constants.
 Status Model::start_update(UpdateConstants* update) {
+  if (steps_ == UINT64_MAX) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "optimizer: the step counter is at its maximum %llu; set_steps() "
+                         "a smaller count to go on",
+                         static_cast<unsigned long long>(steps_));
+  }
   ++steps_;
   for (int decayed = 0; decayed < 2; ++decayed) {
     const float decay = decayed ? opt_.weight_decay : 0.0f;
@@ -56,7 +62,13 @@ Status Model::start_update(UpdateConstants* update) {
       p.epsilon = opt_.epsilon;
       p.weight_decay = decay;
       p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
-      p.step = steps_;
+      // The kernel's step is 32 bits and only feeds the bias corrections
+      // 1 - beta^step (computed in double). For any beta < 1 a float can
+      // hold, beta <= 1 - 2^-24, so beta^(2^32 - 1) <= e^-256 < 2^-53 and
+      // 1 - beta^step rounds to exactly 1.0 from step 2^32 - 1 on: passing
+      // min(steps, 2^32 - 1) gives the same constants, bit for bit, as the
+      // true step would.
+      p.step = steps_ < UINT32_MAX ? static_cast<std::uint32_t>(steps_) : UINT32_MAX;
       const Status s = adam_step_constants(p, &update->adam[decayed]);
       if (!s.ok()) {
         --steps_;

@@ -77,7 +77,7 @@ static float read_f32(const unsigned char* p) {
 /* The MLP in double from the saved file's parameters: Dense layers of
  * kLayers, W (in x out, row-major) then b, in file order. */
 static void reference_forward(const unsigned char* saved, const float* x, double* out) {
-  const unsigned char* p = saved + 48 + 16 * 3; /* header of a 3-layer model */
+  const unsigned char* p = saved + 52 + 16 * 3; /* format 2 header of a 3-layer model */
   double a[16], z[16];
   unsigned width = 2, l, i, j;
   for (i = 0; i < 2; ++i) a[i] = x[i];
@@ -222,6 +222,16 @@ static void test_train_save_load(void) {
   CHECK(file_bytes > 0 && file_bytes <= sizeof file);
   CHECK_STATUS(tern_model_save(net, file, file_bytes - 1, 0, &written, &err), TERN_OUT_OF_MEMORY,
                err);
+  /* The message names the bytes the file needs, not a chunk of them. */
+  {
+    char expect[TERN_MESSAGE_CAPACITY];
+    snprintf(expect, sizeof expect,
+             "tern_model_save: the buffer has %lu bytes, the model file needs %lu "
+             "(tern_model_file_bytes)",
+             (unsigned long)(file_bytes - 1), (unsigned long)file_bytes);
+    CHECK(strcmp(err.message, expect) == 0);
+    CHECK(written == 0);
+  }
   CHECK_STATUS(tern_model_save(net, file, sizeof file, 0, &written, &err), TERN_OK, err);
   CHECK(written == file_bytes);
   CHECK(memcmp(file, "TERNMODL", 8) == 0);

@@ -2,7 +2,9 @@
 // tern.h must end in exactly the bytes of the same model driven through
 // tern::Model (same spec, seed, optimizer and batches), under every ISA this
 // CPU runs, and the C path must not touch the heap.
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "alloc_counter.h"
@@ -133,4 +135,39 @@ TEST_CASE("C API: same spec, sizes and bytes as the C++ runtime, no heap") {
     if (first.empty()) first = c_file;
     CHECK(c_file == first);  // and the same bytes under every ISA
   }
+}
+
+TEST_CASE("C API: loaded state is checked like the C++ loader's (v >= 0), a short buffer is named") {
+  const Data data;
+  std::size_t heap = 0;
+  std::vector<unsigned char> file = train_c(data, &heap);
+  tern_model* model = nullptr;
+  tern_error err;
+  REQUIRE(tern_model_create(&kCSpec, g_c_arena, sizeof g_c_arena, &model, &err) == TERN_OK);
+  // The first second moment (payload value 2P) set to -1, both CRCs right:
+  // the C++ loader's refusal, and the model unchanged.
+  const std::size_t P = tern_model_parameter_count(model);
+  const std::size_t at = tern::model_file_header_bytes(kSpec.layer_count) + 4 * 2 * P;
+  const unsigned char minus_one[4] = {0x00, 0x00, 0x80, 0xbf};
+  std::memcpy(file.data() + at, minus_one, 4);
+  const std::uint32_t crc = tern::crc32(file.data(), file.size() - 4);
+  for (int i = 0; i < 4; ++i) file[file.size() - 4 + i] = static_cast<unsigned char>(crc >> (8 * i));
+  float before[kWidth], after[kWidth];
+  std::vector<float> x(kRows * kWidth, 0.25f);
+  REQUIRE(tern_model_infer(model, x.data(), kWidth, 1, before, kWidth, &err) == TERN_OK);
+  CHECK(tern_model_load(model, file.data(), file.size(), 1, &err) == TERN_CORRUPT_DATA);
+  CHECK(std::string(err.message).find("is -1; Adam's second moments are means of squares") !=
+        std::string::npos);
+  REQUIRE(tern_model_infer(model, x.data(), kWidth, 1, after, kWidth, &err) == TERN_OK);
+  CHECK(std::memcmp(before, after, sizeof before) == 0);
+
+  // A buffer one byte short: the bytes needed, nothing written.
+  std::vector<unsigned char> out(file.size() - 1, 0xaa);
+  std::size_t written = 7;
+  CHECK(tern_model_save(model, out.data(), out.size(), 1, &written, &err) == TERN_OUT_OF_MEMORY);
+  CHECK(written == 0);
+  CHECK(std::string(err.message) == "tern_model_save: the buffer has " +
+                                        std::to_string(out.size()) + " bytes, the model file needs " +
+                                        std::to_string(file.size()) + " (tern_model_file_bytes)");
+  CHECK(std::all_of(out.begin(), out.end(), [](unsigned char c) { return c == 0xaa; }));
 }

@@ -129,7 +129,7 @@ inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b)
 // moments, and the step count. Equality is bitwise.
 struct TrainingState {
   std::vector<float> values;
-  std::uint32_t steps = 0;
+  std::uint64_t steps = 0;
   explicit TrainingState(const Model& m) : steps(m.steps()) {
     for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
       const Tensor x = m.tensor(t);

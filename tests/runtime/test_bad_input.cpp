@@ -264,9 +264,9 @@ TEST_CASE("bad input: model files truncated, bit-flipped, of another version or 
     for (int i = 0; i < 4; ++i) v[v.size() - 4 + i] = static_cast<unsigned char>(c >> (8 * i));
   };
   f = file;
-  f[8] = 2;
+  f[8] = 3;
   fix_crc(f);
-  is(load(f), StatusCode::kCorruptData, "load: format version 2; this build reads version 1");
+  is(load(f), StatusCode::kCorruptData, "load: format version 3; this build reads versions 1 to 2");
   f = file;
   f[0] = 'X';
   is(load(f), StatusCode::kCorruptData, "load: not a tern model file (bad magic)");

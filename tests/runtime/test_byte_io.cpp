@@ -9,8 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "file_test_util.h"
 #include "runtime_test_util.h"
 #include "tern/runtime/byte_io.h"
+
+#if TERN_HAS_OS
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 using namespace tern;
 using tern::test::contains;
@@ -108,5 +114,44 @@ TEST_CASE("byte_io: file storage creates, zero-extends, reads and writes at offs
   CHECK(s.code() == StatusCode::kIoError);
   CHECK(contains(s, "storage: cannot open /nonexistent/dir/storage.bin"));
   CHECK(fs.open(nullptr, 64).code() == StatusCode::kInvalidArgument);
+}
+#endif
+
+#if TERN_HAS_OS
+TEST_CASE("byte_io: file storage refuses what is not a regular file; closed, it says so") {
+  const std::string dir = tern::test::temp_dir("storage");
+  FileStorage fs;
+  Status s = fs.open(dir.c_str(), 64);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "storage: " + dir + " is a directory, not a regular file");
+  // A FIFO: the open must neither block nor take it.
+  const std::string fifo = dir + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  s = fs.open(fifo.c_str(), 64);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "storage: " + fifo + " is a FIFO, not a regular file");
+  std::remove(fifo.c_str());
+
+  // Never opened, and closed after use: every callback is a failed
+  // precondition naming the cause, not an I/O or memory error.
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    if (round == 1) {
+      const std::string path = dir + "/new.bin";
+      REQUIRE(fs.open(path.c_str(), 16).ok());  // created in `dir`, the directory synced
+      CHECK(tern::test::names_in(dir) == std::vector<std::string>{"new.bin"});
+      fs.close();
+      std::remove(path.c_str());
+    }
+    const Storage st = fs.storage();
+    CHECK(st.size == 0);
+    char byte = 0;
+    s = st.read(st.context, 0, &byte, 1);
+    CHECK(s.code() == StatusCode::kFailedPrecondition);
+    CHECK(contains(s, "storage: not open"));
+    CHECK(st.write(st.context, 0, &byte, 1).code() == StatusCode::kFailedPrecondition);
+    CHECK(st.sync(st.context).code() == StatusCode::kFailedPrecondition);
+  }
+  ::rmdir(dir.c_str());
 }
 #endif

@@ -11,8 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "file_test_util.h"
 #include "runtime_test_util.h"
 #include "tern/runtime/c_header_export.h"
+
+#if TERN_HAS_OS
+#include <unistd.h>
+#endif
 
 using namespace tern;
 using tern::test::bits_equal;
@@ -221,3 +226,48 @@ TEST_CASE("c_header_export: the C header's literals are exact, including signed 
   REQUIRE(load_parameters(b.model, arch, words, parsed.data(), parsed.size()).ok());
   CHECK(bits_equal(tern::test::parameters_of(b.model), parsed));
 }
+
+#if TERN_HAS_OS
+TEST_CASE("c_header_export: the file is replaced atomically; a failed export leaves the old one") {
+  const ModelSpec spec = mlp({2, 3}, 1);
+  ModelInArena a(spec), b(spec);
+  REQUIRE(a.status.ok());
+  REQUIRE(b.status.ok());
+  a.model.initialize(2);
+  b.model.initialize(3);
+  const std::string dir = tern::test::temp_dir("export");
+  const std::string path = dir + "/net.h";
+  const std::vector<std::string> only = {"net.h"};
+  REQUIRE(export_c_header_file(a.model, "net", path.c_str()).ok());
+  const std::vector<unsigned char> good = tern::test::slurp_file(path);
+  const std::string text = export_text(a.model, "net");
+  CHECK(std::string(good.begin(), good.end()) == text);
+
+  // A NaN weight: refused before a file is created.
+  b.model.tensor(0).value[1] = NAN;
+  Status s = export_c_header_file(b.model, "net", path.c_str());
+  CHECK(s.code() == StatusCode::kNonFinite);
+  CHECK(tern::test::slurp_file(path) == good);
+  CHECK(tern::test::names_in(dir) == only);
+  b.model.initialize(3);
+  // A bad name, likewise.
+  CHECK(export_c_header_file(b.model, "1net", path.c_str()).code() == StatusCode::kInvalidArgument);
+  CHECK(tern::test::names_in(dir) == only);
+
+  // The disk fills up 200 bytes into the new header.
+  {
+    tern::test::FileSizeLimit limit(200);
+    s = export_c_header_file(b.model, "net", path.c_str());
+  }
+  CHECK(s.code() == StatusCode::kIoError);
+  CHECK(tern::test::slurp_file(path) == good);
+  CHECK(tern::test::names_in(dir) == only);
+
+  REQUIRE(export_c_header_file(b.model, "net", path.c_str()).ok());
+  const std::vector<unsigned char> replaced = tern::test::slurp_file(path);
+  CHECK(std::string(replaced.begin(), replaced.end()) == export_text(b.model, "net"));
+  CHECK(tern::test::names_in(dir) == only);
+  std::remove(path.c_str());
+  ::rmdir(dir.c_str());
+}
+#endif

@@ -18,6 +18,17 @@
 #include "tern/runtime/model_file.h"
 #include "tern/runtime/rng.h"
 
+#if TERN_HAS_OS
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_test_util.h"
+using tern::test::FileSizeLimit;
+using tern::test::names_in;
+using tern::test::slurp_file;
+using tern::test::temp_dir;
+#endif
+
 using namespace tern;
 using tern::test::bits_equal;
 using tern::test::contains;
@@ -92,6 +103,46 @@ struct SourceAndTarget {
   }
 };
 
+// The file of `m` as the reference encoder spells it from the layout in
+// model_file.h: format `version` (1: u32 step count, 2: u64), with or
+// without optimizer state, the step count given.
+std::vector<unsigned char> reference_file(const Model& m, std::uint32_t version, bool state,
+                                          std::uint64_t steps) {
+  const ModelSpec& spec = m.spec();
+  Bytes ref;
+  for (char c : {'T', 'E', 'R', 'N', 'M', 'O', 'D', 'L'}) ref.u8(static_cast<unsigned char>(c));
+  ref.u32(version);
+  ref.u32(state ? 1 : 0);
+  ref.u32(spec.input_width);
+  ref.u32(spec.layer_count);
+  for (std::uint32_t l = 0; l < spec.layer_count; ++l) {
+    const LayerSpec& ls = spec.layers[l];
+    ref.u8(static_cast<unsigned>(ls.kind)), ref.u8(static_cast<unsigned>(ls.act)), ref.u8(0),
+        ref.u8(0);
+    ref.u32(ls.in), ref.u32(ls.out), ref.u32(ls.kind == LayerKind::kResidual ? ls.from : 0);
+  }
+  const bool sgd = spec.optimizer == OptimizerKind::kSgd;
+  ref.u32(state ? static_cast<std::uint32_t>(spec.optimizer) : 0);
+  if (version == 1) {
+    ref.u32(static_cast<std::uint32_t>(steps));
+  } else {
+    ref.u64(steps);
+  }
+  const std::uint64_t P = m.parameter_count();
+  ref.u64(P);
+  ref.u64(state ? (sgd ? P : 2 * P) : 0);
+  const int sections = state ? (sgd ? 2 : 3) : 1;
+  for (int section = 0; section < sections; ++section) {
+    for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
+      const Tensor x = m.tensor(t);
+      for (float v : section == 0 ? x.value : section == 1 ? x.moment1 : x.moment2) ref.f32(v);
+    }
+  }
+  ref.u32(crc32(ref.v.data(), ref.v.size()));
+  return ref.v;
+}
+
+
 }  // namespace
 
 TEST_CASE("model_file: the bytes are the documented layout") {
@@ -111,7 +162,7 @@ TEST_CASE("model_file: the bytes are the documented layout") {
     CAPTURE(state);
     Bytes ref;
     for (char c : {'T', 'E', 'R', 'N', 'M', 'O', 'D', 'L'}) ref.u8(static_cast<unsigned char>(c));
-    ref.u32(1);               // format version
+    ref.u32(2);               // format version
     ref.u32(state ? 1 : 0);   // flags
     ref.u32(2);               // input width
     ref.u32(4);               // layers
@@ -122,7 +173,7 @@ TEST_CASE("model_file: the bytes are the documented layout") {
     ref.u8(4), ref.u8(0), ref.u8(0), ref.u8(0), ref.u32(3), ref.u32(3), ref.u32(1);
     ref.u8(1), ref.u8(0), ref.u8(0), ref.u8(0), ref.u32(3), ref.u32(1), ref.u32(0);
     ref.u32(0);               // optimizer: SGD is 0 either way
-    ref.u32(state ? 77 : 0);  // steps
+    ref.u64(state ? 77 : 0);  // steps, 64 bits since version 2
     ref.u64(19);              // parameters
     ref.u64(state ? 19 : 0);  // SGD keeps one moment per parameter
     const int sections = state ? 2 : 1;
@@ -136,7 +187,8 @@ TEST_CASE("model_file: the bytes are the documented layout") {
     CHECK(ref.v.size() == model_file_bytes(spec, state));
     CHECK(save(a.model, state) == ref.v);
   }
-  CHECK(model_file_header_bytes(4) == 48 + 16 * 4);
+  CHECK(model_file_header_bytes(4) == 52 + 16 * 4);
+  CHECK(model_file_header_bytes(4, 1) == 48 + 16 * 4);
   CHECK(model_file_bytes(ModelSpec::input(0, 1), false) == 0);  // invalid spec
 }
 
@@ -154,7 +206,7 @@ TEST_CASE("model_file: round trip of weights and optimizer state, across batch s
     CHECK(with_state.size() == model_file_bytes(spec, true));
     CHECK(weights.size() == model_file_bytes(spec, false));
     const std::size_t P = a.model.parameter_count();
-    CHECK(weights.size() == 48 + 16 * 3 + 4 * P + 4);
+    CHECK(weights.size() == 52 + 16 * 3 + 4 * P + 4);
     CHECK(with_state.size() == weights.size() + 4 * P * (opt == OptimizerKind::kSgd ? 1 : 2));
 
     REQUIRE(load(b.model, with_state, true).ok());
@@ -198,7 +250,7 @@ TEST_CASE("model_file: truncated at every byte and any single flipped bit leave 
     longer.push_back(0);
     CHECK(contains(load(b, longer, state), "1 trailing bytes"));
 
-    const std::size_t header = 48 + 16 * 3;
+    const std::size_t header = 52 + 16 * 3;
     for (std::size_t bit = 0; bit < file.size() * 8; ++bit) {
       CAPTURE(bit);
       std::vector<unsigned char> bad = file;
@@ -229,11 +281,14 @@ TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-fin
   CHECK(contains(load(b, f, false), "not a tern model file"));
 
   f = file;
-  f[8] = 2;  // version 2, with a valid checksum
+  f[8] = 3;  // version 3, with a valid checksum
   fix_crc(f);
   Status s = load(b, f, false);
   CHECK(s.code() == StatusCode::kCorruptData);
-  CHECK(contains(s, "format version 2; this build reads version 1"));
+  CHECK(contains(s, "format version 3; this build reads versions 1 to 2"));
+  f[8] = 0;
+  fix_crc(f);
+  CHECK(contains(load(b, f, false), "format version 0; this build reads versions 1 to 2"));
 
   // Other architectures: a different hidden width, activation, input width.
   const ModelSpec others[3] = {
@@ -267,7 +322,7 @@ TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-fin
 
   // A NaN with a valid checksum.
   f = file;
-  const std::size_t at = 48 + 16 * 3 + 4 * 5;  // parameter 5
+  const std::size_t at = 52 + 16 * 3 + 4 * 5;  // parameter 5
   f[at + 3] = 0x7f;
   f[at + 2] = 0xc0;
   fix_crc(f);
@@ -359,3 +414,274 @@ TEST_CASE("model_file: refusals before anything is written") {
   CHECK(sink.size() == 0);
   CHECK(save_model(a.model, sink.sink(), false).ok());
 }
+
+TEST_CASE("model_file: version 1 files (32-bit step count) still load") {
+  for (OptimizerKind opt : {OptimizerKind::kSgd, OptimizerKind::kAdam}) {
+    CAPTURE(int(opt));
+    ModelSpec spec = kSmall;
+    spec.optimizer = opt;
+    ModelInArena a(spec), b(spec);
+    REQUIRE(a.status.ok());
+    REQUIRE(b.status.ok());
+    scribble(a.model, 71);
+    scribble(b.model, 72);
+    a.model.set_steps(0xfffffffeu);  // the largest count a version 1 file can hold is 2^32 - 1
+    const std::vector<unsigned char> v1 = reference_file(a.model, 1, true, a.model.steps());
+    CHECK(v1.size() == model_file_bytes(spec, true) - 4);  // 4 bytes of steps fewer
+    Status s = load(b.model, v1, true);
+    REQUIRE_MESSAGE(s.ok(), s.message());
+    CHECK(State(b.model) == State(a.model));
+    // Weights only, and corruption is still caught.
+    scribble(b.model, 73);
+    REQUIRE(load(b.model, reference_file(a.model, 1, false, 0), false).ok());
+    CHECK(bits_equal(tern::test::parameters_of(b.model), tern::test::parameters_of(a.model)));
+    std::vector<unsigned char> bad = v1;
+    bad[100] ^= 1;  // a payload byte (version 1 payload starts at 48 + 16 * 3)
+    CHECK(contains(load(b.model, bad, true), "checksum mismatch"));
+    // The same model saved now is version 2, the reference encoder's bytes.
+    CHECK(save(a.model, true) == reference_file(a.model, 2, true, a.model.steps()));
+  }
+}
+
+TEST_CASE("model_file: a 64-bit step count round-trips; 2^64 - 1 leaves no room and is refused") {
+  SourceAndTarget pair(81);
+  Model& a = pair.a.model;
+  Model& b = pair.b.model;
+  const std::uint64_t steps = (std::uint64_t{1} << 40) + 3;
+  a.set_steps(steps);
+  const std::vector<unsigned char> file = save(a, true);
+  // The u64 after the optimizer kind (offset 24 + 16 L + 4), little-endian.
+  std::uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i) stored |= std::uint64_t{file[24 + 16 * 3 + 4 + i]} << (8 * i);
+  CHECK(stored == steps);
+  REQUIRE(load(b, file, true).ok());
+  CHECK(b.steps() == steps);
+
+  scribble(b, 82);
+  const State untouched(b);
+  const std::vector<unsigned char> full = reference_file(a, 2, true, UINT64_MAX);
+  const Status s = load(b, full, true);
+  CHECK(s.code() == StatusCode::kCorruptData);
+  CHECK(std::string(s.message()) ==
+        "load: the step count 18446744073709551615 is the counter's maximum; no step could "
+        "follow it");
+  CHECK(State(b) == untouched);
+  CHECK(load(b, full, false).ok());  // the weights alone are fine
+}
+
+TEST_CASE("model_file: loaded Adam state is checked: second moments >= 0, every moment finite") {
+  SourceAndTarget pair(91);
+  Model& a = pair.a.model;
+  Model& b = pair.b.model;
+  const State untouched(b);
+  const std::uint64_t P = a.parameter_count();
+  // A negative second moment: the next Adam step would take sqrt(v) < 0 and
+  // write NaN weights while returning ok. Saving it is refused ...
+  a.tensor(1).moment2[3] = -0.5f;
+  std::vector<unsigned char> sink_bytes(8192);
+  MemorySink sink(sink_bytes.data(), sink_bytes.size());
+  Status s = save_model(a, sink.sink(), true);
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(std::string(s.message()) ==
+        "save: moment 2 3 of tensor 1 (layer 0) is -0.5; Adam's second moments cannot be "
+        "negative");
+  // ... and a file holding one (checksum valid) is refused on load.
+  const std::vector<unsigned char> negative = reference_file(a, 2, true, 5);
+  s = load(b, negative, true);
+  CHECK(s.code() == StatusCode::kCorruptData);
+  const std::uint64_t index = 2 * P + a.tensor(0).value.size + 3;
+  char expect[160];
+  std::snprintf(expect, sizeof expect,
+                "load: value %llu of the payload (second moment %llu) is -0.5; Adam's second "
+                "moments are means of squares, never negative",
+                static_cast<unsigned long long>(index),
+                static_cast<unsigned long long>(index - 2 * P));
+  CHECK(std::string(s.message()) == expect);
+  CHECK(load(b, negative, false).code() == StatusCode::kCorruptData);  // the file is bad
+  CHECK(State(b) == untouched);
+  // -0 is not negative.
+  a.tensor(1).moment2[3] = -0.0f;
+  REQUIRE(load(b, reference_file(a, 2, true, 5), true).ok());
+  scribble(b, 92);
+  const State again(b);
+  // An Inf first moment.
+  a.tensor(0).moment1[1] = INFINITY;
+  s = load(b, reference_file(a, 2, true, 5), true);
+  CHECK(s.code() == StatusCode::kNonFinite);
+  CHECK(contains(s, ("value " + std::to_string(P + 1) + " of the payload is not finite").c_str()));
+  CHECK(State(b) == again);
+}
+
+TEST_CASE("model_file: a weights-only file with optimizer fields set says so") {
+  SourceAndTarget pair(95);
+  std::vector<unsigned char> f = save(pair.a.model, false);
+  f[24 + 16 * 3] = 1;  // optimizer kind: adam, in a file whose flags say no state
+  fix_crc(f);
+  const Status s = load(pair.b.model, f, false);
+  CHECK(s.code() == StatusCode::kCorruptData);
+  CHECK(std::string(s.message()) ==
+        "load: the flags say the file has no optimizer state, but its optimizer fields are set "
+        "(kind 1, 0 steps, 0 state floats; all 0 in a weights-only file)");
+  // Counts that disagree with the architecture are named with both numbers.
+  f = save(pair.a.model, false);
+  const std::size_t P = pair.a.model.parameter_count();
+  // Parameters + 1, and the file one float longer so the size agrees.
+  f[24 + 16 * 3 + 12] = static_cast<unsigned char>(P + 1);
+  f.insert(f.end() - 4, {0, 0, 0, 0});
+  fix_crc(f);
+  CHECK(std::string(load(pair.b.model, f, false).message()) ==
+        "load: the header counts " + std::to_string(P + 1) +
+            " parameters, the architecture in the file has " + std::to_string(P));
+}
+
+TEST_CASE("model_file: another architecture is refused from the header, the payload unread") {
+  // The header of a 1 GiB file (weights of a 4096-65536-10 MLP) offered to
+  // a small model: refused after reading the header alone, whatever the
+  // payload holds, instead of checksumming a gigabyte first.
+  const ModelSpec big = ModelSpec::input(4096, 1).dense(65536).dense(10);
+  REQUIRE(check_spec(big).ok());
+  const std::uint64_t P = parameter_floats(big);
+  Bytes h;
+  for (char c : {'T', 'E', 'R', 'N', 'M', 'O', 'D', 'L'}) h.u8(static_cast<unsigned char>(c));
+  h.u32(2), h.u32(0), h.u32(4096), h.u32(2);
+  h.u8(1), h.u8(0), h.u8(0), h.u8(0), h.u32(4096), h.u32(65536), h.u32(0);
+  h.u8(1), h.u8(0), h.u8(0), h.u8(0), h.u32(65536), h.u32(10), h.u32(0);
+  h.u32(0), h.u64(0), h.u64(P), h.u64(0);
+  REQUIRE(h.v.size() == model_file_header_bytes(2));
+  struct Sparse {
+    const std::vector<unsigned char>* header;
+    std::size_t furthest = 0;  // one past the last byte read
+  } sparse{&h.v};
+  ByteSource src;
+  src.context = &sparse;
+  src.size = static_cast<std::size_t>(h.v.size() + 4 * P + 4);
+  src.read = [](void* c, std::size_t off, void* data, std::size_t n) -> Status {
+    auto* f = static_cast<Sparse*>(c);
+    if (off + n > f->furthest) f->furthest = off + n;
+    // Past the header the "file" is zeros, as in a sparse file.
+    for (std::size_t i = 0; i < n; ++i) {
+      static_cast<unsigned char*>(data)[i] = off + i < f->header->size() ? (*f->header)[off + i] : 0;
+    }
+    return Status();
+  };
+  ModelInArena small(kSmall);
+  REQUIRE(small.status.ok());
+  small.model.initialize(1);
+  const State untouched(small.model);
+  const Status s = load_model(small.model, src, false);
+  CHECK(s.code() == StatusCode::kShapeMismatch);
+  CHECK(std::string(s.message()) ==
+        "load: the file holds a model of input width 4096 and 2 layers, the model has input "
+        "width 3 and 3 layers");
+  CHECK(sparse.furthest == h.v.size());
+  CHECK(State(small.model) == untouched);
+}
+
+TEST_CASE("model: the step counter is 64 bits; Adam goes on past 2^32 steps") {
+  // From 2^32 - 1 on a 32-bit counter wrapped to 0 and every Adam step
+  // failed ("step is 0"). The reference: the same state trained at step
+  // 10^6, where 1 - beta^step is already 1.0 in double for the default
+  // betas (0.999^(10^6) < e^-1000), as it is past 2^32: the bits must agree.
+  const tern::test::SyntheticData d = tern::test::synthetic_data(kSmall, 16, 3, 1);
+  for (OptimizerKind opt : {OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
+    CAPTURE(int(opt));
+    ModelSpec spec = kSmall;
+    spec.optimizer = opt;
+    ModelInArena a(spec), ref(spec);
+    REQUIRE(a.status.ok());
+    REQUIRE(ref.status.ok());
+    scribble(a.model, 101);
+    scribble(ref.model, 101);
+    const std::uint64_t start = (std::uint64_t{1} << 32) - 2;
+    a.model.set_steps(start);
+    ref.model.set_steps(1000000);
+    for (int i = 0; i < 4; ++i) {
+      const Batch batch = tern::test::batch_of(spec, d, 4 * static_cast<std::size_t>(i), 4);
+      Status s = a.model.train_step(batch, nullptr);
+      REQUIRE_MESSAGE(s.ok(), s.message());
+      s = ref.model.train_step(batch, nullptr);
+      REQUIRE_MESSAGE(s.ok(), s.message());
+    }
+    CHECK(a.model.steps() == start + 4);  // 2^32 + 2
+    CHECK(bits_equal(tern::test::parameters_of(a.model), tern::test::parameters_of(ref.model)));
+    CHECK(bits_equal(tern::test::concatenated(a.model, &Tensor::moment2),
+                     tern::test::concatenated(ref.model, &Tensor::moment2)));
+    // The count survives a save and load.
+    ModelInArena b(spec);
+    REQUIRE(b.status.ok());
+    REQUIRE(load(b.model, save(a.model, true), true).ok());
+    CHECK(b.model.steps() == start + 4);
+    // At 2^64 - 1 the next step is refused, nothing changes.
+    a.model.set_steps(UINT64_MAX);
+    const State before(a.model);
+    const Status s = a.model.train_step(tern::test::batch_of(spec, d, 0, 4), nullptr);
+    CHECK(s.code() == StatusCode::kFailedPrecondition);
+    CHECK(contains(s, "the step counter is at its maximum 18446744073709551615"));
+    CHECK(State(a.model) == before);
+  }
+}
+
+#if TERN_HAS_OS
+TEST_CASE("model_file: a refused or failed save leaves the previous file byte for byte, no temp") {
+  SourceAndTarget pair(111);
+  Model& a = pair.a.model;
+  const std::string dir = temp_dir("atomic");
+  const std::string path = dir + "/model.tern";
+  REQUIRE(save_model_file(a, path.c_str(), true).ok());
+  const std::vector<unsigned char> good = slurp_file(path);
+  REQUIRE(good == save(a, true));
+  const std::vector<std::string> only = {"model.tern"};
+
+  // A NaN weight: refused before anything is created.
+  const float kept = a.tensor(0).value[0];
+  a.tensor(0).value[0] = std::nanf("");
+  Status s = save_model_file(a, path.c_str(), true);
+  CHECK(s.code() == StatusCode::kNonFinite);
+  CHECK(slurp_file(path) == good);
+  CHECK(names_in(dir) == only);
+  a.tensor(0).value[0] = kept;
+
+  // The disk fills up after 100 bytes of the new file.
+  {
+    FileSizeLimit limit(100);
+    s = save_model_file(pair.b.model, path.c_str(), true);
+  }
+  CHECK(s.code() == StatusCode::kIoError);
+  CHECK(std::string(s.message()) == "save: writing " + path + ": write failed: File too large");
+  CHECK(slurp_file(path) == good);
+  CHECK(names_in(dir) == only);
+
+  // A directory is not overwritten.
+  s = save_model_file(a, dir.c_str(), true);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "save: " + dir + " is a directory, not a regular file");
+
+  // A successful save replaces the file whole; its mode is kept.
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  REQUIRE(save_model_file(pair.b.model, path.c_str(), false).ok());
+  CHECK(slurp_file(path) == save(pair.b.model, false));
+  CHECK(names_in(dir) == only);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::remove(path.c_str());
+  ::rmdir(dir.c_str());
+}
+
+TEST_CASE("model_file: loading a directory or a FIFO is refused at once, naming what it is") {
+  ModelInArena a(kSmall);
+  REQUIRE(a.status.ok());
+  const std::string dir = temp_dir("notfile");
+  Status s = load_model_file(a.model, dir.c_str());
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "load: " + dir + " is a directory, not a regular file");
+  // Opening a FIFO for reading would wait for a writer forever.
+  const std::string fifo = dir + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  s = load_model_file(a.model, fifo.c_str());
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()) == "load: " + fifo + " is a FIFO, not a regular file");
+  std::remove(fifo.c_str());
+  ::rmdir(dir.c_str());
+}
+#endif

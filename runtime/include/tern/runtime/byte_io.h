@@ -47,19 +47,44 @@ class MemorySink {
 ByteSource memory_source(const void* data, std::size_t size);
 
 // Random-access storage: a flash partition, an EEPROM, a file.
+//
+// Flash must be erased (every byte set to 0xff) a sector at a time before
+// it is programmed. erase_bytes tells checkpoints (checkpoint.h) the sector
+// size: each slot then starts on a sector boundary and owns whole sectors,
+// so erasing or rewriting one slot never touches a byte of the other.
+//   - erase == nullptr, erase_bytes 0 or 1: byte-writable storage (a file,
+//     EEPROM, RAM); writes overwrite in place.
+//   - erase == nullptr, erase_bytes > 1: the write callback does its own
+//     read-erase-program of whole sectors; slots are aligned so that it
+//     never rewrites a sector of the other slot.
+//   - erase != nullptr (needs erase_bytes > 1): raw flash. A checkpoint save
+//     erases the sectors of its slot first, then programs each byte of it
+//     exactly once, in order, the record's CRC-32 last; the write callback
+//     only ever programs erased bytes.
 struct Storage {
   Status (*read)(void* context, std::size_t offset, void* data, std::size_t bytes) = nullptr;
   Status (*write)(void* context, std::size_t offset, const void* data, std::size_t bytes) = nullptr;
   // Optional: make everything written so far durable (fsync, flash
-  // write-buffer drain). Called once after the whole record is written.
+  // write-buffer drain). Called once after the whole record is written; a
+  // failure means the record may not survive a power cut (checkpoint.h says
+  // what a save does then).
   Status (*sync)(void* context) = nullptr;
+  // Optional: erase `bytes` bytes from `offset`, both multiples of
+  // erase_bytes (whole sectors, in increasing order is fine).
+  Status (*erase)(void* context, std::size_t offset, std::size_t bytes) = nullptr;
   void* context = nullptr;
-  std::size_t size = 0;  // bytes available, at least checkpoint_storage_bytes(spec)
+  std::size_t size = 0;         // bytes available, at least checkpoint_storage_bytes(spec, erase_bytes)
+  std::size_t erase_bytes = 0;  // the erase sector, 0 or 1 for byte-writable storage
 };
 
 #if TERN_HAS_OS
-// Storage in a file (created and zero-extended to `bytes` if shorter);
-// writes with pwrite, sync with fdatasync.
+// Storage in a regular file (created and zero-extended to `bytes` if
+// shorter; a new file and its directory entry are fsync'ed before open
+// returns); writes with pwrite, sync with fdatasync. Byte-writable:
+// erase_bytes 0, no erase callback. A path that is not a regular file (a
+// directory, a FIFO, a device) is refused with kInvalidArgument. Until
+// open succeeds, and after close, storage() has size 0 and its callbacks
+// return kFailedPrecondition ("storage: not open").
 class FileStorage {
  public:
   FileStorage() = default;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tern/platform/compiler.h"
 #include "tern/platform/status.h"
 #include "tern/runtime/byte_io.h"
 #include "tern/runtime/model.h"
@@ -21,6 +22,14 @@ namespace tern {
 // and guard built from it stays short). kNonFinite if a parameter is NaN or
 // Inf: C has no literal for them.
 Status export_c_header(const Model& model, const char* name, const ByteSink& sink);
+
+#if TERN_HAS_OS
+// export_c_header into the file `path`, atomically as save_model_file
+// (model_file.h) saves: validated first, written to a temporary file beside
+// `path`, fsync'ed and renamed over it, so a failure (a NaN weight, a full
+// disk) leaves the previous header at `path` as it was.
+Status export_c_header_file(const Model& model, const char* name, const char* path);
+#endif
 
 // The architecture fingerprint as 32-bit words: input width, layer count,
 // then kind, activation, in, out, from for each layer. Writes up to

@@ -98,7 +98,7 @@ struct DivergencePolicy {
 // What the guard has seen since build() / initialize().
 struct DivergenceReport {
   std::uint32_t recoveries = 0;   // times the last good state was restored
-  std::uint32_t last_step = 0;    // the step that diverged last (steps() + 1 then)
+  std::uint64_t last_step = 0;    // the step that diverged last (steps() + 1 then)
   float last_loss = 0.0f;         // its loss (non-finite, or finite if the weights blew up)
   bool stopped = false;           // the last divergence ended training
 };
@@ -193,9 +193,12 @@ class Model {
   // must be in (0, 1).
   Status set_divergence_policy(const DivergencePolicy& policy);
   const DivergenceReport& divergence() const { return guard_.report; }
-  // Optimizer steps taken since initialize().
-  std::uint32_t steps() const { return steps_; }
-  void set_steps(std::uint32_t steps) { steps_ = steps; }
+  // Optimizer steps taken since initialize(). 64 bits: a 32-bit counter
+  // runs out after 2^32 steps (50 days at 1 kHz); this one after 5.8e8
+  // years at 1 kHz. At 2^64 - 1 the next step is refused
+  // (kFailedPrecondition), never wrapped to 0.
+  std::uint64_t steps() const { return steps_; }
+  void set_steps(std::uint64_t steps) { steps_ = steps; }
 
   // ---- rank-1 structure (README, "Rank-1 structure") ---------------------
   // Clipping and noise for the following steps; see ClipParams.
@@ -276,7 +279,7 @@ class Model {
   // The divergence guard's state (divergence_guard.cpp).
   struct DivergenceGuard {
     unsigned char* snapshot = nullptr;  // parameters + moments; null: no guard
-    std::uint32_t snapshot_steps = 0;
+    std::uint64_t snapshot_steps = 0;
     bool snapshot_valid = false;
     DivergencePolicy policy;
     DivergenceReport report;
@@ -366,7 +369,7 @@ class Model {
   std::uint32_t tensor_count_ = 0;
   std::size_t parameter_count_ = 0;
   OptimizerParams opt_;
-  std::uint32_t steps_ = 0;
+  std::uint64_t steps_ = 0;
 };
 
 const char* layer_kind_name(LayerKind kind);
