@@ -58,6 +58,10 @@ struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
 // its label labels[s] or target row targets + s * ldt); the batch is samples
 // 0 .. rows-1, or indices[0 .. rows-1] when indices is given (a shuffled
 // epoch gathers its batches this way, without copying the data set).
+// Every entry that takes a Batch checks ldx >= input width, ldt >= output
+// width, 4-byte alignment of every array, and that the rows that may be read
+// (samples of them with indices, else rows) fit in the address space with
+// their strides, overflow-checked, before reading any of them.
 struct Batch {
   const float* x = nullptr;
   std::size_t ldx = 0;
@@ -149,6 +153,11 @@ class Model {
   // Validates `spec` and takes arena_bytes(spec) bytes from `arena`
   // (kOutOfMemory names the bytes needed). Parameters are zero and the
   // optimizer state is reset; call initialize() before training.
+  // A failed build changes nothing: everything (the spec, the kernel table,
+  // the arena's space) is checked before any member or arena byte changes,
+  // so a built model stays built, with its parameters, and keeps working.
+  // (Decision: a model that a rejected rebuild had silently unbuilt would
+  // fail every later call far from the cause.)
   Status build(const ModelSpec& spec, Arena& arena);
   bool built() const { return base_ != nullptr; }
   const ModelSpec& spec() const { return spec_; }
@@ -163,7 +172,10 @@ class Model {
 
   // ---- inference (either mode) ------------------------------------------
   // Runs the layers on rows x input_width inputs (1 <= rows <= spec.rows),
-  // which must be finite. The result is output().
+  // which must be finite, 4-byte aligned and addressable (the extent of rows
+  // x ldx floats is overflow-checked). The result is output(). An output
+  // that is not finite (weights or inputs near float's limit overflow) is
+  // kNonFinite naming its row and column; output() then holds it.
   Status forward(const float* x, std::size_t ldx, std::size_t rows);
   // The output point of the last forward(): rows x output_width.
   MatrixView<const float> output() const;
