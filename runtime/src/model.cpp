@@ -162,6 +162,7 @@ void Model::initialize(std::uint64_t seed) {
   accumulated_ = 0;
   gradient_norm_ = 0.0f;
   guard_.snapshot_valid = false;
+  guard_.history = LossHistory();
   guard_.report = DivergenceReport();
 }
 
