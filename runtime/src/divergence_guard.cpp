@@ -203,10 +203,9 @@ Status Model::guard_recover(std::uint32_t step, float mean, const LossHistory* j
     report.stopped = true;
     if (judged != nullptr) {
       return Status::error(StatusCode::kNonFinite,
-                           "%s: loss diverged at step %u (mean %g, smoothed %g > %g x reference "
-                           "%g); restored the state after step %u and stopped",
-                           op, static_cast<unsigned>(step), static_cast<double>(mean),
-                           static_cast<double>(judged->smoothed),
+                           "%s: loss diverged at step %u (smoothed %g > %g x reference %g); "
+                           "restored the state after step %u and stopped",
+                           op, static_cast<unsigned>(step), static_cast<double>(judged->smoothed),
                            static_cast<double>(p.loss_factor), static_cast<double>(reference),
                            static_cast<unsigned>(steps_));
     }

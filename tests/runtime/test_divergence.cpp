@@ -333,7 +333,7 @@ TEST_CASE("divergence guard: a finite blow-up is caught; the restored state met 
   CHECK(r.last_loss > run.losses[restored]);
   const std::string msg = s.message();
   const std::string head = "train_step: loss diverged at step " + std::to_string(r.last_step) +
-                           " (mean ";
+                           " (smoothed ";
   const std::string tail =
       "; restored the state after step " + std::to_string(restored) + " and stopped";
   CHECK(msg.rfind(head, 0) == 0);
