@@ -64,7 +64,8 @@ typedef enum tern_status {
   TERN_OK = 0,
   TERN_INVALID_ARGUMENT = 1,   /* null pointer, bad stride, bad enum value */
   TERN_SHAPE_MISMATCH = 2,     /* dimensions do not agree (e.g. a file of another model) */
-  TERN_MISALIGNED = 3,         /* the arena is not 64-byte aligned */
+  TERN_MISALIGNED = 3,         /* the arena is not 64-byte aligned, or a float or
+                                  uint32_t array is not 4-byte aligned */
   TERN_OUT_OF_MEMORY = 4,      /* the arena (never the heap) is too small */
   TERN_UNSUPPORTED_ISA = 5,    /* a requested ISA is not built or not supported */
   TERN_NON_FINITE = 6,         /* NaN or Inf where finite data is required */
@@ -189,10 +190,13 @@ tern_status tern_model_train_step(tern_model* model, const tern_batch* batch, fl
 
 /* ---- inference ------------------------------------------------------ */
 /* Runs rows x input_width inputs (row stride ldx floats) and writes the
- * rows x output_width outputs to y (row stride ldy floats). */
+ * rows x output_width outputs to y (row stride ldy floats). Outputs that are
+ * not finite (weights or inputs that overflow float) are TERN_NON_FINITE,
+ * and y is then left untouched. */
 tern_status tern_model_infer(tern_model* model, const float* x, size_t ldx, size_t rows, float* y,
                              size_t ldy, tern_error* err);
-/* The index of the largest output of each row (first on ties). */
+/* The index of the largest output of each row (first on ties); outputs that
+ * are not finite are TERN_NON_FINITE, never a class. */
 tern_status tern_model_predict(tern_model* model, const float* x, size_t ldx, size_t rows,
                                uint32_t* classes, tern_error* err);
 

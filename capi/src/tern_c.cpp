@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "tern/platform/checked_size.h"
 #include "tern/platform/isa.h"
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
@@ -268,6 +269,25 @@ tern_status tern_model_infer(tern_model* model, const float* x, size_t ldx, size
     return report(tern::Status::error(tern::StatusCode::kInvalidArgument,
                                       "tern_model_infer: ldy %zu is smaller than the %zu outputs",
                                       ldy, width),
+                  err);
+  }
+  // y is written as floats: 4-byte aligned (the reason: kernels/src/checks.h),
+  // and its rows x ldy extent overflow-checked, before anything runs. A row
+  // count out of range is left to forward(), which names the model's limit.
+  if (reinterpret_cast<std::uintptr_t>(y) % alignof(float) != 0) {
+    return report(tern::Status::error(tern::StatusCode::kMisaligned,
+                                      "tern_model_infer: y at %p is not %zu-byte aligned",
+                                      static_cast<void*>(y), alignof(float)),
+                  err);
+  }
+  std::size_t y_bytes = 0;
+  if (rows >= 1 && rows <= m->spec().rows &&
+      (!tern::view_bytes(rows, width, ldy, sizeof(float), &y_bytes) ||
+       tern::extent_wraps(y, y_bytes))) {
+    return report(tern::Status::error(tern::StatusCode::kInvalidArgument,
+                                      "tern_model_infer: y of %zu rows with row stride %zu does "
+                                      "not fit in the address space",
+                                      rows, ldy),
                   err);
   }
   tern::Status st = m->forward(x, ldx, rows);

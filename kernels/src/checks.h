@@ -13,19 +13,33 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tern/platform/checked_size.h"
 #include "tern/platform/status.h"
 
 namespace tern::kernels {
 
 // The byte range a row-major view touches, [begin, end), and where and how
-// it starts (for the same-view test).
+// it starts (for the same-view test). check_view guarantees end >= begin
+// (no wrap), so the overlap tests below are exact.
 struct Extent {
   std::uintptr_t begin = 0, end = 0;
   std::size_t rows = 0, ld = 0;
 };
 
+// Operands must be 4-byte aligned (alignof(float); the labels of the loss
+// kernels are uint32_t, also 4). A float* that is not is already undefined
+// behaviour to form and dereference in C++, and the scalar kernels and the
+// runtime's loops do dereference them as floats. The SIMD kernels use
+// unaligned loads and stores, so any 4-byte-aligned address works at full
+// speed: rejecting the rest costs callers nothing they could legally do.
+constexpr std::size_t kOperandAlignment = alignof(float);
+static_assert(alignof(std::uint32_t) == kOperandAlignment, "labels share the floats' check");
+
 // Validates a rows x cols view with row stride ld and reports the bytes it
-// spans. Empty views are valid whatever the pointer.
+// spans. Empty views are valid whatever the pointer. Every size product is
+// overflow-checked (tern/platform/checked_size.h): a view whose extent does
+// not fit in size_t, exceeds the largest object (PTRDIFF_MAX bytes) or runs
+// past the top of the address space is rejected, naming its sizes.
 inline Status check_view(const char* op, const char* name, const void* p, std::size_t rows,
                          std::size_t cols, std::size_t ld, Extent* extent) {
   *extent = Extent{};
@@ -34,19 +48,25 @@ inline Status check_view(const char* op, const char* name, const void* p, std::s
     return Status::error(StatusCode::kInvalidArgument, "%s: %s is null for a %zux%zu operand", op,
                          name, rows, cols);
   }
+  if (reinterpret_cast<std::uintptr_t>(p) % kOperandAlignment != 0) {
+    return Status::error(StatusCode::kMisaligned,
+                         "%s: %s at %p is not %zu-byte aligned (float operands must be)", op, name,
+                         p, kOperandAlignment);
+  }
   if (ld < cols) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: row stride of %s is %zu, smaller than its %zu columns", op, name, ld,
                          cols);
   }
-  // (rows - 1) * ld + cols elements must be addressable without overflow.
-  const std::size_t max_elems = SIZE_MAX / sizeof(float);
-  if ((rows - 1) > (max_elems - cols) / ld) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: %s of %zux%zu (stride %zu) overflows",
+  std::size_t bytes = 0;
+  if (!view_bytes(rows, cols, ld, sizeof(float), &bytes) || extent_wraps(p, bytes)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: %s of %zux%zu floats (row stride %zu) does not fit in the address "
+                         "space",
                          op, name, rows, cols, ld);
   }
   extent->begin = reinterpret_cast<std::uintptr_t>(p);
-  extent->end = extent->begin + ((rows - 1) * ld + cols) * sizeof(float);
+  extent->end = extent->begin + bytes;
   extent->rows = rows;
   extent->ld = ld;
   return Status();

@@ -233,8 +233,10 @@ void set_cpu_isas(IsaMask mask) {
 
 const char* isa_request_from_environment() {
 #if TERN_HAS_OS
-  const char* value = std::getenv("TERN_ISA");
-  return (value != nullptr && value[0] != '\0') ? value : nullptr;
+  // Set but empty is a request too (and not an ISA name), so it is an error
+  // like any other bad value: "TERN_ISA=" in a script is a mistake to report,
+  // not a request for the default.
+  return std::getenv("TERN_ISA");
 #else
   return nullptr;
 #endif

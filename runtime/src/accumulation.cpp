@@ -5,6 +5,7 @@
 // forms the gradients).
 #include <cstring>
 
+#include "input_checks.h"
 #include "optimizer_step.h"
 #include "tern/runtime/model.h"
 
@@ -23,6 +24,7 @@ Status Model::check_accumulating(const char* op) const {
 Status Model::accumulate(const Batch& batch, float* mean_loss) {
   const char* op = "accumulate";
   TERN_RETURN_IF_ERROR(check_accumulating(op));
+  if (mean_loss != nullptr) TERN_RETURN_IF_ERROR(check_aligned(op, "mean_loss", mean_loss));
   return accumulate_rows(op, batch, mean_loss);
 }
 

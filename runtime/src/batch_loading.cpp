@@ -14,7 +14,16 @@ Status Model::load_batch(const Batch& batch) {
   const std::size_t rows = batch.rows;
   const std::uint32_t in_w = spec_.input_width, out_w = spec_.output_width();
   TERN_RETURN_IF_ERROR(check_rows(op, rows, spec_.rows));
-  TERN_RETURN_IF_ERROR(check_input(op, batch.x, batch.ldx, in_w));
+  if (batch.indices != nullptr && batch.samples == 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: batch.indices given but batch.samples is 0", op);
+  }
+  // The rows of the caller's arrays that may be read: all `samples` of them
+  // when indices select, else the batch's own rows. Their extents are
+  // overflow-checked here, so that no stride, however large, can make a
+  // sample's address wrap to another sample (or to anything else).
+  const std::size_t source_rows = batch.indices != nullptr ? batch.samples : rows;
+  TERN_RETURN_IF_ERROR(check_input(op, batch.x, batch.ldx, in_w, source_rows));
   const bool sce = spec_.loss == LossKind::kSoftmaxCrossEntropy;
   if (sce && batch.labels == nullptr) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -26,14 +35,19 @@ Status Model::load_batch(const Batch& batch) {
                          op, static_cast<unsigned>(out_w), batch.targets == nullptr ? "null" : "given",
                          batch.ldt);
   }
+  if (sce) {
+    TERN_RETURN_IF_ERROR(check_rows_extent(op, "batch.labels", batch.labels, source_rows, 1, 1));
+  } else {
+    TERN_RETURN_IF_ERROR(
+        check_rows_extent(op, "batch.targets", batch.targets, source_rows, out_w, batch.ldt));
+  }
+  if (batch.indices != nullptr) {
+    TERN_RETURN_IF_ERROR(check_rows_extent(op, "batch.indices", batch.indices, rows, 1, 1));
+  }
   if (spec_.example_rows != 0 && rows % spec_.example_rows != 0) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: %zu rows are not whole examples of %u rows (spec.example_rows)", op,
                          rows, static_cast<unsigned>(spec_.example_rows));
-  }
-  if (batch.indices != nullptr && batch.samples == 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: batch.indices given but batch.samples is 0", op);
   }
   float* x0 = points_[0];
   float* labels = buffer(ModelBuffer::kLabels).data;

@@ -62,7 +62,7 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
     return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", op);
   }
   TERN_RETURN_IF_ERROR(check_rows(op, rows, spec_.rows));
-  TERN_RETURN_IF_ERROR(check_input(op, x, ldx, spec_.input_width));
+  TERN_RETURN_IF_ERROR(check_input(op, x, ldx, spec_.input_width, rows));
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t j = first_non_finite(x + i * ldx, spec_.input_width);
     if (j != spec_.input_width) {
@@ -71,6 +71,19 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
     }
   }
   run_forward(x, ldx, rows);
+  // Finite inputs can still give Inf or NaN outputs (weights or inputs near
+  // float's limit overflow a sum, Inf - Inf is NaN): an answer that is not a
+  // number is an error, not a result (predict would map it to a class).
+  const MatrixView<const float> y = output();
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t j = first_non_finite(y.row(i), y.cols);
+    if (j != y.cols) {
+      return Status::error(StatusCode::kNonFinite,
+                           "%s: output row %zu column %zu is %g (the weights or inputs overflow "
+                           "float)",
+                           op, i, j, static_cast<double>(y(i, j)));
+    }
+  }
   return Status();
 }
 
@@ -78,7 +91,10 @@ Status Model::predict(const float* x, std::size_t ldx, std::size_t rows, std::ui
   if (classes == nullptr) {
     return Status::error(StatusCode::kInvalidArgument, "predict: classes is null");
   }
+  TERN_RETURN_IF_ERROR(check_aligned("predict", "classes", classes));
   TERN_RETURN_IF_ERROR(forward(x, ldx, rows));
+  // forward() has checked every output finite: the comparisons below are
+  // between numbers (a NaN would compare false and give class 0).
   const MatrixView<const float> y = output();
   for (std::size_t i = 0; i < rows; ++i) {
     std::uint32_t best = 0;

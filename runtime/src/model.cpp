@@ -11,11 +11,10 @@
 
 namespace tern {
 
+// Everything that can fail comes first, and the arena allocation, the last
+// of it, changes nothing when it fails: a rejected build leaves a built model
+// as it was (model.h).
 Status Model::build(const ModelSpec& spec, Arena& arena) {
-  base_ = nullptr;
-  kernels_ = nullptr;
-  bytes_ = 0;
-  rows_done_ = 0;
   const ModelPlan plan = plan_model(spec);
   if (!plan.check.ok()) return spec_status(spec, plan.check);
 
@@ -61,6 +60,7 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   kernels_ = table;
   base_ = base;
   bytes_ = total;
+  rows_done_ = 0;
   // The training step this spec runs (model.h, train_step.cpp). check_spec
   // has made sure the options compose: accumulation excludes the guard.
   step_frame_ = spec.accumulation_rows != 0 ? StepFrame::kAccumulated
@@ -162,6 +162,7 @@ void Model::initialize(std::uint64_t seed) {
   accumulated_ = 0;
   gradient_norm_ = 0.0f;
   guard_.snapshot_valid = false;
+  guard_.history = LossHistory();
   guard_.report = DivergenceReport();
 }
 

@@ -47,16 +47,18 @@ Status Model::start_update(UpdateConstants* update) {
                          static_cast<unsigned long long>(steps_));
   }
   ++steps_;
+  // The divergence guard's reductions scale whatever rate is set (model.h).
+  const float learning_rate = effective_learning_rate();
   for (int decayed = 0; decayed < 2; ++decayed) {
     const float decay = decayed ? opt_.weight_decay : 0.0f;
     SgdParams& sgd = update->sgd[decayed];
-    sgd.learning_rate = opt_.learning_rate;
+    sgd.learning_rate = learning_rate;
     sgd.momentum = opt_.momentum;
     sgd.weight_decay = decay;
     update->adam[decayed] = AdamStepConstants{};
     if (spec_.optimizer != OptimizerKind::kSgd) {
       AdamParams p;
-      p.learning_rate = opt_.learning_rate;
+      p.learning_rate = learning_rate;
       p.beta1 = opt_.beta1;
       p.beta2 = opt_.beta2;
       p.epsilon = opt_.epsilon;

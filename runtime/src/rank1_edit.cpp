@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "input_checks.h"
 #include "portable_ops.h"
 #include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
@@ -47,17 +48,24 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
                          "and %zu outputs",
                          op, lda, ldb, in, out);
   }
+  // count, lda and ldb come from the caller: (count - 1) * ld + width must
+  // not wrap (checked_size.h), or a huge count would pass as a small extent.
+  TERN_RETURN_IF_ERROR(check_rows_extent(op, "factor a", a, count, in, lda));
+  TERN_RETURN_IF_ERROR(check_rows_extent(op, "factor b", b, count, out, ldb));
   if (!std::isfinite(scale)) {
     return Status::error(StatusCode::kNonFinite, "%s: scale %g is not finite", op,
                          static_cast<double>(scale));
   }
   float* w = buffer(layer, LayerBuffer::kWeight);
-  // Byte ranges as integers: the factors may be any caller memory.
+  // Byte ranges as integers: the factors may be any caller memory. The
+  // extents were checked above, so neither end wraps.
   const std::uintptr_t w_begin = reinterpret_cast<std::uintptr_t>(w);
   const std::uintptr_t w_end = w_begin + in * out * sizeof(float);
   const auto overlaps = [&](const float* f, std::size_t ld, std::size_t width) {
+    std::size_t bytes = 0;
+    view_bytes(count, width, ld, sizeof(float), &bytes);
     const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(f);
-    const std::uintptr_t end = begin + ((count - 1) * ld + width) * sizeof(float);
+    const std::uintptr_t end = begin + bytes;
     return begin < w_end && w_begin < end;
   };
   if (overlaps(a, lda, in) || overlaps(b, ldb, out)) {
@@ -111,6 +119,8 @@ Status Model::edit_factors(const Batch& batch, std::uint32_t layer, float* u, fl
     return Status::error(StatusCode::kInvalidArgument, "%s: output %s is null", op,
                          u == nullptr ? "u" : "delta");
   }
+  TERN_RETURN_IF_ERROR(check_aligned(op, "output u", u));
+  TERN_RETURN_IF_ERROR(check_aligned(op, "output delta", delta));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
   TERN_RETURN_IF_ERROR(load_and_forward(op, batch, 1.0f / static_cast<float>(rows), &loss_sum));

@@ -15,6 +15,7 @@
 //                               (example_gradients.cpp)
 #include <cstring>
 
+#include "input_checks.h"
 #include "optimizer_step.h"
 #include "tern/runtime/model.h"
 
@@ -45,6 +46,9 @@ void Model::zero_gradients_but_dense_weights() {
 
 Status Model::train_step(const Batch& batch, float* mean_loss) {
   TERN_RETURN_IF_ERROR(check_training("train_step"));
+  if (mean_loss != nullptr) {
+    TERN_RETURN_IF_ERROR(check_aligned("train_step", "mean_loss", mean_loss));
+  }
   switch (step_frame_) {
     case StepFrame::kSingle: return single_step(batch, mean_loss);
     case StepFrame::kGuarded: return guarded_step(batch, mean_loss);
@@ -108,6 +112,7 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
                          spec_.fused_update ? "a fused update" : "accumulation",
                          spec_.fused_update ? "train_step()" : "accumulate() and flush()");
   }
+  if (mean_loss != nullptr) TERN_RETURN_IF_ERROR(check_aligned(op, "mean_loss", mean_loss));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
   TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));

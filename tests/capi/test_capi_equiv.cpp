@@ -3,6 +3,8 @@
 // tern::Model (same spec, seed, optimizer and batches), under every ISA this
 // CPU runs, and the C path must not touch the heap.
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -170,4 +172,83 @@ TEST_CASE("C API: loaded state is checked like the C++ loader's (v >= 0), a shor
                                         std::to_string(out.size()) + " bytes, the model file needs " +
                                         std::to_string(file.size()) + " (tern_model_file_bytes)");
   CHECK(std::all_of(out.begin(), out.end(), [](unsigned char c) { return c == 0xaa; }));
+}
+
+namespace {
+
+constexpr std::size_t kQuarter = SIZE_MAX / 4 + 1;  // 2^62 on 64-bit: x 4 bytes wraps to 0
+
+const tern_layer kSmallLayers[] = {
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 6, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0},
+};
+constexpr tern_spec kSmallCSpec = {4, 2, TERN_MODE_INFERENCE, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
+                                   TERN_OPTIMIZER_SGD, kSmallLayers, 2};
+constexpr tern::ModelSpec kSmallSpec =
+    tern::mlp({4, 6, 3}, 2, tern::Mode::kInference, tern::Pointwise::kRelu,
+              tern::LossKind::kSoftmaxCrossEntropy, tern::OptimizerKind::kSgd);
+
+alignas(64) unsigned char g_small_c_arena[16 * 1024];
+alignas(64) unsigned char g_small_cpp_arena[tern::arena_bytes(kSmallSpec)];
+
+}  // namespace
+
+TEST_CASE("C API: Inf/NaN outputs, a misaligned y and a y stride that wraps are refused") {
+  // A model whose weights are all 1, made with the C++ runtime and loaded
+  // through the C API (the C API sets no weights directly).
+  tern::Arena arena;
+  tern::Model cpp;
+  REQUIRE(arena.attach(g_small_cpp_arena, sizeof g_small_cpp_arena).ok());
+  REQUIRE(cpp.build(kSmallSpec, arena).ok());
+  for (std::uint32_t t = 0; t < cpp.tensor_count(); t += 2) {
+    for (float& v : cpp.tensor(t).value) v = 1.0f;
+  }
+  std::vector<unsigned char> file(tern::model_file_bytes(kSmallSpec, false));
+  tern::MemorySink sink(file.data(), file.size());
+  REQUIRE(tern::save_model(cpp, sink.sink(), false).ok());
+
+  REQUIRE(tern_arena_bytes(&kSmallCSpec) <= sizeof g_small_c_arena);
+  tern_model* model = nullptr;
+  tern_error err;
+  REQUIRE(tern_model_create(&kSmallCSpec, g_small_c_arena, sizeof g_small_c_arena, &model,
+                            &err) == TERN_OK);
+  REQUIRE(tern_model_load(model, file.data(), file.size(), 0, &err) == TERN_OK);
+
+  // Inputs of 3e38: 4 x 3e38 overflows to +inf in the first layer.
+  std::vector<float> x(2 * 4, 3e38f);
+  std::vector<float> y(2 * 3, -7.0f);
+  CHECK(tern_model_infer(model, x.data(), 4, 2, y.data(), 3, &err) == TERN_NON_FINITE);
+  CHECK(err.code == TERN_NON_FINITE);
+  CHECK(std::string(err.message) ==
+        "forward: output row 0 column 0 is inf (the weights or inputs overflow float)");
+  for (float v : y) CHECK(v == -7.0f);  // untouched
+  std::uint32_t classes[2] = {5, 5};
+  CHECK(tern_model_predict(model, x.data(), 4, 2, classes, &err) == TERN_NON_FINITE);
+  CHECK(classes[0] == 5);
+  CHECK(classes[1] == 5);
+
+  // The same model on ordinary inputs answers.
+  std::fill(x.begin(), x.end(), 0.5f);
+  REQUIRE(tern_model_infer(model, x.data(), 4, 2, y.data(), 3, &err) == TERN_OK);
+  CHECK(y[0] == 12.0f);  // 6 units of relu(4 x 0.5) = 2, times 1
+
+  // y one byte off float alignment.
+  alignas(64) static unsigned char raw[64];
+  float* odd = reinterpret_cast<float*>(raw + 1);
+  CHECK(tern_model_infer(model, x.data(), 4, 2, odd, 3, &err) == TERN_MISALIGNED);
+  char expect[160];
+  std::snprintf(expect, sizeof expect, "tern_model_infer: y at %p is not 4-byte aligned",
+                static_cast<void*>(odd));
+  CHECK(std::string(err.message) == expect);
+  // A y stride of 2^62: row 1 would land on row 0 (the byte offset wraps).
+  CHECK(tern_model_infer(model, x.data(), 4, 2, y.data(), kQuarter, &err) ==
+        TERN_INVALID_ARGUMENT);
+  CHECK(std::string(err.message) == "tern_model_infer: y of 2 rows with row stride " +
+                                        std::to_string(kQuarter) +
+                                        " does not fit in the address space");
+  CHECK(tern_model_infer(model, x.data(), kQuarter, 2, y.data(), 3, &err) ==
+        TERN_INVALID_ARGUMENT);
+  CHECK(std::string(err.message) == "forward: input of 2 rows with row stride " +
+                                        std::to_string(kQuarter) +
+                                        " does not fit in the address space");
 }

@@ -80,6 +80,17 @@ TEST_CASE("TERN_ISA selects each available ISA, and rejects bad values") {
   const Status k = gemm_rows_f32(1, 1, 1, &x, 1, &w, 1, nullptr, &y, 1);
   CHECK(k.code() == StatusCode::kUnsupportedIsa);
   CHECK(y == 0.0f);
+  // Set but empty ("TERN_ISA=" in a script) is a bad value too, not the
+  // default: the README promises a request that cannot be honoured is an
+  // error.
+  setenv("TERN_ISA", "", 1);
+  reset_isa_selection();
+  const Status e = active_kernels(&t);
+  CHECK(e.code() == StatusCode::kUnsupportedIsa);
+  CHECK(contains(e, "TERN_ISA='' is not an ISA name; available: scalar"));
+  CHECK(gemm_rows_f32(1, 1, 1, &x, 1, &w, 1, nullptr, &y, 1).code() ==
+        StatusCode::kUnsupportedIsa);
+  CHECK(y == 0.0f);
 }
 
 TEST_CASE("select_isa honours available ISAs and refuses the rest") {

@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@ using tern::test::AlignedBuffer;
 using tern::test::bits_equal;
 using tern::test::ModelInArena;
 using tern::test::parameters_of;
+using State = tern::test::TrainingState;
 
 namespace {
 
@@ -293,6 +296,14 @@ TEST_CASE("bad input: TERN_ISA with an unknown or an unavailable value") {
   is(gemm_rows_f32(1, 1, 1, &x, 1, &w, 1, nullptr, &y, 1), StatusCode::kUnsupportedIsa,
      std::string("TERN_ISA='avx9000' is not an ISA name; available: ") + available);
   CHECK(y == 0.0f);
+  // Set but empty is reported like any other value that names no ISA.
+  setenv("TERN_ISA", "", 1);
+  reset_isa_selection();
+  is(active_kernels(&t), StatusCode::kUnsupportedIsa,
+     std::string("TERN_ISA='' is not an ISA name; available: ") + available);
+  ModelInArena m(kSpec);
+  is(m.status, StatusCode::kUnsupportedIsa,
+     std::string("TERN_ISA='' is not an ISA name; available: ") + available);
 
   // A CPU without SIMD (the mask firmware would pass) asked for each ISA.
   set_cpu_isas(isa_bit(Isa::kScalar));
@@ -308,4 +319,247 @@ TEST_CASE("bad input: TERN_ISA with an unknown or an unavailable value") {
     is(active_kernels(&t), StatusCode::kUnsupportedIsa,
        "TERN_ISA: " + why + "; available: scalar");
   }
+}
+
+// ---------------------------------------------------------------------------
+// Issue 13: sizes that wrap, misaligned pointers, non-finite outputs, a
+// failed rebuild.
+// ---------------------------------------------------------------------------
+namespace {
+
+constexpr std::size_t kMaxSize = SIZE_MAX;
+constexpr std::size_t kQuarter = SIZE_MAX / 4 + 1;  // 2^62 on 64-bit: x 4 bytes wraps to 0
+constexpr std::size_t kEighth = SIZE_MAX / 8 + 1;   // 2^61: 2^63 bytes, more than any object
+constexpr std::size_t kHalfBits = std::size_t{1} << (sizeof(std::size_t) * 4);  // 2^32
+
+std::string does_not_fit(const char* op, const char* name, std::size_t rows, std::size_t ld) {
+  return std::string(op) + ": " + name + " of " + std::to_string(rows) +
+         " rows with row stride " + std::to_string(ld) + " does not fit in the address space";
+}
+
+std::string not_aligned(const char* op, const char* name, const void* p) {
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", p);
+  return std::string(op) + ": " + name + " at " + address + " is not 4-byte aligned";
+}
+
+}  // namespace
+
+TEST_CASE("bad input: Batch strides and counts whose extent wraps, in every Batch entry") {
+  ModelInArena m(kSpec);
+  REQUIRE(m.status.ok());
+  m.model.initialize(1);
+  const State before(m.model);
+  Data d;
+  float u[4 * 4], delta[4 * 6];
+  // Every Model entry that takes a Batch, on the same batch.
+  auto each_entry = [&](const Batch& b, const std::string& message) {
+    is(m.model.train_step(b, nullptr), StatusCode::kInvalidArgument, message);
+    is(m.model.compute_gradients(b, nullptr), StatusCode::kInvalidArgument, message);
+    is(m.model.edit_factors(b, 0, u, delta), StatusCode::kInvalidArgument, message);
+  };
+  // ldx = 2^62 with 2 rows: row 1 would be at x + 2^64 bytes = x, so the
+  // step used to train on row 0 twice and return ok.
+  Batch b = d.batch(2);
+  b.ldx = kQuarter;
+  each_entry(b, does_not_fit("train", "input", 2, kQuarter));
+  // ldx = 2^61 with indices: the index times the stride overflowed a
+  // pointer offset (UBSan). All `samples` rows are checked, not just rows.
+  const std::uint32_t indices[4] = {3, 0, 2, 1};
+  b = d.batch(4);
+  b.ldx = kEighth;
+  b.indices = indices;
+  b.samples = 8;
+  each_entry(b, does_not_fit("train", "input", 8, kEighth));
+  // A plausible stride with an absurd sample count.
+  b.ldx = 4;
+  b.samples = kMaxSize;
+  each_entry(b, does_not_fit("train", "input", kMaxSize, 4));
+  // Rows times stride overflow only as a product.
+  b.samples = kHalfBits + 1;
+  b.ldx = kHalfBits;
+  each_entry(b, does_not_fit("train", "input", kHalfBits + 1, kHalfBits));
+  // The labels' extent: samples of them.
+  b.ldx = 4;
+  b.samples = kQuarter;
+  each_entry(b, does_not_fit("train", "input", kQuarter, 4));
+  CHECK(State(m.model) == before);
+
+  ModelInArena mse(mlp({4, 6, 3}, 4, Mode::kTraining, Pointwise::kRelu, LossKind::kMse));
+  REQUIRE(mse.status.ok());
+  b = d.batch(2);
+  b.ldt = kQuarter;
+  is(mse.model.train_step(b, nullptr), StatusCode::kInvalidArgument,
+     does_not_fit("train", "batch.targets", 2, kQuarter));
+
+  ModelInArena acc(kSpec.with_accumulation(8));
+  REQUIRE(acc.status.ok());
+  b = d.batch(2);
+  b.ldx = kQuarter;
+  is(acc.model.accumulate(b, nullptr), StatusCode::kInvalidArgument,
+     does_not_fit("train", "input", 2, kQuarter));
+  CHECK(acc.model.accumulated_rows() == 0);
+
+  // forward() and predict() take a stride too.
+  std::uint32_t classes[2] = {7, 7};
+  is(m.model.forward(d.x.data(), kQuarter, 2), StatusCode::kInvalidArgument,
+     does_not_fit("forward", "input", 2, kQuarter));
+  is(m.model.predict(d.x.data(), kEighth, 2, classes), StatusCode::kInvalidArgument,
+     does_not_fit("forward", "input", 2, kEighth));
+  CHECK(classes[0] == 7);
+  CHECK(State(m.model) == before);
+}
+
+TEST_CASE("bad input: rank1_edit with a count or stride whose extent wraps") {
+  ModelInArena m(kSpec.inference());
+  REQUIRE(m.status.ok());
+  m.model.initialize(1);
+  const std::vector<float> before = parameters_of(m.model);
+  std::vector<float> a(4 * 4, 0.5f), b(4 * 6, 0.25f);
+  is(m.model.rank1_edit(0, kMaxSize, a.data(), 4, b.data(), 6, 1.0f),
+     StatusCode::kInvalidArgument, does_not_fit("rank1_edit", "factor a", kMaxSize, 4));
+  is(m.model.rank1_edit(0, kQuarter, a.data(), 4, b.data(), 6, 1.0f),
+     StatusCode::kInvalidArgument, does_not_fit("rank1_edit", "factor a", kQuarter, 4));
+  is(m.model.rank1_edit(0, kHalfBits + 1, a.data(), kHalfBits, b.data(), 6, 1.0f),
+     StatusCode::kInvalidArgument, does_not_fit("rank1_edit", "factor a", kHalfBits + 1, kHalfBits));
+  is(m.model.rank1_edit(0, 2, a.data(), 4, b.data(), kQuarter, 1.0f),
+     StatusCode::kInvalidArgument, does_not_fit("rank1_edit", "factor b", 2, kQuarter));
+  CHECK(bits_equal(parameters_of(m.model), before));
+  // The same edit with sane sizes works.
+  CHECK(m.model.rank1_edit(0, 2, a.data(), 4, b.data(), 6, 1.0f).ok());
+}
+
+TEST_CASE("bad input: float and uint32 arrays that are not 4-byte aligned (kMisaligned)") {
+  ModelInArena m(kSpec);
+  REQUIRE(m.status.ok());
+  m.model.initialize(1);
+  const State before(m.model);
+  Data d;
+  // Copies of the data one byte off float alignment.
+  alignas(64) static unsigned char raw[4096];
+  auto shifted = [](unsigned char* at, const void* from, std::size_t bytes) {
+    std::memcpy(at, from, bytes);
+    return at;
+  };
+  const float* x = reinterpret_cast<const float*>(
+      shifted(raw + 1, d.x.data(), d.x.size() * sizeof(float)));
+  const std::uint32_t* labels = reinterpret_cast<const std::uint32_t*>(
+      shifted(raw + 1025, d.labels.data(), d.labels.size() * sizeof(std::uint32_t)));
+  const float* targets = reinterpret_cast<const float*>(
+      shifted(raw + 2049, d.targets.data(), d.targets.size() * sizeof(float)));
+  const std::uint32_t indices[4] = {0, 1, 2, 3};
+  const std::uint32_t* odd_indices =
+      reinterpret_cast<const std::uint32_t*>(shifted(raw + 3073, indices, sizeof indices));
+  float* odd_out = reinterpret_cast<float*>(raw + 3587);
+  std::uint32_t* odd_classes = reinterpret_cast<std::uint32_t*>(raw + 3587);
+
+  Batch b = d.batch(4);
+  b.x = x;
+  is(m.model.train_step(b, nullptr), StatusCode::kMisaligned, not_aligned("train", "input", x));
+  b = d.batch(4);
+  b.labels = labels;
+  is(m.model.train_step(b, nullptr), StatusCode::kMisaligned,
+     not_aligned("train", "batch.labels", labels));
+  b = d.batch(4);
+  b.indices = odd_indices;
+  b.samples = 8;
+  is(m.model.compute_gradients(b, nullptr), StatusCode::kMisaligned,
+     not_aligned("train", "batch.indices", odd_indices));
+  is(m.model.train_step(d.batch(4), odd_out), StatusCode::kMisaligned,
+     not_aligned("train_step", "mean_loss", odd_out));
+  is(m.model.compute_gradients(d.batch(4), odd_out), StatusCode::kMisaligned,
+     not_aligned("compute_gradients", "mean_loss", odd_out));
+  is(m.model.forward(x, 4, 2), StatusCode::kMisaligned, not_aligned("forward", "input", x));
+  is(m.model.predict(d.x.data(), 4, 2, odd_classes), StatusCode::kMisaligned,
+     not_aligned("predict", "classes", odd_classes));
+  float u[16], delta[24];
+  is(m.model.edit_factors(d.batch(4), 0, odd_out, delta), StatusCode::kMisaligned,
+     not_aligned("edit_factors", "output u", odd_out));
+  is(m.model.edit_factors(d.batch(4), 0, u, odd_out), StatusCode::kMisaligned,
+     not_aligned("edit_factors", "output delta", odd_out));
+  std::vector<float> fb(6, 0.25f);
+  is(m.model.rank1_edit(0, 1, x, 4, fb.data(), 6, 1.0f), StatusCode::kMisaligned,
+     not_aligned("rank1_edit", "factor a", x));
+  CHECK(State(m.model) == before);
+
+  ModelInArena mse(mlp({4, 6, 3}, 4, Mode::kTraining, Pointwise::kRelu, LossKind::kMse));
+  REQUIRE(mse.status.ok());
+  b = d.batch(4);
+  b.targets = targets;
+  is(mse.model.train_step(b, nullptr), StatusCode::kMisaligned,
+     not_aligned("train", "batch.targets", targets));
+  ModelInArena acc(kSpec.with_accumulation(8));
+  REQUIRE(acc.status.ok());
+  is(acc.model.accumulate(d.batch(4), odd_out), StatusCode::kMisaligned,
+     not_aligned("accumulate", "mean_loss", odd_out));
+}
+
+TEST_CASE("bad input: outputs that overflow to Inf or NaN are non_finite, never a class") {
+  ModelInArena m(kSpec);
+  REQUIRE(m.status.ok());
+  m.model.initialize(1);
+  // Layer 0: W of 4 x 6, layer 1: W of 6 x 3 (biases 0 after initialize).
+  Span<float> w0 = m.model.tensor(0).value, w1 = m.model.tensor(2).value;
+  auto fill = [](Span<float> w, float v) {
+    for (float& f : w) f = v;
+  };
+  const std::string overflow = " (the weights or inputs overflow float)";
+  Data d;
+  // Finite weights near float's limit: 4 x 3e38 overflows to +inf.
+  fill(w0, 3e38f);
+  fill(w1, 1.0f);
+  is(m.model.forward(d.x.data(), 4, 2), StatusCode::kNonFinite,
+     "forward: output row 0 column 0 is inf" + overflow);
+  // Inputs near float's limit with ordinary weights.
+  fill(w0, 1.0f);
+  std::vector<float> huge(8 * 4, 3e38f);
+  is(m.model.forward(huge.data(), 4, 1), StatusCode::kNonFinite,
+     "forward: output row 0 column 0 is inf" + overflow);
+  // inf - inf: a NaN in row 1 only. predict used to map it to class 0.
+  for (std::size_t j = 0; j < 6; ++j) w1[j * 3 + 0] = j % 2 == 0 ? 1.0f : -1.0f;
+  std::vector<float> x = d.x;
+  for (std::size_t c = 0; c < 4; ++c) x[1 * 4 + c] = 3e38f;
+  std::uint32_t classes[2] = {9, 9};
+  const Status s = m.model.predict(x.data(), 4, 2, classes);
+  CHECK(s.code() == StatusCode::kNonFinite);
+  const std::string msg = s.message();
+  CHECK(msg.rfind("forward: output row 1 column 0 is ", 0) == 0);
+  CHECK(msg.find("nan (the weights or inputs overflow float)") != std::string::npos);
+  CHECK(classes[0] == 9);
+  CHECK(classes[1] == 9);
+  // Row 0 alone is finite and predicts.
+  REQUIRE(m.model.predict(x.data(), 4, 1, classes).ok());
+  CHECK(classes[0] != 9);
+}
+
+TEST_CASE("bad input: a failed rebuild leaves the built model intact and working") {
+  // Room for the model plus a little: a second build of it does not fit.
+  ModelInArena m(kSpec, 64);
+  REQUIRE(m.status.ok());
+  m.model.initialize(3);
+  Data d;
+  REQUIRE(m.model.train_step(d.batch(4), nullptr).ok());
+  const State before(m.model);
+  REQUIRE(m.model.forward(d.x.data(), 4, 4).ok());
+  const MatrixView<const float> y = m.model.output();
+  const std::vector<float> out_before(y.data, y.data + 4 * 3);
+  const std::size_t used = m.arena.used();
+
+  ModelSpec bad = kSpec;
+  bad.layers[1].in = 7;
+  CHECK(m.model.build(bad, m.arena).code() == StatusCode::kShapeMismatch);
+  CHECK(m.model.build(mlp({4, 6, 3}, 0, Mode::kTraining), m.arena).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(m.model.build(kSpec, m.arena).code() == StatusCode::kOutOfMemory);
+  Arena detached;
+  CHECK(m.model.build(kSpec, detached).code() == StatusCode::kFailedPrecondition);
+
+  CHECK(m.model.built());
+  CHECK(m.arena.used() == used);
+  CHECK(m.model.spec().layers[1].in == 6);
+  CHECK(State(m.model) == before);
+  REQUIRE(m.model.forward(d.x.data(), 4, 4).ok());
+  const MatrixView<const float> y2 = m.model.output();
+  CHECK(bits_equal(std::vector<float>(y2.data, y2.data + 4 * 3), out_before));
+  CHECK(m.model.train_step(d.batch(4), nullptr).ok());
 }

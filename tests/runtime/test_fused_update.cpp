@@ -89,8 +89,8 @@ TEST_CASE("fused update, plain SGD on a few rows: one streamed pass, the unfused
 
 TEST_CASE("fused update: a diverging step is undone to the unfused run's bits") {
   // A learning rate of 1e30 blows the weights up during the fused backward
-  // pass; the guard restores the last good state and stops. Training then
-  // continues, fused and unfused in step.
+  // pass; the guard restores the last good state and stops. Once the stop
+  // is cleared, training continues, fused and unfused in step.
   const ModelSpec specs[] = {
       ModelSpec::input(37, 7)
           .dense(50, Pointwise::kRelu)
@@ -123,11 +123,16 @@ TEST_CASE("fused update: a diverging step is undone to the unfused run's bits") 
           if (st.ok()) st = m.model.train_step(b, nullptr);
           CHECK(st.code() == StatusCode::kNonFinite);
           CHECK(State(m.model) == before);
+          // A stop holds until cleared: the next step refuses to train.
+          CHECK(m.model.divergence().stopped);
+          CHECK(m.model.train_step(b, nullptr).code() == StatusCode::kFailedPrecondition);
+          CHECK(State(m.model) == before);
+          m.model.clear_divergence_stop();
           continue;
         }
         REQUIRE(m.model.train_step(b, nullptr).ok());
       }
-      CHECK(m.model.divergence().stopped);
+      CHECK_FALSE(m.model.divergence().stopped);
       states.emplace_back(m.model);
       recoveries.push_back(m.model.divergence().last_step);
     }

@@ -10,10 +10,13 @@
 //     dX     = dZ W^T                  delta propagation (backprop_rows)
 //
 // Every function here validates its arguments (null pointers, strides smaller
-// than a row, overlapping input and output, scratch too small) and returns a
-// Status, then runs the kernel of the active ISA (tern/kernels/isa_selection.h).
-// Matrices are row-major float32 with a row stride ("leading dimension") in
-// elements, so a view into a larger matrix costs nothing.
+// than a row, overlapping input and output, scratch too small, pointers not
+// 4-byte aligned: kMisaligned, sizes whose extent overflows or would run past
+// the address space) and returns a Status, then runs the kernel of the active
+// ISA (tern/kernels/isa_selection.h). Any 4-byte-aligned address works: the
+// vector kernels load and store unaligned. Matrices are row-major float32
+// with a row stride ("leading dimension") in elements, so a view into a
+// larger matrix costs nothing.
 //
 // ---------------------------------------------------------------------------
 // Arithmetic contract — the same bits on every ISA

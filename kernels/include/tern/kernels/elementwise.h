@@ -275,7 +275,7 @@ float erfinv_f32(float x);
 // for e < count, with s = stddev * 0x1.6a09e6p+0 (sqrt 2 in float, one
 // rounding): adds stddev times a standard normal deviate to every element.
 // stddev must be finite and >= 0; first_index + count must not exceed
-// 2^64. g may be unaligned.
+// 2^64. g needs only 4-byte alignment (any float address).
 Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::uint64_t key,
                               std::uint64_t first_index);
 

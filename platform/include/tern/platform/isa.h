@@ -116,7 +116,8 @@ X86Features x86_features();
 void cpu_model(char* out, std::size_t capacity);
 
 // The value of the TERN_ISA environment variable, or nullptr when unset or on
-// a target without an OS.
+// a target without an OS. A set but empty variable gives "" (which no ISA is
+// named, so the kernels report it like any other unknown value).
 const char* isa_request_from_environment();
 
 }  // namespace tern

@@ -58,6 +58,10 @@ struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
 // its label labels[s] or target row targets + s * ldt); the batch is samples
 // 0 .. rows-1, or indices[0 .. rows-1] when indices is given (a shuffled
 // epoch gathers its batches this way, without copying the data set).
+// Every entry that takes a Batch checks ldx >= input width, ldt >= output
+// width, 4-byte alignment of every array, and that the rows that may be read
+// (samples of them with indices, else rows) fit in the address space with
+// their strides, overflow-checked, before reading any of them.
 struct Batch {
   const float* x = nullptr;
   std::size_t ldx = 0;
@@ -81,26 +85,77 @@ struct OptimizerParams {
   float weight_decay = 0.0f;
 };
 
-// What train_step() does when training diverges — a non-finite loss, or
-// non-finite parameters or optimizer moments after a step. Needs a spec with
+// What train_step() does when training diverges. Needs a spec with
 // divergence_guard (the arena then holds a snapshot of the last good state).
+//
+// Divergence means what users mean by it: the loss running away from its
+// recent history, not only NaN or Inf (Adam at a learning rate of 1 can take
+// a loss of 0.5 to 4e5 without ever producing an Inf). Each guarded step's
+// mean loss L is judged against two running figures, both plain floats in
+// the Model (no heap, nothing per step but a few float operations):
+//   smoothed  S = S + (L - S) / loss_smoothing      (an exponential average)
+//   reference R = S if S < R, else R + (S - R) / reference_window
+// i.e. R is the running minimum of S, forgetting it over about
+// reference_window steps (a running minimum with decay: the same job as the
+// minimum over a window of that many steps, without a history buffer, so
+// the window can be long and cost nothing). With limit =
+// loss_factor * max(R, loss_floor):
+//   * the step diverges when L is not finite, or S (with L in it) > limit,
+//     or the parameters or moments are not finite after the update;
+//   * the state the step starts from is kept as the last good state only if
+//     its own loss met the rule, L <= limit (so a state whose loss was
+//     3e36 is never "good").
+// The smoothing lets one hard batch pass (a single L of 20 x the reference
+// lifts S to about 3.4 x at the defaults) while a blow-up trips the rule at
+// once and a jump to more than loss_factor x trips it within a few steps.
+// The decay lets a slow rise (a new data distribution, a warm-up) become
+// the new normal: R trails a steadily growing S by a factor of about
+// 1 + rate * reference_window, so growth faster than e^(loss_factor - 1)
+// per reference_window steps (20 x per 1000 steps at the defaults) is a
+// divergence and slower growth is not. loss_floor keeps a loss
+// that has reached 0 (an exactly fitted MSE) from making every rise a
+// divergence; set it to the loss scale of your problem if that is tiny.
+// The first step after build(), initialize() or set_steps() sets S and R to
+// its loss. loss_factor 0 judges only non-finite values (the guard before
+// this rule).
 enum class DivergenceAction : std::uint8_t {
   kStop = 0,                // restore the last good state, return kNonFinite
   kReduceLearningRate = 1,  // restore it, scale the learning rate, return ok
 };
 struct DivergencePolicy {
   DivergenceAction action = DivergenceAction::kReduceLearningRate;
-  // The learning rate is multiplied by this after each recovery.
+  // After each recovery the guard's learning-rate scale is multiplied by
+  // this, in (0, 1). The scale multiplies whatever learning rate
+  // set_optimizer() gives (one float multiplication per step), so a
+  // schedule that calls set_optimizer() every step keeps the reduction.
   float learning_rate_factor = 0.5f;
   // Recoveries allowed before train_step() stops anyway (kNonFinite).
   std::uint32_t max_recoveries = 8;
+  // The rule above. loss_factor: 0 (only NaN/Inf), or finite and > 1; 4
+  // lets a loss double or triple on noise without a false alarm.
+  float loss_factor = 4.0f;
+  // Steps the loss is averaged over (>= 1; 1 judges each batch's loss
+  // alone). 8 smooths the batch-to-batch noise of small batches.
+  std::uint32_t loss_smoothing = 8;
+  // Steps over which the reference forgets its minimum (>= 1; see above).
+  std::uint32_t reference_window = 1000;
+  // The reference never counts as lower than this (finite, >= 0). 0.01 is a
+  // nearly perfect fit for cross-entropy and unit-scale MSE targets.
+  float loss_floor = 0.01f;
 };
 // What the guard has seen since build() / initialize().
 struct DivergenceReport {
   std::uint32_t recoveries = 0;   // times the last good state was restored
   std::uint64_t last_step = 0;    // the step that diverged last (steps() + 1 then)
-  float last_loss = 0.0f;         // its loss (non-finite, or finite if the weights blew up)
-  bool stopped = false;           // the last divergence ended training
+  float last_loss = 0.0f;         // its mean loss (non-finite, above the rule, or finite
+                                  // when the update blew the weights up)
+  bool stopped = false;           // the last divergence ended training: train_step()
+                                  // refuses (kFailedPrecondition) until it is cleared
+  // The product of the reductions so far: the learning rate used is
+  // optimizer().learning_rate * learning_rate_scale.
+  float learning_rate_scale = 1.0f;
+  float smoothed_loss = 0.0f;     // S and R of the rule (0 before the first step)
+  float reference_loss = 0.0f;
 };
 
 // Per-example clipping with Gaussian noise (DP-SGD: Abadi et al., "Deep
@@ -149,6 +204,11 @@ class Model {
   // Validates `spec` and takes arena_bytes(spec) bytes from `arena`
   // (kOutOfMemory names the bytes needed). Parameters are zero and the
   // optimizer state is reset; call initialize() before training.
+  // A failed build changes nothing: everything (the spec, the kernel table,
+  // the arena's space) is checked before any member or arena byte changes,
+  // so a built model stays built, with its parameters, and keeps working.
+  // (Decision: a model that a rejected rebuild had silently unbuilt would
+  // fail every later call far from the cause.)
   Status build(const ModelSpec& spec, Arena& arena);
   bool built() const { return base_ != nullptr; }
   const ModelSpec& spec() const { return spec_; }
@@ -163,7 +223,10 @@ class Model {
 
   // ---- inference (either mode) ------------------------------------------
   // Runs the layers on rows x input_width inputs (1 <= rows <= spec.rows),
-  // which must be finite. The result is output().
+  // which must be finite, 4-byte aligned and addressable (the extent of rows
+  // x ldx floats is overflow-checked). The result is output(). An output
+  // that is not finite (weights or inputs near float's limit overflow) is
+  // kNonFinite naming its row and column; output() then holds it.
   Status forward(const float* x, std::size_t ldx, std::size_t rows);
   // The output point of the last forward(): rows x output_width.
   MatrixView<const float> output() const;
@@ -179,26 +242,42 @@ class Model {
   // One optimizer step with the current gradients.
   Status apply_gradients();
   // compute_gradients() + apply_gradients(). With a divergence guard in the
-  // spec, a state whose parameters and moments are finite and whose forward
-  // pass gives a finite loss is copied into the arena's snapshot before it
-  // is updated (the last good state). A non-finite loss, or non-finite
-  // parameters or moments after the update, restores it (parameters,
-  // moments, step count) — undoing the step that blew the weights up, even
-  // when only the next step's loss shows it — and the policy decides:
-  // kStop returns kNonFinite, kReduceLearningRate scales the learning rate
-  // and returns ok (*mean_loss then holds the diverged loss; divergence()
-  // tells what happened). The batch of a diverged step is not trained on.
+  // spec, a state whose parameters and moments are finite and whose loss
+  // meets the policy's rule (DivergencePolicy) is copied into the arena's
+  // snapshot before it is updated (the last good state). A divergence
+  // restores it (parameters, moments, step count, the rule's running
+  // figures) — undoing the step that blew the weights up, even when only the
+  // next step's loss shows it — and the policy decides: kStop returns
+  // kNonFinite, kReduceLearningRate scales the learning rate and returns ok
+  // (*mean_loss then holds the diverged loss; divergence() tells what
+  // happened). The batch of a diverged step is not trained on.
+  //
+  // After a stop (kStop, or max_recoveries used up) train_step() returns
+  // kFailedPrecondition and changes nothing, until initialize(), a load
+  // that sets the step count (set_steps(): load_model with optimizer state,
+  // load_checkpoint) or clear_divergence_stop(). Decision: a guard that
+  // said "stop" and then let the next call train on would make the stop
+  // advisory, and a caller looping on train_step() without checking every
+  // status would train the diverging model on.
   Status train_step(const Batch& batch, float* mean_loss);
-  // kFailedPrecondition unless the spec has divergence_guard; the factor
-  // must be in (0, 1).
+  // kFailedPrecondition unless the spec has divergence_guard; the factors
+  // and windows must be in the ranges DivergencePolicy gives.
   Status set_divergence_policy(const DivergencePolicy& policy);
   const DivergenceReport& divergence() const { return guard_.report; }
+  // Lets train_step() run again after a stop, from the restored last good
+  // state (the learning-rate scale, the rule's figures and the recovery
+  // count are kept; lower the learning rate or raise max_recoveries first).
+  void clear_divergence_stop() { guard_.report.stopped = false; }
   // Optimizer steps taken since initialize(). 64 bits: a 32-bit counter
   // runs out after 2^32 steps (50 days at 1 kHz); this one after 5.8e8
   // years at 1 kHz. At 2^64 - 1 the next step is refused
   // (kFailedPrecondition), never wrapped to 0.
   std::uint64_t steps() const { return steps_; }
-  void set_steps(std::uint64_t steps) { steps_ = steps; }
+  // Sets the step count, as loading a training state does. A loaded state
+  // starts a new history for the divergence guard: a stop is cleared and the
+  // snapshot and the rule's figures (which describe the state before) are
+  // forgotten; the learning-rate scale and the recovery count are kept.
+  void set_steps(std::uint64_t steps);
 
   // ---- rank-1 structure (README, "Rank-1 structure") ---------------------
   // Clipping and noise for the following steps; see ClipParams.
@@ -276,11 +355,22 @@ class Model {
   // deltas, or the rows accumulate() kept.
   enum class FactorSource : std::uint8_t { kLive, kAccumulated };
 
-  // The divergence guard's state (divergence_guard.cpp).
+  // The divergence rule's running figures (DivergencePolicy): the smoothed
+  // loss S and the reference R; `started` once a first loss has set them.
+  struct LossHistory {
+    float smoothed = 0.0f;
+    float reference = 0.0f;
+    bool started = false;
+  };
+  // The divergence guard's state (divergence_guard.cpp). The snapshot holds
+  // the history as it was before the snapshot's step, so a restore puts
+  // the rule back where it was.
   struct DivergenceGuard {
     unsigned char* snapshot = nullptr;  // parameters + moments; null: no guard
     std::uint64_t snapshot_steps = 0;
+    LossHistory snapshot_history;
     bool snapshot_valid = false;
+    LossHistory history;
     DivergencePolicy policy;
     DivergenceReport report;
   };
@@ -346,6 +436,8 @@ class Model {
   Status accumulated_step(const Batch& batch, float* mean_loss);
   // divergence_guard.cpp
   Status guarded_step(const Batch& batch, float* mean_loss);
+  Status guard_recover(std::uint64_t step, float mean, const LossHistory* judged);
+  float effective_learning_rate() const;
   bool state_finite() const;
   void save_state();
   void restore_state();
