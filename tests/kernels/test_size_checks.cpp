@@ -112,7 +112,8 @@ const Sizes kRowCases[] = {
 const std::size_t kCounts[] = {kMax, kQuarter, kEighth};
 
 const AdamParams kAdam{};
-const SgdParams kSgd{};
+// Momentum on, so the velocity is an operand (plain SGD never touches it).
+const SgdParams kSgd{0.01f, 0.9f, 0.0f};
 
 }  // namespace
 
@@ -172,6 +173,20 @@ TEST_CASE("size checks: the dense kernels refuse sizes that wrap, outputs untouc
                                   ld);
     }, product ? too_big("rank1_accumulate_f32", "G", n, 2, ld)
                : too_big("rank1_accumulate_f32", "U", 1, n, n)));
+    cases.push_back(fixed("rank1_gradient U: " + label, [=](Buffers& b) {
+      return rank1_gradient_f32(n, 2, 2, 1.0f, b.in1.data(), ld, b.in2.data(), 2, b.out1.data(),
+                                2);
+    }, too_big("rank1_gradient_f32", "U", n, 2, ld)));
+    cases.push_back(fixed("rank1_gradient G: " + label, [=](Buffers& b) {
+      return rank1_gradient_f32(1, n, 2, 1.0f, b.in1.data(), n, b.in2.data(), 2, b.out1.data(),
+                                ld);
+    }, product ? too_big("rank1_gradient_f32", "G", n, 2, ld)
+               : too_big("rank1_gradient_f32", "U", 1, n, n)));
+    cases.push_back(fixed("rank1_sgd_update D: " + label, [=](Buffers& b) {
+      return rank1_sgd_update_f32(n, 2, 2, 1.0f, b.in1.data(), 2, b.in2.data(), ld, b.out1.data(),
+                                  2, b.out2.data(), 2, kSgd);
+    }, product ? too_big("rank1_sgd_update_f32", "D", n, 2, ld)
+               : too_big("rank1_sgd_update_f32", "U", n, 2, 2)));
     cases.push_back(fixed("column_sums D: " + label, [=](Buffers& b) {
       return column_sums_accumulate_f32(n, 2, 1.0f, b.in1.data(), ld, b.out1.data());
     }, too_big("column_sums_accumulate_f32", "D", n, 2, ld)));
@@ -342,6 +357,13 @@ TEST_CASE("size checks: float operands must be 4-byte aligned (kMisaligned), out
   add("sgd_momentum velocity", [=](Buffers& b) {
     return sgd_momentum_f32(4, b.out1.data(), b.in1.data(), bad_out, kSgd);
   }, "sgd_momentum_f32", "velocity", bad_out);
+  add("rank1_sgd_update velocity", [=](Buffers& b) {
+    return rank1_sgd_update_f32(1, 2, 2, 1.0f, b.in1.data(), 2, b.in2.data(), 2, b.out1.data(), 2,
+                                bad_out, 2, kSgd);
+  }, "rank1_sgd_update_f32", "velocity", bad_out);
+  add("rank1_gradient G", [=](Buffers& b) {
+    return rank1_gradient_f32(1, 2, 2, 1.0f, b.in1.data(), 2, b.in2.data(), 2, bad_out, 2);
+  }, "rank1_gradient_f32", "G", bad_out);
   add("adam v", [=](Buffers& b) {
     return adam_f32(4, b.out1.data(), b.in1.data(), b.out2.data(), bad_out, kAdam);
   }, "adam_f32", "v", bad_out);
