@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "cli/cli_args.h"
 #include "data/idx.h"
 #include "tern/kernels/isa_selection.h"
@@ -313,6 +315,19 @@ int main(int argc, char** argv) {
   std::printf("ISA %s (%s); arena %zu bytes\n", tern::isa_name(isa),
               tern::selection_reason_text(reason), sizeof g_arena);
   if (opt.model != nullptr) {
+    // A FIFO, device or socket would block the open or read forever (a
+    // FIFO without a writer) or stream without end; only regular files
+    // (and directories, which the loader reports itself) go further.
+    struct stat st;
+    if (::stat(opt.model, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) ||
+                                        S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode))) {
+      std::fprintf(stderr, "tern-edit-fashion: --model %s: is a %s, not a model file\n",
+                   opt.model,
+                   S_ISFIFO(st.st_mode)  ? "FIFO"
+                   : S_ISSOCK(st.st_mode) ? "socket"
+                                          : "device");
+      return 1;
+    }
     s = tern::load_model_file(model, opt.model);
     // The library's message names the cause (a directory, a checksum, an
     // architecture); it is printed as it is, after the option and path.
