@@ -52,7 +52,11 @@ Status image_write(void*, std::size_t, const void*, std::size_t) {
 }
 
 // Recomputes slot `slot`'s two checksums: the embedded model file's (its
-// last 4 bytes) and the record's (after the file).
+// last 4 bytes) and the record's (after the file). The offsets come from
+// checkpoint.h's constants and functions (slot i at i *
+// checkpoint_slot_bytes(spec), the model file after kCheckpointHeaderBytes,
+// model_file_bytes(spec, true) long); a layout change there (e.g. slots
+// aligned to an erase size) must be followed here.
 void fix_slot(Image& image, const ModelSpec& spec, std::size_t slot) {
   const std::size_t slot_bytes = checkpoint_slot_bytes(spec);
   const std::size_t file = model_file_bytes(spec, true);
