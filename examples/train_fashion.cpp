@@ -39,8 +39,8 @@
 namespace {
 
 // The options' ranges, each with its reason.
-// Epochs: a bound that catches a typo (10 000 epochs of Fashion-MNIST are
-// about four hours here); a longer run is a loop in a script.
+// Epochs: a bound that catches a typo (10 000 epochs of Fashion-MNIST take
+// several hours here, at 1-3 s each); a longer run is a loop in a script.
 constexpr std::uint64_t kMaxEpochs = 10000;
 // Rows per step: 65 536 rows of 784 inputs already make an arena of about
 // 450 MB (about 7 KB of activations and gradients per row); the batch is
