@@ -25,6 +25,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include "cli/cli_args.h"
 #include "data/idx.h"
 #include "tern/kernels/isa_selection.h"
 #include "tern/kernels/kernel_table.h"
@@ -53,11 +56,21 @@ float g_saved_w[kMaxIn * kMaxOut];  // the layer's original weights
 const char* const kClassNames[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
+// The options' ranges, each with its reason. Epochs: a bound that catches
+// a typo (this program's training is a demonstration of a few epochs).
+// Learning rate: as tern-train-fashion's (a normal float far below any
+// rate that trains, up to where every optimizer here diverges). Index: a
+// test set index is below 2^32 (IDX dimensions are u32); the test set's
+// real size is checked once it is loaded.
+constexpr std::uint64_t kMaxEpochs = 1000;
+constexpr tern::cli::RealRange kLearningRates{1e-20, 1e6};
+constexpr std::uint64_t kMaxIndex = UINT32_MAX;
+
 struct Options {
   int epochs = 2;
   float learning_rate = 1e-3f;
   std::uint64_t seed = 1;
-  long index = -1;  // -1: the first misclassified test sample
+  long long index = -1;  // -1: the first misclassified test sample
   const char* model = nullptr;
   const char* isa = nullptr;
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
@@ -67,11 +80,11 @@ void usage(const char* argv0) {
   std::printf(
       "usage: %s [options]\n"
       "  --model PATH   a model file saved by tern-train-fashion --save (default: train one)\n"
-      "  --epochs N     epochs of training without --model (default 2; Adam, batch 64)\n"
-      "  --lr F         learning rate of that training (default 1e-3)\n"
-      "  --seed N       initialisation and shuffling seed (default 1)\n"
-      "  --index N      the test sample to fix; it must be misclassified (default: the first\n"
-      "                 misclassified one)\n"
+      "  --epochs N     epochs of training without --model, 1..1000 (default 2; Adam, batch 64)\n"
+      "  --lr F         learning rate of that training, in [1e-20, 1e6] (default 1e-3)\n"
+      "  --seed N       initialisation and shuffling seed, 0..2^64-1 (default 1)\n"
+      "  --index N      the test sample to fix, 0..2^32-1 and in the test set; it must be\n"
+      "                 misclassified (default: the first misclassified one)\n"
       "  --isa NAME     scalar, avx2, avx512, neon (default: widest available; or TERN_ISA)\n"
       "  --data DIR     Fashion-MNIST IDX .gz files (default %s)\n",
       argv0, Options().data_dir.c_str());
@@ -90,37 +103,37 @@ bool parse(int argc, char** argv, Options* o) {
     bool known = false;
     for (const char* k : kOptions) known = known || !std::strcmp(a, k);
     if (!known) {
-      std::fprintf(stderr, "unknown option '%s' (try --help)\n", a);
+      std::fprintf(stderr, "tern-edit-fashion: unknown option '%s' (try --help)\n", a);
       return false;
     }
     if (v == nullptr) {
-      std::fprintf(stderr, "%s needs a value\n", a);
+      std::fprintf(stderr, "tern-edit-fashion: %s needs a value\n", a);
       return false;
     }
+    tern::Status s;
+    std::uint64_t n = 0;
     if (!std::strcmp(a, "--model")) {
       o->model = v;
     } else if (!std::strcmp(a, "--epochs")) {
-      o->epochs = std::atoi(v);
+      s = tern::cli::parse_count(a, v, 1, kMaxEpochs, &n);
+      o->epochs = static_cast<int>(n);
     } else if (!std::strcmp(a, "--lr")) {
-      o->learning_rate = std::strtof(v, nullptr);
+      s = tern::cli::parse_real(a, v, kLearningRates, &o->learning_rate);
     } else if (!std::strcmp(a, "--seed")) {
-      o->seed = std::strtoull(v, nullptr, 10);
+      s = tern::cli::parse_count(a, v, 0, UINT64_MAX, &o->seed);
     } else if (!std::strcmp(a, "--index")) {
-      o->index = std::atol(v);
-      if (o->index < 0) {
-        std::fprintf(stderr, "--index must be >= 0\n");
-        return false;
-      }
+      s = tern::cli::parse_count(a, v, 0, kMaxIndex, &n);
+      o->index = static_cast<long long>(n);
     } else if (!std::strcmp(a, "--isa")) {
       o->isa = v;
     } else {
       o->data_dir = v;  // --data
     }
+    if (!s.ok()) {
+      std::fprintf(stderr, "tern-edit-fashion: %s\n", s.message());
+      return false;
+    }
     ++i;
-  }
-  if (o->epochs < 1) {
-    std::fprintf(stderr, "--epochs must be >= 1\n");
-    return false;
   }
   return true;
 }
@@ -274,14 +287,22 @@ int main(int argc, char** argv) {
   // The training set is needed even with --model: its mean and deviation
   // standardise the test set exactly as tern-train-fashion did.
   tern::data::Dataset train, test;
-  tern::Status s =
-      tern::data::load_fashion_mnist(opt.data_dir.c_str(), kSpec.input_width, &train, &test);
+  tern::Status s = tern::data::find_fashion_mnist(opt.data_dir.c_str());
   if (!s.ok()) {
     std::fprintf(stderr,
-                 "Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist, or "
-                 "--data DIR)\n",
-                 opt.data_dir.c_str());
-    return fail("loading data", s);
+                 "tern-edit-fashion: Fashion-MNIST not found in %s: %s (apt-get install "
+                 "dataset-fashion-mnist, or --data DIR)\n",
+                 opt.data_dir.c_str(), s.message());
+    return 1;
+  }
+  tern::data::Standardisation standardised;
+  s = tern::data::load_fashion_mnist(opt.data_dir.c_str(), kSpec.input_width, &train, &test,
+                                     &standardised);
+  if (!s.ok()) return fail("loading data", s);
+  if (standardised.constant) {
+    std::printf("note: the training pixels are constant (mean %g); they are centred, not "
+                "scaled\n",
+                standardised.mean);
   }
 
   tern::Arena arena;
@@ -294,8 +315,27 @@ int main(int argc, char** argv) {
   std::printf("ISA %s (%s); arena %zu bytes\n", tern::isa_name(isa),
               tern::selection_reason_text(reason), sizeof g_arena);
   if (opt.model != nullptr) {
+    // A FIFO, device or socket would block the open or read forever (a
+    // FIFO without a writer) or stream without end; only regular files
+    // (and directories, which the loader reports itself) go further.
+    struct stat st;
+    if (::stat(opt.model, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) ||
+                                        S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode))) {
+      std::fprintf(stderr, "tern-edit-fashion: --model %s: is a %s, not a model file\n",
+                   opt.model,
+                   S_ISFIFO(st.st_mode)  ? "FIFO"
+                   : S_ISSOCK(st.st_mode) ? "socket"
+                                          : "device");
+      return 1;
+    }
     s = tern::load_model_file(model, opt.model);
-    if (!s.ok()) return fail("loading the model", s);
+    // The library's message names the cause (a directory, a checksum, an
+    // architecture); it is printed as it is, after the option and path.
+    if (!s.ok()) {
+      std::fprintf(stderr, "tern-edit-fashion: --model %s: %s (%s)\n", opt.model, s.message(),
+                   tern::status_code_name(s.code()));
+      return 1;
+    }
     std::printf("loaded %s\n", opt.model);
   } else {
     std::printf("training %d epochs on %zu samples (Adam, lr %g, batch %u, seed %llu)\n",

@@ -7,17 +7,28 @@
 // training set's mean and standard deviation. Each epoch visits the training
 // set in a fresh seeded shuffle; batches are gathered by index straight from
 // the data set into the model's input buffer.
+//
+// Options are parsed strictly (examples/cli/cli_args.h) and the output paths
+// (--save, --export-header) are checked before the data is loaded, so that
+// a typo fails in a second instead of after the training. The divergence
+// guard is on unless --no-divergence-guard: a diverged step is undone and
+// the learning rate halved (DivergencePolicy's defaults); recoveries are
+// reported at the end.
 #include <algorithm>
 #include <chrono>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
+#include "cli/cli_args.h"
 #include "data/idx.h"
 #include "tern/kernels/isa_selection.h"
 #include "tern/kernels/kernel_table.h"
@@ -26,6 +37,25 @@
 #include "tern/runtime/rng.h"
 
 namespace {
+
+// The options' ranges, each with its reason.
+// Epochs: a bound that catches a typo (10 000 epochs of Fashion-MNIST take
+// several hours here, at 1-3 s each); a longer run is a loop in a script.
+constexpr std::uint64_t kMaxEpochs = 10000;
+// Rows per step: 65 536 rows of 784 inputs already make an arena of about
+// 450 MB (about 7 KB of activations and gradients per row); the batch is
+// also bounded by the training set's size once it is loaded.
+constexpr std::uint64_t kMaxBatch = 65536;
+// Learning rate: 1e-20 is far below any rate that trains, and a normal
+// float (strtof("1e-45") is a denormal that the cosine schedule rounds to
+// 0, which set_optimizer refuses); above 1e6 no optimizer here does
+// anything but diverge. The schedule also never goes below FLT_MIN.
+constexpr tern::cli::RealRange kLearningRates{1e-20, 1e6};
+// Momentum and weight decay: set_optimizer's own ranges ([0, 1) and >= 0);
+// a decay above 1 per unit of learning rate removes more than the weight.
+constexpr tern::cli::RealRange kMomentum{0, 1, true};
+constexpr tern::cli::RealRange kWeightDecay{0, 1};
+constexpr tern::cli::RealRange kPercent{0, 100};
 
 struct Options {
   int epochs = 10;
@@ -41,66 +71,91 @@ struct Options {
   const char* header = nullptr;
   bool learning_rate_given = false;
   bool cosine = true;
+  bool divergence_guard = true;
   double min_accuracy = 0;  // percent; exit status 3 below it
 };
 
 void usage(const char* argv0) {
   std::printf(
       "usage: %s [options]\n"
-      "  --epochs N         training epochs (default 10)\n"
-      "  --batch N          rows per step (default 64)\n"
-      "  --lr F             learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)\n"
+      "  --epochs N         training epochs, 1..10000 (default 10)\n"
+      "  --batch N          rows per step, 1..65536 and at most the training set (default 64)\n"
+      "  --lr F             learning rate in [1e-20, 1e6] (default 1e-3 for adam/adamw, 0.05\n"
+      "                     for sgd)\n"
       "  --optimizer NAME   sgd (with momentum), adam or adamw (default adam)\n"
       "  --schedule NAME    cosine (decay per step to 0 by the last epoch) or constant\n"
       "                     (default cosine)\n"
-      "  --momentum F       SGD momentum (default 0.9)\n"
-      "  --weight-decay F   L2 (sgd, adam) or decoupled (adamw) decay of weights (default 0)\n"
-      "  --seed N           initialisation and shuffling seed (default 1)\n"
+      "  --momentum F       SGD momentum in [0, 1) (default 0.9)\n"
+      "  --weight-decay F   L2 (sgd, adam) or decoupled (adamw) decay of weights, in [0, 1]\n"
+      "                     (default 0)\n"
+      "  --seed N           initialisation and shuffling seed, 0..2^64-1 (default 1)\n"
       "  --isa NAME         scalar, avx2, avx512, neon (default: widest available; or TERN_ISA)\n"
       "  --data DIR         Fashion-MNIST IDX .gz files (default %s)\n"
-      "  --min-accuracy P   exit with status 3 if the final test accuracy is below P%%\n"
-      "  --save PATH        write the trained model file\n"
-      "  --export-header PATH  write the trained weights as a C header\n",
+      "  --min-accuracy P   exit with status 3 if the final test accuracy is below P%%, P in\n"
+      "                     [0, 100]\n"
+      "  --no-divergence-guard  train without the divergence guard (on by default: a diverged\n"
+      "                     step is undone and the learning rate halved, at most 8 times)\n"
+      "  --save PATH        write the trained model file (the path is checked before training)\n"
+      "  --export-header PATH  write the trained weights as a C header (checked likewise)\n",
       argv0, Options().data_dir.c_str());
 }
 
+// Prints a parse error; false, for `return report(...)`.
+bool report(const tern::Status& s) {
+  std::fprintf(stderr, "tern-train-fashion: %s\n", s.message());
+  return false;
+}
+
 bool parse(int argc, char** argv, Options* o) {
+  namespace cli = tern::cli;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
-    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-    auto need = [&]() {
-      if (v == nullptr) std::fprintf(stderr, "%s needs a value\n", a);
-      return v != nullptr;
-    };
     if (!std::strcmp(a, "--help") || !std::strcmp(a, "-h")) {
       usage(argv[0]);
       std::exit(0);
-    } else if (!std::strcmp(a, "--epochs")) {
-      if (!need()) return false;
-      o->epochs = std::atoi(v);
+    }
+    if (!std::strcmp(a, "--no-divergence-guard")) {
+      o->divergence_guard = false;
+      continue;
+    }
+    static const char* const kWithValue[] = {
+        "--epochs", "--batch",  "--lr",   "--schedule",     "--momentum", "--weight-decay",
+        "--optimizer", "--seed", "--isa", "--data", "--min-accuracy", "--save",
+        "--export-header"};
+    bool known = false;
+    for (const char* k : kWithValue) known = known || !std::strcmp(a, k);
+    if (!known) {
+      std::fprintf(stderr, "tern-train-fashion: unknown option '%s' (try --help)\n", a);
+      return false;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "tern-train-fashion: %s needs a value\n", a);
+      return false;
+    }
+    const char* v = argv[++i];
+    tern::Status s;
+    std::uint64_t n = 0;
+    if (!std::strcmp(a, "--epochs")) {
+      s = cli::parse_count(a, v, 1, kMaxEpochs, &n);
+      o->epochs = static_cast<int>(n);
     } else if (!std::strcmp(a, "--batch")) {
-      if (!need()) return false;
-      o->batch = static_cast<std::uint32_t>(std::atoi(v));
+      s = cli::parse_count(a, v, 1, kMaxBatch, &n);
+      o->batch = static_cast<std::uint32_t>(n);
     } else if (!std::strcmp(a, "--lr")) {
-      if (!need()) return false;
-      o->learning_rate = std::strtof(v, nullptr);
+      s = cli::parse_real(a, v, kLearningRates, &o->learning_rate);
       o->learning_rate_given = true;
     } else if (!std::strcmp(a, "--schedule")) {
-      if (!need()) return false;
       if (!std::strcmp(v, "cosine") || !std::strcmp(v, "constant")) {
         o->cosine = !std::strcmp(v, "cosine");
       } else {
-        std::fprintf(stderr, "unknown schedule '%s' (cosine, constant)\n", v);
+        std::fprintf(stderr, "tern-train-fashion: unknown schedule '%s' (cosine, constant)\n", v);
         return false;
       }
     } else if (!std::strcmp(a, "--momentum")) {
-      if (!need()) return false;
-      o->momentum = std::strtof(v, nullptr);
+      s = cli::parse_real(a, v, kMomentum, &o->momentum);
     } else if (!std::strcmp(a, "--weight-decay")) {
-      if (!need()) return false;
-      o->weight_decay = std::strtof(v, nullptr);
+      s = cli::parse_real(a, v, kWeightDecay, &o->weight_decay);
     } else if (!std::strcmp(a, "--optimizer")) {
-      if (!need()) return false;
       if (!std::strcmp(v, "sgd")) {
         o->optimizer = tern::OptimizerKind::kSgd;
       } else if (!std::strcmp(v, "adam")) {
@@ -108,36 +163,24 @@ bool parse(int argc, char** argv, Options* o) {
       } else if (!std::strcmp(v, "adamw")) {
         o->optimizer = tern::OptimizerKind::kAdamW;
       } else {
-        std::fprintf(stderr, "unknown optimizer '%s' (sgd, adam, adamw)\n", v);
+        std::fprintf(stderr, "tern-train-fashion: unknown optimizer '%s' (sgd, adam, adamw)\n",
+                     v);
         return false;
       }
     } else if (!std::strcmp(a, "--seed")) {
-      if (!need()) return false;
-      o->seed = std::strtoull(v, nullptr, 10);
+      s = cli::parse_count(a, v, 0, UINT64_MAX, &o->seed);
     } else if (!std::strcmp(a, "--isa")) {
-      if (!need()) return false;
       o->isa = v;
     } else if (!std::strcmp(a, "--data")) {
-      if (!need()) return false;
       o->data_dir = v;
     } else if (!std::strcmp(a, "--min-accuracy")) {
-      if (!need()) return false;
-      o->min_accuracy = std::strtod(v, nullptr);
+      s = cli::parse_real(a, v, kPercent, &o->min_accuracy);
     } else if (!std::strcmp(a, "--save")) {
-      if (!need()) return false;
       o->save = v;
-    } else if (!std::strcmp(a, "--export-header")) {
-      if (!need()) return false;
+    } else {  // --export-header
       o->header = v;
-    } else {
-      std::fprintf(stderr, "unknown option '%s' (try --help)\n", a);
-      return false;
     }
-    ++i;
-  }
-  if (o->epochs < 1 || o->batch < 1) {
-    std::fprintf(stderr, "--epochs and --batch must be >= 1\n");
-    return false;
+    if (!s.ok()) return report(s);
   }
   if (!o->learning_rate_given && o->optimizer == tern::OptimizerKind::kSgd) {
     o->learning_rate = 0.05f;
@@ -147,6 +190,13 @@ bool parse(int argc, char** argv, Options* o) {
 
 int fail(const char* what, const tern::Status& s) {
   std::fprintf(stderr, "tern-train-fashion: %s: %s (%s)\n", what, s.message(),
+               tern::status_code_name(s.code()));
+  return 1;
+}
+
+// A status whose message names its own context (an option and a path).
+int fail_plain(const tern::Status& s) {
+  std::fprintf(stderr, "tern-train-fashion: %s (%s)\n", s.message(),
                tern::status_code_name(s.code()));
   return 1;
 }
@@ -165,6 +215,13 @@ void progress(int epoch, int epochs, std::size_t done, std::size_t total, double
   std::fflush(stdout);
 }
 
+// The C header export's size, for the probe write before training: each
+// parameter is a hexadecimal float literal of at most 20 characters with
+// its separator and line break, plus a few KiB of declarations.
+std::size_t header_bytes_estimate(const tern::ModelSpec& spec) {
+  return static_cast<std::size_t>(tern::parameter_floats(spec)) * 20 + 4096;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +229,22 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, &opt)) return 2;
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
+
+  const tern::ModelSpec spec =
+      tern::mlp({784, 256, 128, 10}, opt.batch, tern::Mode::kTraining, tern::Pointwise::kRelu,
+                tern::LossKind::kSoftmaxCrossEntropy, opt.optimizer)
+          .with_divergence_guard(opt.divergence_guard);
+  // The outputs first: a bad path must fail now, not after the training.
+  if (opt.save != nullptr) {
+    const tern::Status s =
+        tern::cli::check_output_path("--save", opt.save, tern::model_file_bytes(spec, false));
+    if (!s.ok()) return fail_plain(s);
+  }
+  if (opt.header != nullptr) {
+    const tern::Status s =
+        tern::cli::check_output_path("--export-header", opt.header, header_bytes_estimate(spec));
+    if (!s.ok()) return fail_plain(s);
+  }
 
   if (opt.isa != nullptr) {
     const tern::Status s = tern::select_isa(opt.isa);
@@ -184,35 +257,65 @@ int main(int argc, char** argv) {
     return fail("ISA selection", tern::active_kernels(&table));
   }
 
-  const tern::ModelSpec spec =
-      tern::mlp({784, 256, 128, 10}, opt.batch, tern::Mode::kTraining, tern::Pointwise::kRelu,
-                tern::LossKind::kSoftmaxCrossEntropy, opt.optimizer);
   tern::data::Dataset train, test;
-  tern::Status s =
-      tern::data::load_fashion_mnist(opt.data_dir.c_str(), spec.input_width, &train, &test);
+  tern::Status s = tern::data::find_fashion_mnist(opt.data_dir.c_str());
   if (!s.ok()) {
     std::fprintf(stderr,
-                 "Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist, or "
-                 "--data DIR)\n",
-                 opt.data_dir.c_str());
-    return fail("loading data", s);
+                 "tern-train-fashion: Fashion-MNIST not found in %s: %s (apt-get install "
+                 "dataset-fashion-mnist, or --data DIR)\n",
+                 opt.data_dir.c_str(), s.message());
+    return 1;
+  }
+  tern::data::Standardisation standardised;
+  s = tern::data::load_fashion_mnist(opt.data_dir.c_str(), spec.input_width, &train, &test,
+                                     &standardised);
+  if (!s.ok()) return fail("loading data", s);
+  if (standardised.constant) {
+    std::printf("note: the training pixels are constant (mean %g); they are centred, not "
+                "scaled\n",
+                standardised.mean);
+  }
+  if (opt.batch > train.count) {
+    std::fprintf(stderr, "tern-train-fashion: --batch %u: larger than the training set (%zu "
+                 "samples)\n", opt.batch, train.count);
+    return 2;
   }
 
   const std::size_t bytes = tern::arena_bytes(spec);
   if (bytes == 0) {
-    std::fprintf(stderr, "invalid model spec\n");
+    // An invalid spec (not expected with the options' ranges): build()
+    // validates it first and says what is wrong.
+    tern::Arena none;
+    tern::Model invalid;
+    return fail("building the model", invalid.build(spec, none));
+  }
+  // The arena: one aligned block, allocated once before training starts;
+  // 64 bytes more to align it, checked for overflow, and without throwing.
+  if (bytes > SIZE_MAX - 64) {
+    std::fprintf(stderr, "tern-train-fashion: the arena of %zu bytes cannot be allocated\n",
+                 bytes);
     return 1;
   }
-  // The arena: one aligned block, allocated once before training starts.
-  std::vector<unsigned char> storage(bytes + 64);
-  const auto addr = reinterpret_cast<std::uintptr_t>(storage.data());
-  unsigned char* memory = storage.data() + (64 - addr % 64) % 64;
+  std::unique_ptr<unsigned char[]> storage(new (std::nothrow) unsigned char[bytes + 64]);
+  if (storage == nullptr) {
+    std::fprintf(stderr,
+                 "tern-train-fashion: cannot allocate the arena of %zu bytes (batch %u); try a "
+                 "smaller --batch\n",
+                 bytes, opt.batch);
+    return 1;
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(storage.get());
+  unsigned char* memory = storage.get() + (64 - addr % 64) % 64;
   tern::Arena arena;
   s = arena.attach(memory, bytes);
   tern::Model model;
   if (s.ok()) s = model.build(spec, arena);
   if (!s.ok()) return fail("building the model", s);
   model.initialize(opt.seed);
+  if (opt.divergence_guard) {
+    s = model.set_divergence_policy(tern::DivergencePolicy());
+    if (!s.ok()) return fail("divergence guard", s);
+  }
   tern::OptimizerParams params;
   params.learning_rate = opt.learning_rate;
   params.momentum = opt.momentum;
@@ -223,10 +326,11 @@ int main(int argc, char** argv) {
   const char* opt_names[3] = {"sgd", "adam", "adamw"};
   std::printf("tern-train-fashion: MLP 784-256-128-10 (ReLU, softmax cross-entropy)\n");
   std::printf("ISA %s (%s)\n", tern::isa_name(isa), tern::selection_reason_text(reason));
-  std::printf("arena %zu bytes (%.2f MiB), %zu parameters; batch %u, %s lr %g, seed %llu\n",
+  std::printf("arena %zu bytes (%.2f MiB), %zu parameters; batch %u, %s lr %g, seed %llu; "
+              "divergence guard %s\n",
               bytes, double(bytes) / (1024.0 * 1024.0), model.parameter_count(), opt.batch,
               opt_names[int(opt.optimizer)], double(opt.learning_rate),
-              static_cast<unsigned long long>(opt.seed));
+              static_cast<unsigned long long>(opt.seed), opt.divergence_guard ? "on" : "off");
   std::printf("train %zu samples, test %zu samples\n", train.count, test.count);
 
   std::vector<std::uint32_t> order(train.count);
@@ -255,8 +359,11 @@ int main(int argc, char** argv) {
         const double progress_all =
             (double(epoch - 1) * double(train.count) + double(start)) /
             (double(opt.epochs) * double(train.count));
-        params.learning_rate =
-            float(0.5 * double(opt.learning_rate) * (1.0 + std::cos(3.141592653589793 * progress_all)));
+        // Never below the smallest normal float: set_optimizer refuses 0,
+        // which a tiny rate times a factor near 0 could round to.
+        params.learning_rate = std::max(
+            float(0.5 * double(opt.learning_rate) * (1.0 + std::cos(3.141592653589793 * progress_all))),
+            FLT_MIN);
         s = model.set_optimizer(params);
         if (!s.ok()) return fail("optimizer", s);
       }
@@ -288,6 +395,13 @@ int main(int argc, char** argv) {
   const double total = std::chrono::duration<double>(clock::now() - t_start).count();
   std::printf("final test accuracy %.2f%% after %d epochs; total time %.1f s\n", 100.0 * accuracy,
               opt.epochs, total);
+  if (opt.divergence_guard && model.divergence().recoveries > 0) {
+    const tern::DivergenceReport& d = model.divergence();
+    std::printf("divergence guard: %u recoveries (the last at step %llu, loss %g); learning "
+                "rate now %g\n",
+                static_cast<unsigned>(d.recoveries), static_cast<unsigned long long>(d.last_step),
+                double(d.last_loss), double(model.optimizer().learning_rate));
+  }
 
   if (opt.save != nullptr) {
     s = tern::save_model_file(model, opt.save);
@@ -295,21 +409,13 @@ int main(int argc, char** argv) {
     std::printf("saved %s (%zu bytes)\n", opt.save, tern::model_file_bytes(spec, false));
   }
   if (opt.header != nullptr) {
-    std::FILE* f = std::fopen(opt.header, "wb");
-    if (f == nullptr) {
-      std::fprintf(stderr, "cannot create %s\n", opt.header);
-      return 1;
-    }
-    tern::ByteSink sink;
-    sink.context = f;
-    sink.write = [](void* c, const void* d, std::size_t n) -> tern::Status {
-      if (std::fwrite(d, 1, n, static_cast<std::FILE*>(c)) != n) {
-        return tern::Status::error(tern::StatusCode::kIoError, "write failed");
-      }
-      return tern::Status();
-    };
-    s = tern::export_c_header(model, "fashion_mlp", sink);
-    std::fclose(f);
+    // Whole or not at all: a temporary file renamed over the target.
+    s = tern::cli::write_file_atomically(
+        opt.header,
+        [](void* m, const tern::ByteSink& sink) {
+          return tern::export_c_header(*static_cast<const tern::Model*>(m), "fashion_mlp", sink);
+        },
+        &model);
     if (!s.ok()) return fail("exporting", s);
     std::printf("exported %s\n", opt.header);
   }
