@@ -398,9 +398,9 @@ int main(int argc, char** argv) {
   if (opt.divergence_guard && model.divergence().recoveries > 0) {
     const tern::DivergenceReport& d = model.divergence();
     std::printf("divergence guard: %u recoveries (the last at step %llu, loss %g); learning "
-                "rate now %g\n",
+                "rate scaled by %g\n",
                 static_cast<unsigned>(d.recoveries), static_cast<unsigned long long>(d.last_step),
-                double(d.last_loss), double(model.optimizer().learning_rate));
+                double(d.last_loss), double(d.learning_rate_scale));
   }
 
   if (opt.save != nullptr) {
@@ -410,12 +410,7 @@ int main(int argc, char** argv) {
   }
   if (opt.header != nullptr) {
     // Whole or not at all: a temporary file renamed over the target.
-    s = tern::cli::write_file_atomically(
-        opt.header,
-        [](void* m, const tern::ByteSink& sink) {
-          return tern::export_c_header(*static_cast<const tern::Model*>(m), "fashion_mlp", sink);
-        },
-        &model);
+    s = tern::export_c_header_file(model, "fashion_mlp", opt.header);
     if (!s.ok()) return fail("exporting", s);
     std::printf("exported %s\n", opt.header);
   }

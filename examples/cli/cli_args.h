@@ -51,12 +51,4 @@ Status parse_real(const char* option, const char* text, RealRange range, float* 
 // kInvalidArgument or kIoError naming `option`, the path and the cause.
 Status check_output_path(const char* option, const char* path, std::size_t bytes);
 
-// Writes a file whole or not at all: `fill` writes the content into a sink
-// on a new temporary file beside `path`, which is then fsynced and renamed
-// over `path`, and the directory fsynced. On any failure (fill's, a short
-// write, a full disk) the temporary file is removed and `path` is left as
-// it was; no partial file is ever visible under `path`.
-Status write_file_atomically(const char* path, Status (*fill)(void* context, const ByteSink& sink),
-                             void* context);
-
 }  // namespace tern::cli

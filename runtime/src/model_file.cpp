@@ -186,6 +186,16 @@ Status parse_header(const ByteSource& src, unsigned char* header, ParsedHeader* 
     ls.in = get_u32(p + 4);
     ls.out = get_u32(p + 8);
     ls.from = get_u32(p + 12);
+    // Bytes a save always writes as zero must be zero: otherwise two files
+    // that load to the same model would differ, and the byte could be a
+    // field of a newer format this reader does not know.
+    if (p[2] != 0 || p[3] != 0 || (ls.kind != LayerKind::kResidual && ls.from != 0)) {
+      return Status::error(StatusCode::kCorruptData,
+                           "load: layer %u: reserved bytes are %02x %02x and from = %u; a file "
+                           "tern writes has zeros there (from is used only by residual layers)",
+                           static_cast<unsigned>(l), static_cast<unsigned>(p[2]),
+                           static_cast<unsigned>(p[3]), static_cast<unsigned>(ls.from));
+    }
   }
   h->optimizer = get_u32(p);
   if (h->version == 1) {  // u32 steps (model_file.h, "Version 1")
@@ -462,7 +472,12 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
                          "then %08x); the weights are now inconsistent",
                          static_cast<unsigned>(crc), static_cast<unsigned>(crc2));
   }
-  if (optimizer_state) model.set_steps(h.steps);
+  if (optimizer_state) {
+    model.set_steps(h.steps);  // also starts a new history for the divergence guard
+  } else {
+    // New weights: a divergence stop described the old ones.
+    model.clear_divergence_stop();
+  }
   return Status();
 }
 

@@ -290,6 +290,20 @@ TEST_CASE("model_file: wrong magic, version, architecture, optimizer and non-fin
   fix_crc(f);
   CHECK(contains(load(b, f, false), "format version 0; this build reads versions 1 to 2"));
 
+  // Reserved bytes of a layer record (24-byte prefix, then 16-byte records:
+  // kind, activation, 2 zero bytes, in, out, from): a save writes zeros, so
+  // anything else is refused rather than loaded as the same model.
+  f = file;
+  f[24 + 3] = 0x5a;
+  fix_crc(f);
+  s = load(b, f, false);
+  CHECK(s.code() == StatusCode::kCorruptData);
+  CHECK(contains(s, "layer 0: reserved bytes are 00 5a and from = 0"));
+  f = file;
+  f[24 + 12] = 1;  // `from` of a dense layer
+  fix_crc(f);
+  CHECK(contains(load(b, f, false), "layer 0: reserved bytes are 00 00 and from = 1"));
+
   // Other architectures: a different hidden width, activation, input width.
   const ModelSpec others[3] = {
       ModelSpec::input(3, 4).dense(5, Pointwise::kRelu).layer_norm().dense(2),
