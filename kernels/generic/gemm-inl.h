@@ -539,9 +539,7 @@ TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const 
   for (int i = 0; i < MI; ++i) {
     TERN_UNROLL
     for (int p = 0; p < MP; ++p) {
-      TERN_UNROLL
       for (std::size_t c = kVA; c > 1; c /= 2)
-        TERN_UNROLL
         for (std::size_t a = 0; a < c / 2; ++a) acc[i][p][a] = acc[i][p][a] + acc[i][p][a + c / 2];
       red[i * MP + p] = acc[i][p][0];
     }
