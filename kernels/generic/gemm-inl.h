@@ -29,7 +29,9 @@
 
 // How an accumulator tile starts and ends.
 enum class Start { kZero, kBias, kLoad };
-enum class Finish { kStore, kStoreRelu, kAxpy };  // kAxpy: C = fma(alpha, acc, C)
+// kAxpy: C = fma(alpha, acc, C); kAssign: C = fma(alpha, acc, +0), C unread
+// (the same bits as kAxpy into a zeroed C).
+enum class Finish { kStore, kStoreRelu, kAxpy, kAssign };
 
 constexpr std::size_t kKc = kPanelDepth;
 
@@ -88,6 +90,8 @@ TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::siz
       } else if (finish == Finish::kAxpy) {
         const V old = part ? Simd::load_partial(dst, last) : V::load_unaligned(dst);
         out = Simd::fma(V(alpha), out, old);
+      } else if (finish == Finish::kAssign) {
+        out = Simd::fma(V(alpha), out, V(0.0f));
       }
       if (part) Simd::store_partial(dst, out, last);
       else out.store_unaligned(dst);
@@ -387,36 +391,11 @@ void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, 
   }
 }
 
-// G = alpha * sum_i U_i^T D_i, overwriting G (dense.h): streamed for a few
-// rows; with more, G is zeroed and the tiled accumulation runs (the same
-// bits: fma(alpha, s, +0) either way).
-void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg, float* scratch);
-void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                    std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
-                    float* scratch) {
-  if (n >= 1 && n <= kStreamRows) {
-    rank1_stream_any(n, k, m, u, ldu, d, ldd, AssignGradient{V(alpha), g, ldg});
-    return;
-  }
-  for (std::size_t p = 0; p < k; ++p) {
-    float* row = g + p * ldg;
-    for (std::size_t j = 0; j < m; j += kW) {
-      const std::size_t lanes = m - j < kW ? m - j : kW;
-      Simd::store_partial(row + j, V(0.0f), lanes);
-    }
-  }
-  rank1_accumulate(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
-}
-
-void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
-                      std::size_t ldg, float* scratch) {
-  if (n >= 1 && n <= kStreamRows) {
-    rank1_stream_any(n, k, m, u, ldu, d, ldd, AccumulateGradient{V(alpha), g, ldg});
-    return;
-  }
+// rank1_accumulate (finish kAxpy) and rank1_gradient (kAssign) for more
+// rows than the streamed kernel takes (and n = 0).
+void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                 std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
+                 float* scratch, Finish finish) {
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;
@@ -426,11 +405,11 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
     // A handful of rows: G is read and written once for little arithmetic,
     // so the update streams G in address order; U and D are tiny.
     block<kMR, kNV, true>(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr,
-                          Finish::kAxpy, alpha);
+                          finish, alpha);
     return;
   }
   if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows) {
-    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, Finish::kAxpy, alpha);
+    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, finish, alpha);
     return;
   }
   // The BLIS arrangement: G's rows come in chunks of up to kRank1Rows. A chunk
@@ -464,15 +443,38 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
           float* c = g + (p0 + r0) * ldg + j + jj;
           if (rows == kR1MR) {
             tile_cols<kR1MR, kR1NV>(cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
-                                Start::kZero, nullptr, Finish::kAxpy, alpha);
+                                Start::kZero, nullptr, finish, alpha);
           } else {
             tile_rows<kR1MR - 1, kR1NV>(rows, cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
-                                    Start::kZero, nullptr, Finish::kAxpy, alpha);
+                                    Start::kZero, nullptr, finish, alpha);
           }
         }
       }
     }
   }
+}
+
+void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* g,
+                      std::size_t ldg, float* scratch) {
+  if (n >= 1 && n <= kStreamRows) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd, AccumulateGradient{V(alpha), g, ldg});
+    return;
+  }
+  rank1_tiled(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch, Finish::kAxpy);
+}
+
+// G = alpha * sum_i U_i^T D_i, overwriting G (dense.h): the tiles store
+// fma(alpha, s, +0) without reading G, the bits of rank1_accumulate into a
+// zeroed G.
+void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                    std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
+                    float* scratch) {
+  if (n >= 1 && n <= kStreamRows) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd, AssignGradient{V(alpha), g, ldg});
+    return;
+  }
+  rank1_tiled(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch, Finish::kAssign);
 }
 
 // ---- backprop_rows: dX = D W^T with 16 virtual lanes along j ---------------
