@@ -408,7 +408,11 @@ void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const
                           finish, alpha);
     return;
   }
-  if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows) {
+  // In place also when one tile covers all m columns: then every element of
+  // U is read once however it is laid out, and packing U^T would copy it
+  // for nothing (at 32 x 128 x 10, the copy cost more than the product).
+  if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows ||
+      m <= static_cast<std::size_t>(kNV) * kW) {
     block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, finish, alpha);
     return;
   }
@@ -597,6 +601,60 @@ TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const 
   }
 }
 
+// ---- backprop_rows with few columns (m <= 12): lanes along p -------------
+//
+// With m <= 16 each virtual lane of the contract holds at most one product,
+// s_l = fma(D[i][l], W[p][l], +0) for l < m and +0 for l >= m, and the tree
+// is all that is left. Lanes along j would spend a vector and a transposing
+// reduction per output on m products; here the lanes run along p instead:
+// kW outputs per vector, the 16 virtual lanes become 16 vectors S_l (column l
+// of a kW-row block of W, copied once per block into registers), and the
+// tree is 15 vector additions. Every output sees the same operations in the
+// same order, so the bits are the contract's. (x + (+0) is not x when x is
+// -0, so the additions of the all-zero lanes are kept.)
+constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the copy of W costs more than it saves
+// Lanes along j waste 16 - m of the 16 virtual lanes. At m = 16 they waste
+// none and win (16x16x16: the copy of W made this path 0.6x); at m = 10 this
+// path is 1.5x (AVX-512) to 1.8x (AVX2) on 32x128x10. 12 columns (3/4 of the
+// lanes) is where it takes over.
+constexpr std::size_t kBpFewColsMaxCols = 12;
+
+TERN_NOINLINE void backprop_few_cols(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                                     std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                                     std::size_t lddx) {
+  const V zero(0.0f);
+  for (std::size_t p0 = 0; p0 < k; p0 += kW) {
+    const std::size_t pc = k - p0 < kW ? k - p0 : kW;
+    V wt[kVL];
+    TERN_UNROLL
+    for (std::size_t l = 0; l < kVL; ++l) {
+      alignas(64) float column[kW];
+      for (std::size_t q = 0; q < kW; ++q) {
+        column[q] = l < m && q < pc ? w[(p0 + q) * ldw + l] : 0.0f;
+      }
+      wt[l] = V::load_aligned(column);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* di = d + i * ldd;
+      V s[kVL];
+      TERN_UNROLL
+      for (std::size_t l = 0; l < kVL; ++l) s[l] = l < m ? Simd::fma(V(di[l]), wt[l], zero) : zero;
+      // The contract's tree, level by level (h = 8, 4, 2, 1).
+      static_assert(kVL == 16, "the tree below has four levels");
+      TERN_UNROLL
+      for (std::size_t l = 0; l < 8; ++l) s[l] = s[l] + s[l + 8];
+      TERN_UNROLL
+      for (std::size_t l = 0; l < 4; ++l) s[l] = s[l] + s[l + 4];
+      s[0] = s[0] + s[2];
+      s[1] = s[1] + s[3];
+      s[0] = s[0] + s[1];
+      float* out = dx + i * lddx + p0;
+      if (pc == kW) s[0].store_unaligned(out);
+      else Simd::store_partial(out, s[0], pc);
+    }
+  }
+}
+
 void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
                    const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
   if (m == 0) {  // empty chains: dX = 0; D and W may be null
@@ -604,7 +662,9 @@ void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, 
       for (std::size_t p = 0; p < k; ++p) dx[i * lddx + p] = 0.0f;
     return;
   }
-  if (n < kBpMI) {
+  if (m <= kBpFewColsMaxCols && n >= kBpFewColsMinRows) {
+    backprop_few_cols(n, k, m, d, ldd, w, ldw, dx, lddx);
+  } else if (n < kBpMI) {
     dot_block<1, kBpSmallMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
   } else {
     dot_block<kBpMI, kBpMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
