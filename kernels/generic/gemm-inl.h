@@ -31,7 +31,17 @@
 enum class Start { kZero, kBias, kLoad };
 // kAxpy: C = fma(alpha, acc, C); kAssign: C = fma(alpha, acc, +0), C unread
 // (the same bits as kAxpy into a zeroed C).
-enum class Finish { kStore, kStoreRelu, kAxpy, kAssign };
+// kSgd: C = fma(-lr, fma(wd, C, fma(alpha, acc, +0)), C), the plain-SGD step
+// of rank1_sgd_update on W = C with the gradient kAssign would store.
+enum class Finish { kStore, kStoreRelu, kAxpy, kAssign, kSgd };
+
+// The scalars a Finish uses: alpha (kAxpy, kAssign, kSgd), the learning
+// rate and weight decay (kSgd).
+struct Coef {
+  float alpha = 0.0f;
+  float learning_rate = 0.0f;
+  float weight_decay = 0.0f;
+};
 
 constexpr std::size_t kKc = kPanelDepth;
 
@@ -44,7 +54,7 @@ template <int MR, int NV, bool kPartial>
 TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::size_t a_cs,
                       const float* b, std::size_t ldb, std::size_t last, float* c,
                       std::size_t ldc, Start start, const float* bias, Finish finish,
-                      float alpha) {
+                      Coef coef) {
   V acc[MR][NV];
   TERN_UNROLL
   for (int v = 0; v < NV; ++v) {
@@ -89,9 +99,13 @@ TERN_INLINE void tile(std::size_t kc, const float* a, std::size_t a_rs, std::siz
         out = xsimd::select(out > V(0.0f), out, V(0.0f));
       } else if (finish == Finish::kAxpy) {
         const V old = part ? Simd::load_partial(dst, last) : V::load_unaligned(dst);
-        out = Simd::fma(V(alpha), out, old);
+        out = Simd::fma(V(coef.alpha), out, old);
       } else if (finish == Finish::kAssign) {
-        out = Simd::fma(V(alpha), out, V(0.0f));
+        out = Simd::fma(V(coef.alpha), out, V(0.0f));
+      } else if (finish == Finish::kSgd) {
+        const V old = part ? Simd::load_partial(dst, last) : V::load_unaligned(dst);
+        const V g = Simd::fma(V(coef.alpha), out, V(0.0f));
+        out = Simd::fnma(V(coef.learning_rate), Simd::fma(V(coef.weight_decay), old, g), old);
       }
       if (part) Simd::store_partial(dst, out, last);
       else out.store_unaligned(dst);
@@ -106,9 +120,9 @@ template <int MR, int NV>
 TERN_INLINE void tile_cols(std::size_t cols, std::size_t kc, const float* a, std::size_t a_rs,
                            std::size_t a_cs, const float* b, std::size_t ldb, float* c,
                            std::size_t ldc, Start start, const float* bias, Finish finish,
-                           float alpha) {
+                           Coef coef) {
   if (cols == NV * kW) {
-    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, alpha);
+    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, coef);
     return;
   }
   // cols < NV * kW: nv vectors, the last holding `last` lanes (1..kW).
@@ -116,14 +130,14 @@ TERN_INLINE void tile_cols(std::size_t cols, std::size_t kc, const float* a, std
   const std::size_t last = cols - (nv - 1) * kW;
   if constexpr (NV > 1) {
     if (nv < NV) {
-      tile_cols<MR, NV - 1>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+      tile_cols<MR, NV - 1>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, coef);
       return;
     }
   }
   if (last == kW) {
-    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, alpha);
+    tile<MR, NV, false>(kc, a, a_rs, a_cs, b, ldb, kW, c, ldc, start, bias, finish, coef);
   } else {
-    tile<MR, NV, true>(kc, a, a_rs, a_cs, b, ldb, last, c, ldc, start, bias, finish, alpha);
+    tile<MR, NV, true>(kc, a, a_rs, a_cs, b, ldb, last, c, ldc, start, bias, finish, coef);
   }
 }
 
@@ -131,15 +145,15 @@ template <int MR, int NV>
 TERN_INLINE void tile_rows(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
                            std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
                            float* c, std::size_t ldc, Start start, const float* bias,
-                           Finish finish, float alpha) {
+                           Finish finish, Coef coef) {
   if constexpr (MR > 1) {
     if (rows < MR) {
       tile_rows<MR - 1, NV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
-                            alpha);
+                            coef);
       return;
     }
   }
-  tile_cols<MR, NV>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+  tile_cols<MR, NV>(cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, coef);
 }
 
 // C[rows x cols] over A (rows x kc, strides a_rs/a_cs) and B (kc x cols,
@@ -151,17 +165,17 @@ template <int MR, int NV, bool kRowMajor = false>
 TERN_NOINLINE void block(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
                          std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
                          float* c, std::size_t ldc, Start start, const float* bias, Finish finish,
-                         float alpha) {
+                         Coef coef) {
   constexpr std::size_t NR = NV * kW;
   auto one = [&](std::size_t i, std::size_t j) {
     const std::size_t nc = cols - j < NR ? cols - j : NR;
     const float* bias_j = bias ? bias + j : nullptr;
     if (i + MR <= rows) {
       tile_cols<MR, NV>(nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, start,
-                        bias_j, finish, alpha);
+                        bias_j, finish, coef);
     } else {
       tile_rows<MR - 1, NV>(rows - i, nc, kc, a + i * a_rs, a_rs, a_cs, b + j, ldb,
-                            c + i * ldc + j, ldc, start, bias_j, finish, alpha);
+                            c + i * ldc + j, ldc, start, bias_j, finish, coef);
     }
   };
   if (kRowMajor) {
@@ -183,15 +197,15 @@ TERN_NOINLINE void block(std::size_t rows, std::size_t cols, std::size_t kc, con
 TERN_INLINE void block_any(std::size_t rows, std::size_t cols, std::size_t kc, const float* a,
                            std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t ldb,
                            float* c, std::size_t ldc, Start start, const float* bias,
-                           Finish finish, float alpha) {
+                           Finish finish, Coef coef) {
   if (rows == 1) {
     block<1, kOneRowNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
-                        alpha);
+                        coef);
   } else if (rows <= kSmallMR) {
     block<kSmallMR, kSmallNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish,
-                              alpha);
+                              coef);
   } else {
-    block<kMR, kNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, alpha);
+    block<kMR, kNV>(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, start, bias, finish, coef);
   }
 }
 
@@ -223,7 +237,7 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
   if (k == 0) {  // empty chain: Y = act(bias or 0). X and W may be null and are
                  // never read; y stands in so no offset is applied to a null pointer.
     block_any(n, m, 0, y, ldy, 1, y, ldy, y, ldy, bias ? Start::kBias : Start::kZero, bias,
-              last_finish, 0.0f);
+              last_finish, Coef{});
     return;
   }
   const bool pack = scratch != nullptr && n > kPackMinRows;
@@ -232,14 +246,14 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
     const Start start = p == 0 ? (bias ? Start::kBias : Start::kZero) : Start::kLoad;
     const Finish finish = p + kc == k ? last_finish : Finish::kStore;
     if (!pack) {
-      block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, 0.0f);
+      block_any(n, m, kc, x + p, ldx, 1, w + p * ldw, ldw, y, ldy, start, bias, finish, Coef{});
       continue;
     }
     for (std::size_t j = 0; j < m; j += kPanelCols) {
       const std::size_t nc = m - j < kPanelCols ? m - j : kPanelCols;
       pack_panel(w + p * ldw + j, ldw, kc, nc, scratch);
       block<kMR, kNV>(n, nc, kc, x + p, ldx, 1, scratch, kPanelCols, y + j, ldy, start,
-                      bias ? bias + j : nullptr, finish, 0.0f);
+                      bias ? bias + j : nullptr, finish, Coef{});
     }
   }
 }
@@ -373,29 +387,12 @@ TERN_INLINE void rank1_stream_any(std::size_t n, std::size_t k, std::size_t m, c
   }
 }
 
-// SGD on the rank-1 gradient in one pass over W and the velocity (dense.h).
-// Any n: the runtime uses it for the few-row steps, where W's traffic
-// dominates and re-reading D's rows from L1 per vector of W costs nothing.
-void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                      std::size_t ldu, const float* d, std::size_t ldd, float* w,
-                      std::size_t ldw, float* velocity, std::size_t ldv,
-                      const SgdParams& params) {
-  if (n == 0) u = d = w, ldu = ldd = ldw;  // never read: the chains are empty
-  const V a(alpha), lr(params.learning_rate), wd(params.weight_decay), mom(params.momentum);
-  if (params.momentum == 0.0f) {
-    rank1_stream_any(n, k, m, u, ldu, d, ldd,
-                     SgdStep<false>{a, lr, wd, mom, w, ldw, nullptr, 0});
-  } else {
-    rank1_stream_any(n, k, m, u, ldu, d, ldd,
-                     SgdStep<true>{a, lr, wd, mom, w, ldw, velocity, ldv});
-  }
-}
-
-// rank1_accumulate (finish kAxpy) and rank1_gradient (kAssign) for more
-// rows than the streamed kernel takes (and n = 0).
-void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
-                 std::size_t ldu, const float* d, std::size_t ldd, float* g, std::size_t ldg,
-                 float* scratch, Finish finish) {
+// rank1_accumulate (finish kAxpy), rank1_gradient (kAssign) and plain-SGD
+// rank1_sgd_update (kSgd) for more rows than the streamed kernel takes (and
+// rank1_accumulate's and rank1_gradient's n = 0).
+void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, const float* u, std::size_t ldu,
+                 const float* d, std::size_t ldd, float* g, std::size_t ldg, float* scratch,
+                 Finish finish, Coef coef) {
   // G rows are indexed by p (columns of U): A(r, t) = U[t][p + r]. With n = 0
   // U and D may be null and are never read; g stands in for them.
   if (n == 0) u = d = g, ldu = ldd = ldg;
@@ -405,7 +402,7 @@ void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const
     // A handful of rows: G is read and written once for little arithmetic,
     // so the update streams G in address order; U and D are tiny.
     block<kMR, kNV, true>(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr,
-                          finish, alpha);
+                          finish, coef);
     return;
   }
   // In place also when one tile covers all m columns: then every element of
@@ -413,7 +410,7 @@ void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const
   // for nothing (at 32 x 128 x 10, the copy cost more than the product).
   if (scratch == nullptr || n > kPanelDepth || k <= kPackMinRows ||
       m <= static_cast<std::size_t>(kNV) * kW) {
-    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, finish, alpha);
+    block_any(k, m, n, u, 1, ldu, d, ldd, g, ldg, Start::kZero, nullptr, finish, coef);
     return;
   }
   // The BLIS arrangement: G's rows come in chunks of up to kRank1Rows. A chunk
@@ -447,10 +444,10 @@ void rank1_tiled(std::size_t n, std::size_t k, std::size_t m, float alpha, const
           float* c = g + (p0 + r0) * ldg + j + jj;
           if (rows == kR1MR) {
             tile_cols<kR1MR, kR1NV>(cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
-                                Start::kZero, nullptr, finish, alpha);
+                                Start::kZero, nullptr, finish, coef);
           } else {
             tile_rows<kR1MR - 1, kR1NV>(rows, cols, n, a, 1, kR1MR, dpanel + jj, kPanelCols, c, ldg,
-                                    Start::kZero, nullptr, finish, alpha);
+                                    Start::kZero, nullptr, finish, coef);
           }
         }
       }
@@ -465,7 +462,7 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
     rank1_stream_any(n, k, m, u, ldu, d, ldd, AccumulateGradient{V(alpha), g, ldg});
     return;
   }
-  rank1_tiled(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch, Finish::kAxpy);
+  rank1_tiled(n, k, m, u, ldu, d, ldd, g, ldg, scratch, Finish::kAxpy, Coef{alpha});
 }
 
 // G = alpha * sum_i U_i^T D_i, overwriting G (dense.h): the tiles store
@@ -478,7 +475,32 @@ void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, co
     rank1_stream_any(n, k, m, u, ldu, d, ldd, AssignGradient{V(alpha), g, ldg});
     return;
   }
-  rank1_tiled(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch, Finish::kAssign);
+  rank1_tiled(n, k, m, u, ldu, d, ldd, g, ldg, scratch, Finish::kAssign, Coef{alpha});
+}
+
+// SGD on the rank-1 gradient in one pass over W and the velocity (dense.h).
+// Up to kStreamRows rows, and with momentum (a velocity per element), G's
+// rows are streamed; plain SGD on more rows takes the register tiles with
+// the step as their epilogue (Finish::kSgd), so W is still read and written
+// once while the FMAs run at the tiles' rate.
+void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, const float* u,
+                      std::size_t ldu, const float* d, std::size_t ldd, float* w,
+                      std::size_t ldw, float* velocity, std::size_t ldv,
+                      const SgdParams& params) {
+  if (n == 0) u = d = w, ldu = ldd = ldw;  // never read: the chains are empty
+  if (params.momentum == 0.0f && n > kStreamRows) {
+    rank1_tiled(n, k, m, u, ldu, d, ldd, w, ldw, nullptr, Finish::kSgd,
+                Coef{alpha, params.learning_rate, params.weight_decay});
+    return;
+  }
+  const V a(alpha), lr(params.learning_rate), wd(params.weight_decay), mom(params.momentum);
+  if (params.momentum == 0.0f) {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd,
+                     SgdStep<false>{a, lr, wd, mom, w, ldw, nullptr, 0});
+  } else {
+    rank1_stream_any(n, k, m, u, ldu, d, ldd,
+                     SgdStep<true>{a, lr, wd, mom, w, ldw, velocity, ldv});
+  }
 }
 
 // ---- backprop_rows: dX = D W^T with 16 virtual lanes along j ---------------

@@ -116,10 +116,10 @@ float* Model::rank1_scratch(std::size_t rows) const {
   return need != 0 && need <= scratch.bytes / sizeof(float) ? scratch.data : nullptr;
 }
 
-// Rows per step up to which an SGD fused update runs as one streamed
-// pass (rank1_sgd_update_f32): its kernels hold 1..4 rows of broadcasts in
-// registers and read D from L1 per vector of W, which costs nothing next to
-// W's own traffic at these row counts.
+// Rows per step up to which an SGD-with-momentum fused update runs as one
+// streamed pass (rank1_sgd_update_f32): its kernels hold 1..4 rows of
+// broadcasts in registers and read D from L1 per vector of W, which costs
+// nothing next to W's own traffic at these row counts.
 constexpr std::size_t kFusedSgdMaxRows = 4;
 
 // Fused update: W of Dense layer `layer` updated with the gradient
@@ -134,12 +134,15 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
                                  float noise_stddev, const UpdateConstants& update) {
   const LayerSpec& ls = spec_.layers[layer];
   const std::size_t kin = ls.in, m = ls.out;
-  // SGD on a few rows: one pass over W (and the velocity) with the gradient
-  // formed in registers (rank1_sgd_update_f32, the same bits as the blocks
-  // below). With more rows the register-tiled rank1_accumulate into the
-  // block is faster than re-reading D's rows for every vector of W.
+  // SGD in one pass over W (and the velocity) with the gradient formed in
+  // registers (rank1_sgd_update_f32, the same bits as the blocks below):
+  // plain SGD on any number of rows (the kernel's register tiles take the
+  // step as their epilogue), momentum on a few rows (streamed; with more the
+  // register-tiled gradient into the block is faster than re-reading D's rows
+  // for every vector of W).
+  const bool plain_sgd = update.sgd[1].momentum == 0.0f;
   if (spec_.optimizer == OptimizerKind::kSgd && noise_stddev == 0.0f &&
-      rows <= kFusedSgdMaxRows) {
+      (plain_sgd || rows <= kFusedSgdMaxRows)) {
     kernels_->rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
                                    buffer(layer, LayerBuffer::kWeight), m,
                                    buffer(layer, LayerBuffer::kWeightMoment1), m, update.sgd[1]);

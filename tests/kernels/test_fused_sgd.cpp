@@ -136,8 +136,11 @@ TEST_CASE("rank1_sgd_update and rank1_gradient: contract, two-kernel bits, doubl
     }
     check_fused_sgd(isa, {1, 784, 256, 0, 0, 1.0f}, plain, rng);  // the batch-1 MLP layer
     check_fused_sgd(isa, {1, 784, 256, 0, 0, 1.0f}, heavy, rng);
-    // Past the packing limits of rank1_accumulate (zeroed, then the tiles).
+    // Many rows: the register tiles (rank1_gradient's kAssign, plain SGD's
+    // kSgd epilogue) past the packing limits, and momentum streamed.
     check_fused_sgd(isa, {40, 70, 45, 1, 1, 1.0f}, heavy, rng);
+    check_fused_sgd(isa, {40, 70, 45, 1, 1, -0.5f}, decayed, rng);
+    check_fused_sgd(isa, {33, 300, 70, 0, 0, 1.0f}, plain, rng);
   }
 }
 

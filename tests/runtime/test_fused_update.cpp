@@ -59,14 +59,15 @@ TEST_CASE("fused update: the same bits as the unfused step, every optimizer") {
   }
 }
 
-TEST_CASE("fused update, plain SGD on a few rows: one streamed pass, the unfused bits") {
-  // Momentum 0 and at most 4 rows per step take rank1_sgd_update_f32 (W read
-  // and written once, no gradient block); 5 and 7 rows take the blocks.
+TEST_CASE("fused update, plain SGD: one pass over W, the unfused bits") {
+  // Momentum 0 takes rank1_sgd_update_f32 at any number of rows (W read and
+  // written once, no gradient block): streamed up to 4 rows, the register
+  // tiles with the SGD step as their epilogue from 5 on.
   OptimizerParams plain;
   plain.learning_rate = 0.05f;
   plain.momentum = 0.0f;
   plain.weight_decay = 1e-3f;
-  for (std::uint32_t rows : {1u, 2u, 3u, 4u, 5u, 7u}) {
+  for (std::uint32_t rows : {1u, 2u, 3u, 4u, 5u, 7u, 17u, 32u}) {
     CAPTURE(rows);
     const ModelSpec spec = ModelSpec::input(37, rows)
                                .dense(50, Pointwise::kRelu)
