@@ -287,26 +287,12 @@ int main(int argc, char** argv) {
   // The training set is needed even with --model: its mean and deviation
   // standardise the test set exactly as tern-train-fashion did.
   tern::data::Dataset train, test;
-  tern::Status s = tern::data::find_fashion_mnist(opt.data_dir.c_str());
-  if (!s.ok()) {
-    std::fprintf(stderr,
-                 "tern-edit-fashion: Fashion-MNIST not found in %s: %s (apt-get install "
-                 "dataset-fashion-mnist, or --data DIR)\n",
-                 opt.data_dir.c_str(), s.message());
+  if (!tern::data::load_fashion_mnist_reporting("tern-edit-fashion", opt.data_dir.c_str(),
+                                                kSpec.input_width, &train, &test)) {
     return 1;
   }
-  tern::data::Standardisation standardised;
-  s = tern::data::load_fashion_mnist(opt.data_dir.c_str(), kSpec.input_width, &train, &test,
-                                     &standardised);
-  if (!s.ok()) return fail("loading data", s);
-  if (standardised.constant) {
-    std::printf("note: the training pixels are constant (mean %g); they are centred, not "
-                "scaled\n",
-                standardised.mean);
-  }
-
   tern::Arena arena;
-  s = arena.attach(g_arena, sizeof g_arena);
+  tern::Status s = arena.attach(g_arena, sizeof g_arena);
   tern::Model model;
   if (s.ok()) s = model.build(kSpec, arena);
   if (!s.ok()) return fail("building the model", s);

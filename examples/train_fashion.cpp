@@ -258,23 +258,11 @@ int main(int argc, char** argv) {
   }
 
   tern::data::Dataset train, test;
-  tern::Status s = tern::data::find_fashion_mnist(opt.data_dir.c_str());
-  if (!s.ok()) {
-    std::fprintf(stderr,
-                 "tern-train-fashion: Fashion-MNIST not found in %s: %s (apt-get install "
-                 "dataset-fashion-mnist, or --data DIR)\n",
-                 opt.data_dir.c_str(), s.message());
+  if (!tern::data::load_fashion_mnist_reporting("tern-train-fashion", opt.data_dir.c_str(),
+                                                spec.input_width, &train, &test)) {
     return 1;
   }
-  tern::data::Standardisation standardised;
-  s = tern::data::load_fashion_mnist(opt.data_dir.c_str(), spec.input_width, &train, &test,
-                                     &standardised);
-  if (!s.ok()) return fail("loading data", s);
-  if (standardised.constant) {
-    std::printf("note: the training pixels are constant (mean %g); they are centred, not "
-                "scaled\n",
-                standardised.mean);
-  }
+  tern::Status s;
   if (opt.batch > train.count) {
     std::fprintf(stderr, "tern-train-fashion: --batch %u: larger than the training set (%zu "
                  "samples)\n", opt.batch, train.count);

@@ -335,4 +335,29 @@ Status load_fashion_mnist(const char* dir, std::size_t width, Dataset* train, Da
   return Status();
 }
 
+bool load_fashion_mnist_reporting(const char* program, const char* dir, std::size_t width,
+                                  Dataset* train, Dataset* test) {
+  Status s = find_fashion_mnist(dir);
+  if (!s.ok()) {
+    std::fprintf(stderr,
+                 "%s: Fashion-MNIST not found in %s: %s (apt-get install dataset-fashion-mnist, "
+                 "or --data DIR)\n",
+                 program, dir, s.message());
+    return false;
+  }
+  Standardisation standardised;
+  s = load_fashion_mnist(dir, width, train, test, &standardised);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: loading data: %s (%s)\n", program, s.message(),
+                 status_code_name(s.code()));
+    return false;
+  }
+  if (standardised.constant) {
+    std::printf("note: the training pixels are constant (mean %g); they are centred, not "
+                "scaled\n",
+                standardised.mean);
+  }
+  return true;
+}
+
 }  // namespace tern::data

@@ -85,4 +85,12 @@ Status find_fashion_mnist(const char* dir);
 Status load_fashion_mnist(const char* dir, std::size_t width, Dataset* train, Dataset* test,
                           Standardisation* how = nullptr);
 
+// find_fashion_mnist + load_fashion_mnist as the example programs report
+// them, each line starting with `program`: "Fashion-MNIST not found in DIR"
+// with the apt-get hint only when a file is missing, "loading data: ..." for
+// any other error (false after either, on stderr), and a note on stdout
+// when the training pixels are constant.
+bool load_fashion_mnist_reporting(const char* program, const char* dir, std::size_t width,
+                                  Dataset* train, Dataset* test);
+
 }  // namespace tern::data

@@ -63,11 +63,17 @@ Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x
                      scratch);
 }
 
-Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
-                            const float* u, std::size_t ldu, const float* d, std::size_t ldd,
-                            float* g, std::size_t ldg, float* scratch,
-                            std::size_t scratch_floats) {
-  const char* op = "rank1_accumulate_f32";
+namespace {
+
+// rank1_accumulate_f32 and rank1_gradient_f32 take the same operands: the
+// checks of both, then the table entry `entry`.
+using Rank1Kernel = void (*)(std::size_t, std::size_t, std::size_t, float, const float*,
+                             std::size_t, const float*, std::size_t, float*, std::size_t, float*);
+using Rank1Entry = Rank1Kernel KernelTable::*;
+Status checked_rank1(const char* op, Rank1Entry entry, std::size_t n, std::size_t k,
+                     std::size_t m, float alpha, const float* u, std::size_t ldu, const float* d,
+                     std::size_t ldd, float* g, std::size_t ldg, float* scratch,
+                     std::size_t scratch_floats) {
   if (k == 0 || m == 0) return Status();
   Extent eu, ed, eg;
   TERN_RETURN_IF_ERROR(check_view(op, "U", u, n, k, ldu, &eu));
@@ -78,27 +84,25 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
   TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
                                      rank1_accumulate_scratch_floats(n),
                                      "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
-  return call_active(&KernelTable::rank1_accumulate_f32, n, k, m, alpha, u, ldu, d, ldd, g, ldg,
-                     scratch);
+  return call_active(entry, n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
+}
+
+}  // namespace
+
+Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
+                            const float* u, std::size_t ldu, const float* d, std::size_t ldd,
+                            float* g, std::size_t ldg, float* scratch,
+                            std::size_t scratch_floats) {
+  return checked_rank1("rank1_accumulate_f32", &KernelTable::rank1_accumulate_f32, n, k, m,
+                       alpha, u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
 }
 
 Status rank1_gradient_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                           const float* u, std::size_t ldu, const float* d, std::size_t ldd,
                           float* g, std::size_t ldg, float* scratch,
                           std::size_t scratch_floats) {
-  const char* op = "rank1_gradient_f32";
-  if (k == 0 || m == 0) return Status();
-  Extent eu, ed, eg;
-  TERN_RETURN_IF_ERROR(check_view(op, "U", u, n, k, ldu, &eu));
-  TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
-  TERN_RETURN_IF_ERROR(check_view(op, "G", g, k, m, ldg, &eg));
-  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "U", eu));
-  TERN_RETURN_IF_ERROR(check_disjoint(op, "G", eg, "D", ed));
-  TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
-                                     rank1_accumulate_scratch_floats(n),
-                                     "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
-  return call_active(&KernelTable::rank1_gradient_f32, n, k, m, alpha, u, ldu, d, ldd, g, ldg,
-                     scratch);
+  return checked_rank1("rank1_gradient_f32", &KernelTable::rank1_gradient_f32, n, k, m, alpha,
+                       u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
 }
 
 Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,

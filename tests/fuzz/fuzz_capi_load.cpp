@@ -17,11 +17,9 @@
 #include "tern.h"
 #include "tern/runtime/model_file.h"
 
-namespace {
+using tern::fuzz::require;
 
-void require(bool ok) {
-  if (!ok) std::abort();
-}
+namespace {
 
 struct CModel {
   tern_model* model = nullptr;

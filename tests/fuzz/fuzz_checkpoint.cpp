@@ -18,21 +18,10 @@
 #include "tern/runtime/checkpoint.h"
 
 using namespace tern;
+using fuzz::models;
+using fuzz::require;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) std::abort();
-}
-
-fuzz::FuzzModels& models() {
-  static fuzz::FuzzModels* m = [] {
-    auto* built = new fuzz::FuzzModels;
-    require(built->build());
-    return built;
-  }();
-  return *m;
-}
 
 struct Image {
   std::vector<unsigned char> bytes;

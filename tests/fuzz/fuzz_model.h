@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 
 #include "tern/runtime/crc32.h"
@@ -98,5 +99,21 @@ class FuzzModels {
   Arena arenas_[kFuzzSpecCount];
   Model models_[kFuzzSpecCount];
 };
+
+// A broken invariant of a fuzz target: abort, so libFuzzer keeps the input.
+inline void require(bool ok) {
+  if (!ok) std::abort();
+}
+
+// The models of kFuzzSpecs, built on first use and kept for the process
+// (a target's inputs all load into the same models).
+inline FuzzModels& models() {
+  static FuzzModels* m = [] {
+    auto* built = new FuzzModels;
+    require(built->build());
+    return built;
+  }();
+  return *m;
+}
 
 }  // namespace tern::fuzz

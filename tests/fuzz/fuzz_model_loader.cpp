@@ -19,21 +19,10 @@
 #include "tern/runtime/persist.h"
 
 using namespace tern;
+using fuzz::models;
+using fuzz::require;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) std::abort();
-}
-
-fuzz::FuzzModels& models() {
-  static fuzz::FuzzModels* m = [] {
-    auto* built = new fuzz::FuzzModels;
-    require(built->build());
-    return built;
-  }();
-  return *m;
-}
 
 void load_into_every_model(const unsigned char* data, std::size_t size) {
   static std::vector<unsigned char> saved;
