@@ -27,6 +27,7 @@ constexpr int kR1MR = kMR, kR1NV = kNV;
 constexpr int kBpMI = 2, kBpMP = 2, kBpSmallMP = 4;
 
 #include "generic/gemm-inl.h"
+#include "generic/backprop-inl.h"
 
 extern const KernelTable kTable = make_table<Isa::kAvx2>();
 

@@ -36,6 +36,7 @@ constexpr int kR1MR = 16, kR1NV = 1;
 constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 16;
 
 #include "generic/gemm-inl.h"
+#include "generic/backprop-inl.h"
 
 extern const KernelTable kTable = make_table<Isa::kAvx512>();
 

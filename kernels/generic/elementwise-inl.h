@@ -28,23 +28,7 @@ constexpr std::size_t kVirtualLanes = 16;
 static_assert(Simd::kAccumulators * kLanes == kVirtualLanes,
               "the accumulators must hold exactly the 16 virtual lanes");
 
-template <bool kFull>
-TERN_INLINE EV load_n(const float* p, std::size_t lanes) {
-  if constexpr (kFull) {
-    return EV::load_unaligned(p);
-  } else {
-    return Simd::load_partial(p, lanes);
-  }
-}
-
-template <bool kFull>
-TERN_INLINE void store_n(float* p, EV v, std::size_t lanes) {
-  if constexpr (kFull) {
-    v.store_unaligned(p);
-  } else {
-    Simd::store_partial(p, v, lanes);
-  }
-}
+#include "generic/lanes-inl.h"  // load_n, store_n
 
 // f(j, lanes, full) for the vectors of a row of m: full ones, then a partial
 // one (std::false_type) holding the last 1 .. kLanes-1 elements.

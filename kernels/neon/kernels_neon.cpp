@@ -54,6 +54,7 @@ constexpr int kBpMI = 1, kBpMP = 2, kBpSmallMP = 2;
 #endif
 
 #include "generic/gemm-inl.h"
+#include "generic/backprop-inl.h"
 
 extern const KernelTable kTable = make_table<Isa::kNeon>();
 

@@ -116,12 +116,6 @@ float* Model::rank1_scratch(std::size_t rows) const {
   return need != 0 && need <= scratch.bytes / sizeof(float) ? scratch.data : nullptr;
 }
 
-// Rows per step up to which an SGD-with-momentum fused update runs as one
-// streamed pass (rank1_sgd_update_f32): its kernels hold 1..4 rows of
-// broadcasts in registers and read D from L1 per vector of W, which costs
-// nothing next to W's own traffic at these row counts.
-constexpr std::size_t kFusedSgdMaxRows = 4;
-
 // Fused update: W of Dense layer `layer` updated with the gradient
 // alpha * sum_i u_i^T d_i (+ noise), fused_block_rows(spec) rows at a time:
 // each block of the gradient is formed by rank1_gradient in the block
@@ -142,7 +136,7 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   // for every vector of W).
   const bool plain_sgd = update.sgd[1].momentum == 0.0f;
   if (spec_.optimizer == OptimizerKind::kSgd && noise_stddev == 0.0f &&
-      (plain_sgd || rows <= kFusedSgdMaxRows)) {
+      (plain_sgd || rows <= kRank1StreamRows)) {
     kernels_->rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
                                    buffer(layer, LayerBuffer::kWeight), m,
                                    buffer(layer, LayerBuffer::kWeightMoment1), m, update.sgd[1]);

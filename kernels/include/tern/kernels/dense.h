@@ -95,6 +95,13 @@ constexpr std::size_t gemm_rows_scratch_floats(std::size_t k) {
 // (kRank1Rows x n: 128 KiB at n = 256, an L2-sized block); nothing when
 // n > kPanelDepth.
 constexpr std::size_t kRank1Rows = 128;
+
+// Rows (n) up to which rank1_accumulate, rank1_gradient and rank1_sgd_update
+// stream G (or W) row by row with the n broadcasts of U held in registers
+// instead of running register tiles: with this few rows each element of G
+// gets at most 4 FMAs, so streaming G is the whole cost. rank1_sgd_update
+// with momentum streams at any n, which pays only up to these row counts.
+constexpr std::size_t kRank1StreamRows = 4;
 constexpr std::size_t rank1_accumulate_scratch_floats(std::size_t n) {
   return n <= kPanelDepth ? (kPanelCols + kRank1Rows) * n : 0;
 }

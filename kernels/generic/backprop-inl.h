@@ -1,0 +1,195 @@
+// kernels/generic/backprop-inl.h — backprop_rows (dX = D W^T) for every
+// vector ISA, under the 16-virtual-lane contract of tern/kernels/dense.h.
+// Included inside an ISA namespace after generic/gemm-inl.h (it uses V, kW,
+// Simd and the ISA's kBpMI, kBpMP, kBpSmallMP).
+
+// ---- backprop_rows: dX = D W^T with 16 virtual lanes along j ---------------
+//
+// Both D[i][:] and W[p][:] are contiguous along j, so lanes run along j: lane
+// l of output (i, p) accumulates the columns j = l (mod 16). kVA vectors hold
+// the 16 virtual lanes (1 on AVX-512, 2 on AVX2, 4 on NEON); the fixed tree of
+// the contract first adds whole vectors (pairs l, l+8, then l, l+4 as long as
+// there are vectors to pair), then Simd::reduce_batch finishes the remaining
+// levels inside the registers for kW outputs at once (a transposing tree:
+// about three shuffles and adds per output instead of eight). A tile keeps kBpMI x kBpMP outputs in
+// registers, loading each D and W vector once per 16 columns.
+constexpr std::size_t kVL = 16;
+constexpr std::size_t kVA = kVL / kW;
+static_assert(kVA * kW == kVL, "vector width must divide 16");
+
+template <int MI, int MP>
+TERN_INLINE void dot_tile(std::size_t m, const float* d, std::size_t ldd, const float* w,
+                          std::size_t ldw, float* dx, std::size_t lddx) {
+  V acc[MI][MP][kVA];
+  TERN_UNROLL
+  for (int i = 0; i < MI; ++i)
+    TERN_UNROLL
+    for (int p = 0; p < MP; ++p)
+      TERN_UNROLL
+      for (std::size_t a = 0; a < kVA; ++a) acc[i][p][a] = V(0.0f);
+  std::size_t j = 0;
+  for (; j + kVL <= m; j += kVL) {
+    V dv[MI][kVA];
+    TERN_UNROLL
+    for (int i = 0; i < MI; ++i)
+      TERN_UNROLL
+      for (std::size_t a = 0; a < kVA; ++a) dv[i][a] = V::load_unaligned(d + i * ldd + j + a * kW);
+    TERN_UNROLL
+    for (int p = 0; p < MP; ++p) {
+      TERN_UNROLL
+      for (std::size_t a = 0; a < kVA; ++a) {
+        const V wv = V::load_unaligned(w + p * ldw + j + a * kW);
+        TERN_UNROLL
+        for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma(dv[i][a], wv, acc[i][p][a]);
+      }
+    }
+  }
+  if (j < m) {  // tail: lanes past m keep their value exactly (masked FMA)
+    for (std::size_t a = 0; a < kVA && j + a * kW < m; ++a) {
+      const std::size_t lanes = m - (j + a * kW) < kW ? m - (j + a * kW) : kW;
+      V dv[MI];
+      TERN_UNROLL
+      for (int i = 0; i < MI; ++i) dv[i] = Simd::load_partial(d + i * ldd + j + a * kW, lanes);
+      TERN_UNROLL
+      for (int p = 0; p < MP; ++p) {
+        const V wv = Simd::load_partial(w + p * ldw + j + a * kW, lanes);
+        TERN_UNROLL
+        for (int i = 0; i < MI; ++i) acc[i][p][a] = Simd::fma_partial(dv[i], wv, acc[i][p][a], lanes);
+      }
+    }
+  }
+  // The tree: whole-vector levels per output, then the in-register levels for
+  // kW outputs at a time (Simd::reduce_batch), padded with zero accumulators.
+  constexpr int kOut = MI * MP;
+  constexpr int kGroups = (kOut + static_cast<int>(kW) - 1) / static_cast<int>(kW);
+  V red[kGroups * kW];
+  TERN_UNROLL
+  for (int i = 0; i < MI; ++i) {
+    TERN_UNROLL
+    for (int p = 0; p < MP; ++p) {
+      for (std::size_t c = kVA; c > 1; c /= 2)
+        for (std::size_t a = 0; a < c / 2; ++a) acc[i][p][a] = acc[i][p][a] + acc[i][p][a + c / 2];
+      red[i * MP + p] = acc[i][p][0];
+    }
+  }
+  TERN_UNROLL
+  for (std::size_t q = kOut; q < kGroups * kW; ++q) red[q] = V(0.0f);
+  alignas(64) float out[kGroups * kW];
+  TERN_UNROLL
+  for (int g = 0; g < kGroups; ++g) Simd::reduce_batch(red + g * kW).store_aligned(out + g * kW);
+  TERN_UNROLL
+  for (int i = 0; i < MI; ++i)
+    TERN_UNROLL
+    for (int p = 0; p < MP; ++p) dx[i * lddx + p] = out[i * MP + p];
+}
+
+template <int MI, int MP>
+TERN_INLINE void dot_rows(std::size_t rows, std::size_t m, const float* d, std::size_t ldd,
+                          const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  if constexpr (MI > 1) {
+    if (rows < MI) {
+      dot_rows<MI - 1, MP>(rows, m, d, ldd, w, ldw, dx, lddx);
+      return;
+    }
+  }
+  dot_tile<MI, MP>(m, d, ldd, w, ldw, dx, lddx);
+}
+
+template <int MI, int MP>
+TERN_INLINE void dot_cols(std::size_t rows, std::size_t cols, std::size_t m, const float* d,
+                          std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                          std::size_t lddx) {
+  if constexpr (MP > 1) {
+    if (cols < MP) {
+      dot_cols<MI, MP - 1>(rows, cols, m, d, ldd, w, ldw, dx, lddx);
+      return;
+    }
+  }
+  dot_rows<MI, MP>(rows, m, d, ldd, w, ldw, dx, lddx);
+}
+
+// W rows p .. p+MP outer (they stay in L1 while every row block of D streams
+// past), D row blocks inner.
+template <int MI, int MP>
+TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                             std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                             std::size_t lddx) {
+  for (std::size_t p = 0; p < k; p += MP) {
+    const std::size_t pc = k - p < MP ? k - p : MP;
+    for (std::size_t i = 0; i < n; i += MI) {
+      const std::size_t rc = n - i < MI ? n - i : MI;
+      dot_cols<MI, MP>(rc, pc, m, d + i * ldd, ldd, w + p * ldw, ldw, dx + i * lddx + p, lddx);
+    }
+  }
+}
+
+// ---- backprop_rows with few columns (m <= 12): lanes along p -------------
+//
+// With m <= 16 each virtual lane of the contract holds at most one product,
+// s_l = fma(D[i][l], W[p][l], +0) for l < m and +0 for l >= m, and the tree
+// is all that is left. Lanes along j would spend a vector and a transposing
+// reduction per output on m products; here the lanes run along p instead:
+// kW outputs per vector, the 16 virtual lanes become 16 vectors S_l (column l
+// of a kW-row block of W, copied once per block into registers), and the
+// tree is 15 vector additions. Every output sees the same operations in the
+// same order, so the bits are the contract's. (x + (+0) is not x when x is
+// -0, so the additions of the all-zero lanes are kept.)
+constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the copy of W costs more than it saves
+// Lanes along j waste 16 - m of the 16 virtual lanes. At m = 16 they waste
+// none and win (16x16x16: the copy of W made this path 0.6x); at m = 10 this
+// path is 1.5x (AVX-512) to 1.8x (AVX2) on 32x128x10. 12 columns (3/4 of the
+// lanes) is where it takes over.
+constexpr std::size_t kBpFewColsMaxCols = 12;
+
+TERN_NOINLINE void backprop_few_cols(std::size_t n, std::size_t k, std::size_t m, const float* d,
+                                     std::size_t ldd, const float* w, std::size_t ldw, float* dx,
+                                     std::size_t lddx) {
+  const V zero(0.0f);
+  for (std::size_t p0 = 0; p0 < k; p0 += kW) {
+    const std::size_t pc = k - p0 < kW ? k - p0 : kW;
+    V wt[kVL];
+    TERN_UNROLL
+    for (std::size_t l = 0; l < kVL; ++l) {
+      alignas(64) float column[kW];
+      for (std::size_t q = 0; q < kW; ++q) {
+        column[q] = l < m && q < pc ? w[(p0 + q) * ldw + l] : 0.0f;
+      }
+      wt[l] = V::load_aligned(column);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* di = d + i * ldd;
+      V s[kVL];
+      TERN_UNROLL
+      for (std::size_t l = 0; l < kVL; ++l) s[l] = l < m ? Simd::fma(V(di[l]), wt[l], zero) : zero;
+      // The contract's tree, level by level (h = 8, 4, 2, 1).
+      static_assert(kVL == 16, "the tree below has four levels");
+      TERN_UNROLL
+      for (std::size_t l = 0; l < 8; ++l) s[l] = s[l] + s[l + 8];
+      TERN_UNROLL
+      for (std::size_t l = 0; l < 4; ++l) s[l] = s[l] + s[l + 4];
+      s[0] = s[0] + s[2];
+      s[1] = s[1] + s[3];
+      s[0] = s[0] + s[1];
+      float* out = dx + i * lddx + p0;
+      if (pc == kW) s[0].store_unaligned(out);
+      else Simd::store_partial(out, s[0], pc);
+    }
+  }
+}
+
+void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, std::size_t ldd,
+                   const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  if (m == 0) {  // empty chains: dX = 0; D and W may be null
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t p = 0; p < k; ++p) dx[i * lddx + p] = 0.0f;
+    return;
+  }
+  if (m <= kBpFewColsMaxCols && n >= kBpFewColsMinRows) {
+    backprop_few_cols(n, k, m, d, ldd, w, ldw, dx, lddx);
+  } else if (n < kBpMI) {
+    dot_block<1, kBpSmallMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
+  } else {
+    dot_block<kBpMI, kBpMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
+  }
+}
+
