@@ -43,6 +43,17 @@ Status memory_read(void* context, unsigned char* out, std::size_t n, std::size_t
   return Status();
 }
 
+// The file a message names: the last kPathTailChars characters of its path
+// (the file name and the directories nearest to it). A Status holds 159
+// characters; the longest cause written after a name is about 85, so a
+// name cut from the front leaves the cause whole, where a name cut from the
+// end ("%.100s") under a deep directory cut the cause off instead.
+constexpr std::size_t kPathTailChars = 64;
+const char* path_tail(const char* path) {
+  const std::size_t n = std::strlen(path);
+  return n > kPathTailChars ? path + (n - kPathTailChars) : path;
+}
+
 struct Gzip {
   gzFile file;
   const char* name;
@@ -60,10 +71,10 @@ Status gzip_read(void* context, unsigned char* out, std::size_t n, std::size_t* 
     const char* why = r <= 0 ? gzerror(g->file, &code) : "";
     if (r < 0 || code != Z_OK) {
       if (code == Z_ERRNO) {
-        return Status::error(StatusCode::kIoError, "%.100s: reading failed: %s", g->name,
+        return Status::error(StatusCode::kIoError, "%s: reading failed: %s", g->name,
                              std::strerror(errno));
       }
-      return Status::error(StatusCode::kCorruptData, "%.100s: gzip: %s", g->name, why);
+      return Status::error(StatusCode::kCorruptData, "%s: gzip: %s", g->name, why);
     }
     if (r == 0) break;
     *got += static_cast<std::size_t>(r);
@@ -84,18 +95,18 @@ Status read_header(Stream& in, unsigned dims, std::uint32_t* shape, std::uint64_
   std::size_t got = 0;
   TERN_RETURN_IF_ERROR(in.read(in.context, b, 4, &got));
   if (got < 4) {
-    return Status::error(StatusCode::kCorruptData, "%.100s: %zu bytes, too short for IDX", name,
+    return Status::error(StatusCode::kCorruptData, "%s: %zu bytes, too short for IDX", name,
                          got);
   }
   if (b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != dims) {
     return Status::error(StatusCode::kCorruptData,
-                         "%.100s: bad IDX magic %02x %02x %02x %02x (expected 00 00 08 %02x: "
+                         "%s: bad IDX magic %02x %02x %02x %02x (expected 00 00 08 %02x: "
                          "unsigned bytes, %u dimensions)",
                          name, b[0], b[1], b[2], b[3], dims, dims);
   }
   TERN_RETURN_IF_ERROR(in.read(in.context, b + 4, 4 * std::size_t{dims}, &got));
   if (got < 4 * std::size_t{dims}) {
-    return Status::error(StatusCode::kCorruptData, "%.100s: truncated header", name);
+    return Status::error(StatusCode::kCorruptData, "%s: truncated header", name);
   }
   // Each dimension at most 2^28, so the product of three fits a double
   // exactly enough to print and 2^84 never wraps in it; the limit check
@@ -105,7 +116,7 @@ Status read_header(Stream& in, unsigned dims, std::uint32_t* shape, std::uint64_
   for (unsigned d = 0; d < dims; ++d) {
     shape[d] = big_endian_u32(b + 4 + 4 * d);
     if (shape[d] == 0 || shape[d] > (1u << 28)) {
-      return Status::error(StatusCode::kCorruptData, "%.100s: dimension %u is %u", name, d,
+      return Status::error(StatusCode::kCorruptData, "%s: dimension %u is %u", name, d,
                            shape[d]);
     }
     n = n > kMaxIdxDataBytes / shape[d] ? kMaxIdxDataBytes + 1 : n * shape[d];
@@ -113,7 +124,7 @@ Status read_header(Stream& in, unsigned dims, std::uint32_t* shape, std::uint64_
   }
   if (n > kMaxIdxDataBytes) {
     return Status::error(StatusCode::kCorruptData,
-                         "%.100s: the header describes %.4g bytes of data, more than the "
+                         "%s: the header describes %.4g bytes of data, more than the "
                          "reader's limit of %llu (2^28)",
                          name, product, static_cast<unsigned long long>(kMaxIdxDataBytes));
   }
@@ -136,7 +147,7 @@ Status read_data(Stream& in, std::uint64_t n, std::size_t header, Consume&& cons
     done += got;
     if (got < want) {
       return Status::error(StatusCode::kCorruptData,
-                           "%.100s: the header describes %llu bytes of data, the file has %llu",
+                           "%s: the header describes %llu bytes of data, the file has %llu",
                            in.name, static_cast<unsigned long long>(n),
                            static_cast<unsigned long long>(done));
     }
@@ -148,12 +159,12 @@ Status read_data(Stream& in, std::uint64_t n, std::size_t header, Consume&& cons
   if (got != 0) {
     if (in.size_known) {
       return Status::error(StatusCode::kCorruptData,
-                           "%.100s: the header describes %llu bytes of data, the file has %llu",
+                           "%s: the header describes %llu bytes of data, the file has %llu",
                            in.name, static_cast<unsigned long long>(n),
                            static_cast<unsigned long long>(in.size - header));
     }
     return Status::error(StatusCode::kCorruptData,
-                         "%.100s: the header describes %llu bytes of data, the file has more "
+                         "%s: the header describes %llu bytes of data, the file has more "
                          "(trailing bytes)",
                          in.name, static_cast<unsigned long long>(n));
   }
@@ -200,7 +211,7 @@ Status labels_from(Stream& in, std::uint32_t classes, std::vector<std::uint32_t>
     grow(&out, got, n);
     for (std::size_t i = 0; i < got; ++i) {
       if (b[i] >= classes) {
-        return Status::error(StatusCode::kCorruptData, "%.100s: label %llu is %u, not below %u",
+        return Status::error(StatusCode::kCorruptData, "%s: label %llu is %u, not below %u",
                              in.name, static_cast<unsigned long long>(first + i),
                              static_cast<unsigned>(b[i]), static_cast<unsigned>(classes));
       }
@@ -216,7 +227,7 @@ Stream memory_stream(Memory* m, const char* name) {
   Stream s;
   s.read = &memory_read;
   s.context = m;
-  s.name = name;
+  s.name = path_tail(name);
   s.size_known = true;
   s.size = m->size;
   return s;
@@ -231,11 +242,11 @@ Status with_gzip(const char* path, Body&& body) {
     return Status::error(StatusCode::kIoError, "cannot open %.120s: %s", path,
                          errno != 0 ? std::strerror(errno) : "out of memory");
   }
-  Gzip g{f, path};
+  Gzip g{f, path_tail(path)};
   Stream s;
   s.read = &gzip_read;
   s.context = &g;
-  s.name = path;
+  s.name = path_tail(path);
   const Status result = body(s);
   gzclose(f);
   return result;

@@ -225,3 +225,20 @@ TEST_CASE("idx: find_fashion_mnist names the first missing file") {
   CHECK(std::string(s.message()) ==
         "/nonexistent/train-images-idx3-ubyte.gz: No such file or directory");
 }
+
+TEST_CASE("idx: under a deep directory a message keeps its cause whole, and the file name") {
+  // A name longer than a Status holds with the cause after it: the front of
+  // the path goes (the last 64 characters stay), never the cause. Under a
+  // long build directory the trailing-bytes message used to lose its end.
+  const std::string deep = "/" + std::string(120, 'd') + "/sub/train-images-idx3-ubyte.gz";
+  std::vector<unsigned char> bytes = idx(0x08, {1, 2, 2}, {1, 2, 3, 4});
+  bytes.push_back(9);  // one byte past what the header describes
+  std::vector<float> px;
+  std::size_t count = 0, width = 0;
+  const tern::Status s = data::parse_idx_images(bytes, deep.c_str(), &px, &count, &width);
+  CHECK(s.code() == StatusCode::kCorruptData);
+  const std::string tail = deep.substr(deep.size() - 64);
+  CHECK(std::string(s.message()) ==
+        tail + ": the header describes 4 bytes of data, the file has 5");
+  CHECK(std::string(s.message()).find("/sub/train-images-idx3-ubyte.gz") != std::string::npos);
+}
