@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Fashion-MNIST epoch benchmark: one training epoch of
 // tern-train-fashion's defaults (examples/train_fashion.cpp) with tern, and
 // the same epoch with the hand-written Eigen step (peer_eigen_train.cpp), so

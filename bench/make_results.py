@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Run tern-bench and write bench/RESULTS.md from its medians.
 
     python3 bench/make_results.py                 # run, then write RESULTS.md

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FMA peak and cache read bandwidth with AVX2 + FMA (built with the AVX2
 // kernel flags only; called after the driver checked the CPU).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FMA peak and cache read bandwidth with AVX-512 (built with the AVX-512
 // kernel flags only; called after the driver checked the CPU).
 //

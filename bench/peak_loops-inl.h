@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/peak_loops-inl.h — the FMA-peak and read-bandwidth loops of units.h,
 // written once for every ISA.
 //

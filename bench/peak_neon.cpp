@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FMA peak and cache read bandwidth with NEON (AArch64 AdvSIMD, or ARMv7
 // NEON with VFPv4 fused multiply-add).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Eigen peer: the three dense-layer operations (units.h, "Peers") on
 // Eigen::Map views of the same operands the tern benchmarks use, in every
 // form an Eigen user would write — the general matrix product for any n, the

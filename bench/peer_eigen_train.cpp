@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Eigen peer of the training-step benchmarks: the same training steps
 // as tern's Model::train_step, written by hand on Eigen matrices, the way
 // one would without tern, with plain SGD, SGD with momentum or Adam, and

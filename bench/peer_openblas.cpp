@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The OpenBLAS peer: the three dense-layer operations (units.h, "Peers")
 // on the same operands the tern benchmarks use, in every form a user of
 // OpenBLAS would pick from — cblas_sgemm for any n, the level-2 calls

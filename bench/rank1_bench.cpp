@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmarks of the training variants built on the rank-1 structure of a
 // dense layer's gradient (README, "Rank-1 structure"), under every ISA tern
 // was built with, through the public API only (Model::train_step,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/step_restart.h — restarting a training benchmark from its initial
 // weights every kStepsPerRun steps, outside the timed region; used by the
 // whole-step benchmarks of tern and of the Eigen peer alike

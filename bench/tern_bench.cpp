@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern-bench: the dense-layer kernels of every ISA tern was built with, side
 // by side with OpenBLAS and Eigen, plus the two ceilings that say how good a
 // figure is — this core's FMA peak and its cache read bandwidth.

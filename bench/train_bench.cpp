@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training-step benchmarks: one whole training step (forward, loss,
 // backward, optimizer) of the Fashion-MNIST MLP 784-256-128-10 at batch 1,
 // 32 and 128 and of the feed-forward block n=128, d=256, d_ff=1024, with

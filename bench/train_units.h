@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/train_units.h — the hand-written Eigen training steps tern-bench
 // measures beside tern's Model::train_step (bench/train_bench.cpp,
 // bench/epoch_bench.cpp).

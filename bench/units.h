@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/units.h — what the separately compiled parts of tern-bench export.
 //
 // tern-bench is one binary that must start on any CPU of its architecture, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Flags every tern target gets, and the extra ones library code gets.
 
 # -ffp-contract=off: GCC contracts a*b+c into an FMA by default when the

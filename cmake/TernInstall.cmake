@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `cmake --install`: headers, the static libraries, a CMake package with
 # namespaced targets (find_package(tern) -> tern::tern, tern::c,
 # tern::runtime, tern::kernels, tern::platform), a pkg-config file, and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The ISAs tern knows, read from the one list of them,
 # platform/include/tern/platform/isa_list.h (a line per ISA, written for the C
 # preprocessor, TERN_ISA_X(enumerator, name, vector_bits)), and what each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern-edit-fashion: fixes one misclassified Fashion-MNIST test image with a
 // rank-1 edit of one Dense layer, and measures what the edit does to the
 // rest of the test set.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern-firmware-example: what a microcontroller program looks like.
 //
 // Everything is static and sized by the compiler: the training arena, the

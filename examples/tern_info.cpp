@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern-info: what this CPU is, which ISAs tern detects and was built with,
 // which one runs and why. With --self-check, also runs every available
 // kernel table on a set of odd shapes and compares it bit for bit with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern-train-fashion: trains the MLP 784-256-128-10 (ReLU, softmax
 // cross-entropy) on Fashion-MNIST inside one arena and reports test accuracy
 // after every epoch.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-compiling tern for 64-bit ARM Linux (ARMv8-A: Raspberry Pi 3/4/5 with a
 # 64-bit OS, Jetson, Graviton, Ampere) with Debian's cross toolchain.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-compiling tern for 32-bit ARM Linux, hard-float ABI (ARMv7-A: Raspberry
 # Pi 2/3/4 under a 32-bit OS, Cortex-A7/A15/A17 boards) with Debian's cross
 # toolchain.

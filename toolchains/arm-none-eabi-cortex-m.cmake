@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-compiling tern for a bare-metal Cortex-M with a single-precision FPU:
 # Cortex-M4F (default) or Cortex-M7, hard-float ABI, newlib-nano, no OS.
 #

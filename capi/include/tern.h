@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tern.h — the C interface of tern, for firmware and programs written in C.
  *
  * Why a C interface: much firmware is C, and a C ABI is what other languages

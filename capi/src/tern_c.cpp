@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C interface (tern.h) over the C++ runtime.
 //
 // The handle is a struct holding the runtime's Arena and Model, placed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tern-c-example: a firmware-style C program on tern's C interface (tern.h).
  *
  * Everything is static: the two arenas, the data and the "flash" page the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Strict command-line parsing for the host-side examples (tern-train-fashion,
 // tern-edit-fashion), and the check of an output path before a long run.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IDX files (the MNIST / Fashion-MNIST container), optionally gzip'ed, read
 // into memory for the host-side examples.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // firmware_dense — tern as firmware uses it: one static arena, no heap, no
 // exceptions, no RTTI, no OS. Trains one dense layer
 //     Y = relu(X W + b),   X 8 x 16, W 16 x 8,   loss = 0.5 |Y - T|^2

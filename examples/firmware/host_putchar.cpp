@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host build of firmware_dense prints to stdout.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Start-up code for running the firmware examples on an Arm MPS2 board (and
 // on QEMU's models of it: mps2-an386 = Cortex-M4, mps2-an500 = Cortex-M7).
 //

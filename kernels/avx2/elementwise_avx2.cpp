@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AVX2 + FMA3 instantiation of the element-wise kernels (ymm: 8 lanes, the 16
 // virtual lanes of a row sum in two registers).
 // The kernels themselves are generic/elementwise-inl.h; they enter this

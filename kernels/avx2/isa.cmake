@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # AVX2 + FMA3 (read by cmake/TernIsas.cmake): x86-64 only.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(isa_runs_here TRUE)

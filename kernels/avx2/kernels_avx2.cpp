@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AVX2 + FMA3 instantiation of the dense-layer kernels and its kernel table.
 //
 // Tile 6 x 16 (kMR x kNV vectors of 8 lanes): 12 ymm accumulators + 2 ymm for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/avx2/simd_avx2.h — what the generic templates need from AVX2 + FMA3
 // beyond xsimd: an explicit fused multiply-add and masked partial
 // loads/stores (vmaskmovps) for column tails.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AVX-512 instantiation of the element-wise kernels (zmm: 16 lanes, the 16
 // virtual lanes of a row sum in one register; masked tails by opmask).
 // The kernels themselves are generic/elementwise-inl.h; they enter this

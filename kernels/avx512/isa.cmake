@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # AVX-512 F, CD, BW, DQ, VL (read by cmake/TernIsas.cmake): x86-64 only.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(isa_runs_here TRUE)

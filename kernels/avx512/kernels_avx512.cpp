@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AVX-512 instantiation of the dense-layer kernels and its kernel table.
 //
 // Tile 8 x 32 (kMR x kNV vectors of 16 lanes): 16 zmm accumulators, 2 zmm for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/avx512/simd_avx512.h — what the generic templates need from
 // AVX-512 beyond xsimd: a fused multiply-add that really is fused, and
 // masked partial loads/stores for column tails.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/generic/backprop-inl.h — backprop_rows (dX = D W^T) for every
 // vector ISA, under the 16-virtual-lane contract of tern/kernels/dense.h.
 // Included inside an ISA namespace after generic/gemm-inl.h (it uses V, kW,

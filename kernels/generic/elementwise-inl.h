@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/generic/elementwise-inl.h — the element-wise kernels, one template
 // for every vector ISA. Included inside an ISA namespace after `Arch`,
 // `Simd` (kernels/<isa>/simd_<isa>.h), kernels/src/math_constants.h and

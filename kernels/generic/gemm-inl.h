@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/generic/gemm-inl.h — register-tiled dense-layer kernels, one
 // template for every vector ISA. Included inside an ISA namespace after the
 // ISA has defined `Arch` (an xsimd architecture tag), `Simd` (its traits),

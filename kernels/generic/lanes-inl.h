@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/generic/lanes-inl.h — one vector of a row, whole or its tail:
 // kFull says all Simd::V::size lanes are in the row (plain unaligned load
 // and store), otherwise only `lanes` of them are (masked partial load that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/generic/math-inl.h — tern's exp and tanh, lane by lane. Included
 // inside an ISA namespace after `Arch` and `Simd` (kernels/<isa>/simd_<isa>.h)
 // and kernels/src/math_constants.h; see kernels/generic/README.md.

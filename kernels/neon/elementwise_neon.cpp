@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NEON instantiation of the element-wise kernels (4 lanes per q register, so
 // the 16 virtual lanes of a row sum are four registers). The kernels are
 // generic/elementwise-inl.h; they enter this ISA's table in kernels_neon.cpp.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # NEON (read by cmake/TernIsas.cmake): AArch64 AdvSIMD, or ARMv7 NEON with
 # VFPv4. Not for bare metal: the Cortex-M cores tern targets have no NEON.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|armv7.*|arm)$" AND NOT TERN_BARE_METAL)

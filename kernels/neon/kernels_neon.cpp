@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NEON instantiation of the dense-layer kernels and its kernel table, for
 // AArch64 (AdvSIMD) and ARMv7 (NEON + VFPv4). 4 float lanes per q register.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernels/neon/simd_neon.h — what the generic templates need from NEON
 // beyond xsimd: an explicit fused multiply-add, and partial loads/stores for
 // column tails on an instruction set that has no masked memory access.

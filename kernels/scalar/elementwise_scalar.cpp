@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scalar reference of the element-wise kernels. tern's exp, log, tanh
 // and erfinv, which they call, are kernels/src/math_f32.cpp; the noise
 // generator is kernels/src/noise_generator.h.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scalar reference kernels.
 //
 // Plain loops that spell out the arithmetic contract of

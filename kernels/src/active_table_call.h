@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the kernels library: the last step of every checked operation
 // (dense.cpp, elementwise.cpp), once its arguments have passed the checks:
 // call the entry of the active kernel table.

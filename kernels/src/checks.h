@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the kernels library: the argument checks every checked entry
 // point shares (dense.cpp, elementwise.cpp).
 //

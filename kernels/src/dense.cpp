@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checked entry points: validate once, then call the active table.
 #include <initializer_list>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checked entry points of the element-wise kernels: validate once, compute
 // any per-call scalars once (so every ISA's kernel sees the same ones), then
 // call the active table. Nothing is written when a check fails.

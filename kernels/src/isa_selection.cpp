@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel tables this build compiles, and the choice of the active one
 // (tern/kernels/isa_selection.h, tern/kernels/kernel_table.h).
 #include "tern/kernels/isa_selection.h"

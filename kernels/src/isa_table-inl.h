@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the kernels library: the kernels every ISA defines, declared
 // once, and make_table(), which puts them into that ISA's KernelTable
 // (tern/kernels/kernel_table.h).

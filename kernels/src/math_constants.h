@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the kernels library: the constants of tern's exp, log and tanh,
 // shared by the scalar reference (kernels/src/math_f32.cpp and the scalar
 // kernels) and

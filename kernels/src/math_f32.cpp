@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern's float exp, log, tanh and erfinv: the formulas stated in
 // tern/kernels/elementwise.h, one value at a time.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The public reference of tern's noise generator (tern/kernels/elementwise.h):
 // the 32 random bits and the uniform deviate of one index of one key.
 #include <cstdint>

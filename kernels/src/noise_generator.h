@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the kernels library: the counter-based generator behind
 // tern's Gaussian noise (contract in tern/kernels/elementwise.h), for the
 // code built with baseline flags: the public noise_bits_u32 and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // platform/src/format.h — tern's own printf-style formatter, private to the
 // platform layer. Status::error uses it on targets without an OS.
 //

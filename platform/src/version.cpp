@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The version compiled into the library, for comparison with the headers'.
 #include "tern/version.h"
 

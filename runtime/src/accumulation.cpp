@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gradient accumulation (spec.accumulation_rows): accumulate() runs the
 // forward pass and propagate on a micro-batch and keeps every Dense layer's
 // factors (u_i, d_i); flush() forms each weight gradient from all of them as

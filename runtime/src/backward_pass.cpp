@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backward pass (model.h has the words): for each layer from the last
 // down, propagate its delta, then accumulate its parameter gradients — into
 // the gradient buffers, or with a fused update straight into the optimizer a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A training batch copied into the arena: point 0 and the label buffer,
 // every row validated on the way (shape, finiteness, label range, index
 // range), so the passes after it never see caller memory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sinks, sources and file adapters (tern/runtime/byte_io.h, byte_io_detail.h).
 #include "tern/runtime/byte_io.h"
 

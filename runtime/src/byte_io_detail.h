@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the I/O plumbing shared by the model file, the C
 // header export and checkpoints (the public half is tern/runtime/byte_io.h).
 #pragma once

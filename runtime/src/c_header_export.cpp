@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A model as a C header, and back (tern/runtime/c_header_export.h).
 #include "tern/runtime/c_header_export.h"
 

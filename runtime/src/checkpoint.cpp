@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two-slot, power-fail-safe checkpoints (format in tern/runtime/checkpoint.h).
 #include "tern/runtime/checkpoint.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC-32 (tern/runtime/crc32.h), one table lookup per byte.
 #include "tern/runtime/crc32.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The divergence guard (spec.divergence_guard): a training step that keeps a
 // snapshot of the last good state — parameters and optimizer moments — and
 // restores it when training diverges: a non-finite value, or a loss that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gradients formed from kept factors: the path of example gradients
 // (spec.example_rows) and of accumulation (spec.accumulation_rows); README,
 // "Rank-1 structure".

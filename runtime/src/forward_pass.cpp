@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The forward pass: point l+1 = layer l (point l), for inference (forward,
 // predict) and as the first part of a training step. Shapes were validated
 // by Model::build(), so the dense-layer kernels are called through the

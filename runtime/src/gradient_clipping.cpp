@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Clipping and noise settings (ClipParams in tern/runtime/model.h), and
 // global-norm clipping of stored gradients. Per-example clipping and the
 // noise are applied where the gradients are formed from factors

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the key of the Gaussian noise added to a tensor's
 // gradient (ClipParams in tern/runtime/model.h; add_gaussian_noise_f32 in
 // tern/kernels/elementwise.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Squared gradient norms from factors. For a batch of n rows the weight
 // gradient of a Dense layer is G = sum_i u_i^T d_i, and
 //     ||G||^2 = sum_{a,b} (u_a . u_b)(d_a . d_b),  ||sum_a d_a||^2 = sum_{a,b} (d_a . d_b):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: squared gradient norms computed from the rank-1
 // factors of a Dense layer's gradient, and from LayerNorm's parameter
 // gradients, without forming the gradient (example_gradients.cpp).

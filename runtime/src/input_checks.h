@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the checks every entry point that takes caller
 // rows runs before it touches the model (forward_pass.cpp, batch_loading.cpp).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: little-endian encoding of the fixed-width fields
 // of the model file (model_file.cpp) and the checkpoint slots
 // (checkpoint.cpp), and the bit pattern of a float (its payload encoding,

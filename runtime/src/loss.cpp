@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loss of a training step and its gradient, the delta of the output
 // point: softmax cross-entropy or 0.5 * squared error, summed over rows by
 // the kernels in a fixed order.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A model's life outside the passes: build() (the buffers of the plan, the
 // kernel table, the training step the spec runs), initialisation, and access
 // to parameters and activations.

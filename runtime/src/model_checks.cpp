@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Finiteness and layer descriptions for persistence (model_checks.h).
 #include "model_checks.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: what the model file, the C header export and
 // checkpoints check and say about a built model before persisting it.
 #pragma once

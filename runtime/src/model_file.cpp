@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The model file: save, validate, load (format in tern/runtime/model_file.h).
 #include "tern/runtime/model_file.h"
 

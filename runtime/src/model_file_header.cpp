@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The header of a model file: writing it, reading it, checking it
 // (model_file_header.h).
 #include "model_file_header.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Internal to runtime/src: the header of a model file (layout in
 // tern/runtime/model_file.h): its constants, writing it, and reading and
 // checking it before anything else of the file is believed. model_file.cpp

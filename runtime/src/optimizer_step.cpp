@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The update (model.h has the words): SGD with momentum, Adam or AdamW
 // applied in place to each tensor from its gradient buffer, or — fused
 // update — to one block of a Dense layer's W at a time from a gradient

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the constants of one optimizer step, computed once
 // per step by Model::start_update() (optimizer_step.cpp) and handed to every
 // tensor's update.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the portable loops the passes run, after the model has
 // validated every shape at build time. The dense-layer kernels come straight
 // from the kernel table; LayerNorm and the residual add are portable loops

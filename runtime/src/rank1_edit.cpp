@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rank-1 edits of a Dense layer's weights (README, "Rank-1 structure"):
 // W += scale * sum_j a_j^T b_j with caller factors, checked before W
 // changes, and the factors of one gradient step (edit_factors) for a

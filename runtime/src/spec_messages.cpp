@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names and messages for specs: what check_spec() found, as text a user can
 // act on (tern/runtime/spec.h).
 #include "spec_messages.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the runtime: the Status a failed spec check becomes, naming the
 // layer and the widths that disagree.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The training step: train_step() and the gradients-only entry points, each
 // one dispatch on the step build() chose for the spec (model.h):
 //

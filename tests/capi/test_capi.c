@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The C interface (tern.h) from C99, compiled with -std=c99 -pedantic -Wall
  * -Wextra -Werror. Checks, against independent references:
  *   - the version the library reports equals the header's;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C interface is the C++ runtime underneath: a model driven through
 // tern.h must end in exactly the bytes of the same model driven through
 // tern::Model (same spec, seed, optimizer and batches), under every ISA this

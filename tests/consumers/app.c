@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A consumer of tern's C interface (tern.h): the same problem as app.cpp
  * through the C API, from an arena sized at run time. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A consumer of tern's C++ interface: builds a small MLP in a static arena
 // sized at compile time, trains it on a fixed problem and checks that the
 // loss falls and that headers and library agree on the version.

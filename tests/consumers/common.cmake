@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The two programs every consumer project builds, whatever way it gets tern.
 add_executable(consumer-cpp ${CMAKE_CURRENT_LIST_DIR}/app.cpp)
 target_link_libraries(consumer-cpp PRIVATE tern::tern)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The figures the documentation quotes, computed from the code and looked
 // up in the docs, so that a change of the planner, the kernels' constants or
 // the C handle cannot leave a stale number behind: a doc that no longer says

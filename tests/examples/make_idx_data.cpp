@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes a small synthetic data set in Fashion-MNIST's layout — gzip'ed IDX
 // files train-{images-idx3,labels-idx1}-ubyte.gz (1024 samples) and the
 // same for t10k (256 samples), 28 x 28 bytes per image, 10 classes — into

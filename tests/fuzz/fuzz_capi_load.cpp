@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: arbitrary bytes through the C API's tern_model_load
 // (tern.h), into C models of the architectures of fuzz_model.h (converted
 // to tern_spec, the layer and enum values mirror the C++ ones), weights

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: arbitrary bytes as checkpoint storage (two slots, an
 // in-memory Storage) for load_checkpoint, into a training model of
 // fuzz_model.h. The first input byte steers: bits 0 and 1 recompute the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The models the fuzz targets load into, shared with the seed generator
 // (make_seeds.cpp) so that the seeds are valid files for them. One of each
 // kind the tests build, small enough for fast iterations: every layer kind

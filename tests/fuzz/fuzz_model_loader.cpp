@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: arbitrary bytes as a model file for load_model, into
 // every model of fuzz_model.h (each kind the tests build), weights only and
 // with optimizer state; once as given (the checksum rejects almost every

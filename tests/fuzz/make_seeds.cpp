@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/):
 //   model_loader/  a model file of every model of fuzz_model.h, weights only
 //                  and (training models) with optimizer state; also the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fixtures shared by the tests of the element-wise kernels
 // (tern/kernels/elementwise.h), one test file per kernel family:
 // test_transcendentals.cpp, test_pointwise.cpp, test_softmax_losses.cpp,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Denormals (subnormal floats, |x| < 2^-126) on every ISA this CPU runs.
 //
 // Scalar code, x86 AVX2/AVX-512 and AArch64 NEON compute with IEEE gradual

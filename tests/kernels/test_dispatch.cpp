@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ISA selection: default, TERN_ISA override, select_isa(), and refusals that
 // name what is available instead of falling back silently.
 #include <doctest/doctest.h>

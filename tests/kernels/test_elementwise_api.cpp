@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The checked entry points of the element-wise kernels
 // (kernels/src/api_elementwise.cpp): no heap allocation, empty shapes
 // touch nothing, and every argument error with its exact message, leaving

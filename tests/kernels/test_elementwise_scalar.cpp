@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scalar table (kernels/scalar/elementwise_scalar.cpp), the reference
 // every vector ISA must reproduce bit for bit: it computes the formulas
 // stated in tern/kernels/elementwise.h exactly, written out here again in

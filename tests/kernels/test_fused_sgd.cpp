@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SGD update fused into the rank-1 gradient (rank1_sgd_update_f32), the
 // gradient written without zeroing (rank1_gradient_f32), and plain SGD in
 // sgd_momentum_f32 (momentum 0: no velocity), every ISA:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Gaussian noise kernel (add_gaussian_noise_f32, tern/kernels/elementwise.h):
 //  (1) every ISA this CPU runs against the scalar table, bit for bit, on odd
 //      counts and tails, misaligned, with guard zones, at first indices that

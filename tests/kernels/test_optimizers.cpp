@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The optimizer steps, SGD with momentum and Adam / AdamW
 // (tern/kernels/elementwise.h, "Optimizer steps"): every ISA against the
 // scalar table bit for bit over several steps; then against double-

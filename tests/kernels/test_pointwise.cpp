@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bias add and the point-wise activations, forward and backward
 // (tern/kernels/elementwise.h, "Point-wise nonlinearities"): every ISA
 // against the scalar table bit for bit, on every row length, strided and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The position-wise dense layer Z_i = X_i W + b, applied to every row i of an
 // n x k matrix with W shared across rows. Its weight gradient is a sum of n
 // rank-1 terms X_i^T dZ_i — one per row, each different — and that sum is

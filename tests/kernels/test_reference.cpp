@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every kernel of every ISA this CPU runs, against
 //  (1) the arithmetic contract of tern/kernels/dense.h, spelled out here as
 //      explicit std::fma chains: equality of bits, not closeness;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sizes that wrap and pointers that are not float-aligned, at every checked
 // kernel entry point (issue 13): a width or count of SIZE_MAX, of 2^62 (its
 // byte count wraps to 0), of 2^61 (more bytes than any object), a row count

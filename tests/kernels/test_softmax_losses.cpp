@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Row softmax and the two losses, softmax cross-entropy and squared error
 // (tern/kernels/elementwise.h): every ISA against the scalar table bit for
 // bit, in place and with special values; then against double precision,

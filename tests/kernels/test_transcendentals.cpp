@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern's own exp, log and tanh (tern/kernels/elementwise.h,
 // "Transcendentals"; the constants in kernels/src/math_constants.h, the
 // vector versions in kernels/generic/math-inl.h), which every element-wise

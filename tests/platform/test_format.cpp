@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern's own message formatter (platform/src/format.h, used for Status
 // messages on bare-metal targets) against the C library's snprintf.
 #include <doctest/doctest.h>

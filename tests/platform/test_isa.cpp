@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CPU detection, cross-checked against two independent detectors: Highway's
 // hwy::SupportedTargets() and the compiler's __builtin_cpu_supports.
 #include <doctest/doctest.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A build made on an AVX-512 machine must run on any x86-64 CPU: only the
 # per-ISA kernel units (kernels/<isa>/*_<isa>.cpp, for the x86 vector ISAs
 # named by --isas) may contain AVX code,

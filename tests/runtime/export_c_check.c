@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The exported header must also be valid C99. */
 #include "exported_net.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiles the generated C header in, loads its arrays into a one-off
 // inference model (a different layout from the training model that exported
 // them) and checks that the outputs are bit for bit those the exporting

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the export tool (which trains a model and writes it as a C
 // header, with the outputs it computes) and the program that compiles that
 // header in: the architecture and the inputs, nothing else.

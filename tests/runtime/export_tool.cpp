@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains the fixture model for a few deterministic steps, then writes
 //   argv[1]: the model as a C header (tern::export_c_header)
 //   argv[2]: a header with the outputs the trained model computes for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers of the tests that write real files (runtime/test_model_file.cpp,
 // test_c_header_export.cpp, test_byte_io.cpp): a fresh directory, its
 // names, a file's bytes, and a full disk that works as root.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fixtures shared by the tests of the training variants built on the rank-1
 // structure of dense gradients (spec.h: fused_update, example_rows,
 // accumulation_rows; model.h: clipping, noise, accumulate/flush,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the runtime tests: 64-byte aligned heap buffers for
 // arenas, synthetic data and batches of it, and bitwise comparison of
 // parameter tensors.

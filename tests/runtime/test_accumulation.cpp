@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gradient accumulation (spec.h: with_accumulation; model.h: accumulate,
 // flush): micro-batches then flush() are one step on the whole batch, bit
 // for bit where the mean is an exact scaling and within rounding where it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bad-input catalogue (README, "Bad input"): every way a caller, a
 // sensor or a flash chip can hand tern bad data, each checked for its exact
 // status code and its exact message, and for leaving the model untouched.

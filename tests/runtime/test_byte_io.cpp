@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sinks, sources and file storage (runtime/src/byte_io.cpp): what they
 // write, what they read back, and how they fail.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C header export (runtime/src/c_header_export.cpp): the exact text
 // for a small model, the exact spelling of float literals, every literal
 // read back by the C library's strtof, and load_parameters. The end-to-end

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Power-fail-safe checkpoints: a power cut at every byte offset of a save
 // leaves a loadable checkpoint, and resuming from whatever survived gives
 // the same weights, moments and step count, bit for bit, as a run that was

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Clipping (model.h: ClipParams, set_clipping; the clipping half of
 // example_gradients.cpp): per-example clipping of the materialised
 // per-example gradients, global-norm clipping from the rank-1 factors and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC-32 (runtime/src/crc32.cpp) against published check values, zlib, and
 // a bit-at-a-time implementation written from the definition.
 #include <doctest/doctest.h>

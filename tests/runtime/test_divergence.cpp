@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Divergence guard: a huge learning rate (or a NaN written into a weight)
 // makes training diverge; train_step restores the last good parameters,
 // moments and step count from the arena's snapshot — bit for bit the state

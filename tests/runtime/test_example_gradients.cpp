@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-example gradients (spec.h: example_rows; model.h: example_norms and
 // the noise of ClipParams), the first half of example_gradients.cpp's work
 // (clipping is test_clipping.cpp's):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fused backward + optimizer step (spec.h: with_fused_update): the same
 // bits as the unfused step for every optimizer, with and without the
 // divergence guard and example gradients; a diverging fused step undone to

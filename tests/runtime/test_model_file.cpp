@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The model file (runtime/src/model_file.cpp): its bytes against a
 // reference encoder written from the layout in model_file.h; round trips;
 // and every way a file can be wrong — truncated at every byte, any single

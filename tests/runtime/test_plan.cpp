@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Arena sizing: arena_bytes(spec) is a compile-time constant, equals a
 // hand-derived formula of the buffers each model needs, and equals the bytes
 // Model::build() really takes (the arena's high-water mark).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rank-1 edits of a Dense layer (model.h: rank1_edit, edit_factors):
 // W + scale * sum a_j^T b_j within the rounding of an FMA chain and with
 // the same bits on every ISA; every refused argument leaves W alone; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deterministic generator, shuffling and initialisation.
 #include <doctest/doctest.h>
 

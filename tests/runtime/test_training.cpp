@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training: gradients against finite differences of an independent double
 // model (every layer type, whole models, every ISA); bit-identical training
 // across ISAs; no heap allocation in a training run; every planned byte used;

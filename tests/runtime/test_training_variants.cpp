@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every training variant built on the rank-1 structure shares (fused
 // update, example gradients with clipping and noise, accumulation, edits):
 // the same bits on every ISA, no heap allocation, and the spec checks of

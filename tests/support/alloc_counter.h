@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counts heap allocations made by the test binary, to prove tern makes none.
 //
 // The test binaries are linked with -Wl,--wrap=malloc,calloc,realloc,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The analytic backward pass of reference_forward.h's double-precision
 // model, written from the definitions of the layers and losses (sharing no
 // code with tern), plus the arithmetic on whole gradients that the tests of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Double-precision references for the element-wise mathematics of training:
 // the activations and their derivatives, and the two losses. Written from
 // the textbook definitions, sharing no code with tern's kernels (whose

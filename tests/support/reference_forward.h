@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An independent double-precision copy of a tern model for gradient checks:
 // the forward pass of every layer kind and the mean loss, written from the
 // definitions (sharing no code with tern's layers), and the loss's gradient

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The key of the Gaussian noise that differentially private training adds to
 // parameter tensor t at step `step`, written out from its statement in
 // tern/runtime/model.h (ClipParams) rather than taken from the runtime: the

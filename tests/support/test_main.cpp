@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // doctest's main, plus a banner with the ISAs this run can exercise, so a log
 // shows which vector paths were really tested on this machine.
 #define DOCTEST_CONFIG_IMPLEMENT

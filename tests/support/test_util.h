@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared test helpers: deterministic data, guarded buffers, double-precision
 // reference implementations that share no code with tern's kernels, status
 // messages and temporary file names.

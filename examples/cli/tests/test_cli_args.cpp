@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The examples' option parser and output-path check (examples/cli/cli_args.h):
 // every case the issue found (atoi / strtod accepting "1x", wrapping
 // 4294967297, NaN switching a gate off, "abc" meaning 0, a denormal

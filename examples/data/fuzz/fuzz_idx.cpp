@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: arbitrary bytes as IDX image and label files (the
 // parsers of examples/data/idx.h). Any input must give a Status, never a
 // read outside the buffer; an accepted file's sizes must agree with its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: arbitrary bytes as the two files of an IDX pair, read
 // from disk by load_idx_pair through zlib (examples/data/idx.h): the gzip
 // path (gzip'ed or plain, multi-member, cut, corrupt), the streaming

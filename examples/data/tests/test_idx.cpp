@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IDX reader of the examples (examples/data/idx.h), on small generated
 // .gz files: exact reads, exact errors for every malformed header, and the
 // gzip reader on plain and missing files.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/kernels/dense.h — the hot operations of a dense layer, checked.
 //
 // A dense layer applied position-wise to an n x k activation matrix X (one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/kernels/elementwise.h — the element-wise work of training: bias,
 // activations forward and backward, row softmax, losses, optimizer steps.
 //

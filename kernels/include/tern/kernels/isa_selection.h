@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/kernels/isa_selection.h — which kernel ISA runs, chosen once.
 //
 // tern compiles one table of kernels per ISA (the list is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/kernels/kernel_table.h — the per-ISA tables of unchecked kernels.
 //
 // Internal to tern's own libraries, not user API: the runtime calls these

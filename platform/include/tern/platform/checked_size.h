@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/platform/checked_size.h — size arithmetic that cannot wrap.
 //
 // Every size tern multiplies comes from a caller (a row count, a stride, a

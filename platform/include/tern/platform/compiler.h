@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/platform/compiler.h — what tern needs to know about the compiler and
 // the target architecture, in one place, so no other file tests compiler or
 // architecture macros directly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/platform/isa.h — which instruction sets exist, which this CPU runs.
 //
 // tern ships one kernel table per ISA and picks one at run time. This header

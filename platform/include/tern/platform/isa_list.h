@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/platform/isa_list.h — the one list of the instruction sets tern knows.
 //
 // One line per ISA:  TERN_ISA_X(enumerator, name, vector_bits)

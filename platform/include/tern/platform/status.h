@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/platform/status.h — how every layer of tern reports failure.
 //
 // Why a status object and not exceptions: tern's library code must build with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/arena.h — all of tern's memory, in one buffer the caller owns.
 //
 // Firmware knows its RAM map at link time, so tern never asks a heap for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/byte_io.h — where persisted bytes go and come from.
 //
 // Firmware reads a model from flash, an SD card or a radio buffer, so the

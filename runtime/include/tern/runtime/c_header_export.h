@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/c_header_export.h — a trained model as a C header, for
 // compiling the weights into firmware (flash) instead of loading a file.
 #pragma once

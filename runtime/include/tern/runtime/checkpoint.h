@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/checkpoint.h — training state that survives a power cut.
 //
 // A device that trains on-line must be able to lose power in the middle of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/crc32.h — the checksum of model files and checkpoints.
 #pragma once
 

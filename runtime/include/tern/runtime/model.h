@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/model.h — a model built from a ModelSpec inside an arena:
 // forward pass, loss, backward pass, optimizer update.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/model_file.h — trained weights in and out of a model: a small
 // versioned binary file with a checksum, through a ByteSink / ByteSource
 // (byte_io.h) or, with an OS, a file.

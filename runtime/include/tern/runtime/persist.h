@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/persist.h — everything for getting a model in and out, in one
 // include. Each part has its own header:
 //   byte_io.h          ByteSink, ByteSource, Storage and their memory and

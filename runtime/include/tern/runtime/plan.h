@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/plan.h — where every buffer of a model lives in its arena.
 //
 // One constexpr function, plan_model(), walks the layers of a ModelSpec and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/plan_buffers.h — the buffers of a model's plan, by name.
 //
 // A plan (tern/runtime/plan.h) gives every buffer a Region of the model's

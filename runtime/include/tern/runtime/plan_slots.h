@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/plan_slots.h — the arithmetic of plan_model()
 // (tern/runtime/plan.h): 64-byte rounding in 64-bit integers, and first-fit
 // packing of buffers whose lifetimes do not overlap into shared slots.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/rng.h — deterministic random numbers for initialisation and
 // shuffling.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/spec.h — a model described at compile time.
 //
 // Firmware has to know its RAM budget before it runs, so a tern model is a

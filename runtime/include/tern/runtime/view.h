@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tern/runtime/view.h — non-owning typed views into arena memory.
 #pragma once
 
