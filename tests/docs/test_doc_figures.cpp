@@ -6,8 +6,10 @@
 //
 // The docs are README.md and docs/*.md of the source tree (TERN_SOURCE_DIR);
 // a figure may move between them.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -35,8 +37,13 @@ const std::string& docs() {
   static const std::string all = [] {
     const std::string root = TERN_SOURCE_DIR;
     std::string text;
-    for (const char* name : {"/README.md", "/docs/api.md", "/docs/architecture.md"}) {
-      text += read_file(root + name);
+    std::vector<std::string> names{root + "/README.md"};
+    for (const auto& entry : std::filesystem::directory_iterator(root + "/docs")) {
+      if (entry.path().extension() == ".md") names.push_back(entry.path().string());
+    }
+    std::sort(names.begin() + 1, names.end());  // a fixed order, whatever the file system's
+    for (const std::string& name : names) {
+      text += read_file(name);
       text += ' ';
     }
     std::string joined;
