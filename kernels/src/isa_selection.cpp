@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "tern/kernels/kernel_table.h"
+#include "tern/platform/compiler.h"
 
 // Each built vector ISA's table, defined in kernels/<isa>/ (the scalar one is
 // a constant in kernel_table.h). tern_built_isas.h is written by
@@ -102,7 +103,9 @@ Status check_usable(Isa isa, const char* origin) {
 
 // Resolution without side effects: TERN_ISA if set, else the preference order.
 Status resolve(Isa* chosen, SelectionReason* reason) {
-  if (const char* request = isa_request_from_environment()) {
+  // Without an OS there is no environment: the request's parsing and
+  // messages are not linked into firmware.
+  if (const char* request = TERN_HAS_OS ? isa_request_from_environment() : nullptr) {
     Isa isa;
     Status s = parse_isa(request, &isa);
     if (!s.ok()) {

@@ -22,6 +22,21 @@ struct Sink {
   }
 };
 
+// value / divisor (2 <= divisor <= 16), returning value % divisor: long
+// division by 16-bit digits in 32-bit arithmetic, so that a 32-bit core does
+// not link the C library's 64-bit division (700 bytes on a Cortex-M4).
+unsigned divide_small(std::uint64_t* value, unsigned divisor) {
+  std::uint64_t quotient = 0;
+  std::uint32_t remainder = 0;
+  for (int shift = 48; shift >= 0; shift -= 16) {
+    const std::uint32_t part = (remainder << 16) | static_cast<std::uint32_t>((*value >> shift) & 0xffffu);
+    quotient = (quotient << 16) | (part / divisor);
+    remainder = part % divisor;
+  }
+  *value = quotient;
+  return remainder;
+}
+
 struct Spec {
   bool left = false, zero = false, plus = false, space = false;
   int width = 0;
@@ -39,14 +54,13 @@ void emit(Sink& sink, const Spec& spec, const char* prefix, int plen, const char
   if (spec.left) sink.repeat(' ', pad);
 }
 
-void emit_integer(Sink& sink, Spec spec, std::uintmax_t magnitude, bool negative, unsigned base,
+void emit_integer(Sink& sink, Spec spec, std::uint64_t magnitude, bool negative, unsigned base,
                   bool upper, const char* prefix_in) {
   char digits[72];
   int n = 0;
   const char* table = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   do {
-    digits[n++] = table[magnitude % base];
-    magnitude /= base;
+    digits[n++] = table[divide_small(&magnitude, base)];
   } while (magnitude != 0);
   if (spec.precision == 0 && n == 1 && digits[0] == '0') n = 0;  // "%.0d" of 0 is empty
   while (n < spec.precision && n < 64) digits[n++] = '0';
@@ -92,7 +106,9 @@ BinaryValue from_double_bits(std::uint64_t bits) {
   return normalised(fraction | (std::uint64_t{1} << kFractionBits), biased - kExponentBias);
 }
 
+// v >= bound, for a bound > 0.
 bool at_least(const BinaryValue& v, const BinaryValue& bound) {
+  if (v.mantissa == 0) return false;
   return v.exponent != bound.exponent ? v.exponent > bound.exponent
                                       : v.mantissa >= bound.mantissa;
 }
@@ -107,9 +123,10 @@ BinaryValue times_ten(const BinaryValue& v) {
                      v.exponent + shift};
 }
 BinaryValue divided_by_ten(const BinaryValue& v) {
-  const std::uint64_t quotient = v.mantissa / 10, remainder = v.mantissa % 10;
+  std::uint64_t quotient = v.mantissa;
+  const std::uint32_t remainder = divide_small(&quotient, 10);
   const int shift = (quotient >> 60) != 0 ? 3 : 4;  // [2^63, 2^64) / 10 has 60 or 61 bits
-  return BinaryValue{(quotient << shift) | ((remainder << shift) / 10), v.exponent - shift};
+  return BinaryValue{(quotient << shift) | ((remainder << shift) / 10u), v.exponent - shift};
 }
 
 // "ddd.fff" for 0 <= v < 1e18 with `precision` decimals (rounded at the 9th,
@@ -117,7 +134,7 @@ BinaryValue divided_by_ten(const BinaryValue& v) {
 // written to `out` (room for 60 chars).
 int fixed_digits(const BinaryValue& v, int precision, char* out) {
   const int p = precision > 9 ? 9 : precision;
-  std::uint64_t scale = 1;
+  std::uint32_t scale = 1;  // <= 1e9
   for (int i = 0; i < p; ++i) scale *= 10;
   // v = whole + fraction / 2^64.
   std::uint64_t whole = 0, fraction = 0;
@@ -129,8 +146,8 @@ int fixed_digits(const BinaryValue& v, int precision, char* out) {
     fraction = v.mantissa >> (shift - 64);
   }
   // fraction * scale / 2^64 = frac + rest / 2^64, in 32-bit halves.
-  const std::uint64_t low = (fraction & 0xffffffffu) * scale;
-  const std::uint64_t middle = (fraction >> 32) * scale + (low >> 32);
+  const std::uint64_t low = (fraction & 0xffffffffu) * std::uint64_t{scale};
+  const std::uint64_t middle = (fraction >> 32) * std::uint64_t{scale} + (low >> 32);
   std::uint64_t frac = middle >> 32;
   const std::uint64_t rest = (middle << 32) | (low & 0xffffffffu);
   if (rest > kTopBit || (rest == kTopBit && ((p > 0 ? frac : whole) & 1) != 0)) ++frac;
@@ -138,13 +155,16 @@ int fixed_digits(const BinaryValue& v, int precision, char* out) {
   char rev[24];
   int n = 0, len = 0;
   do {
-    rev[n++] = static_cast<char>('0' + whole % 10);
-    whole /= 10;
+    rev[n++] = static_cast<char>('0' + divide_small(&whole, 10));
   } while (whole != 0);
   while (n > 0) out[len++] = rev[--n];
   if (precision > 0) {
     out[len++] = '.';
-    for (std::uint64_t d = scale / 10; d != 0; d /= 10) out[len++] = static_cast<char>('0' + frac / d % 10);
+    // frac < scale <= 1e9: 32-bit divisions.
+    const auto frac32 = static_cast<std::uint32_t>(frac);
+    for (std::uint32_t d = scale / 10; d != 0; d /= 10) {
+      out[len++] = static_cast<char>('0' + frac32 / d % 10);
+    }
     for (int i = p; i < precision && len < 58; ++i) out[len++] = '0';
   }
   return len;
