@@ -151,7 +151,7 @@ int main() {
       b.samples = kSamples;
       b.rows = kBatch;
       float l = 0;
-      s = net.train_step(b, &l);
+      s = net.train_step<tern::step_features(kTrainSpec)>(b, &l);
       if (!s.ok()) return report("training", s);
       sum += l;
     }

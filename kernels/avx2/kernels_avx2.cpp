@@ -13,7 +13,7 @@
 
 namespace tern::kernels::avx2 {
 
-#include "src/isa_table-inl.h"
+#include "tern/kernels/isa_kernels-inl.h"
 
 constexpr int kMR = 6, kNV = 2;
 constexpr int kSmallMR = 2, kSmallNV = 4;

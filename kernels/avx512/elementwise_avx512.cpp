@@ -15,7 +15,7 @@
 
 namespace tern::kernels::avx512 {
 
-#include "src/isa_table-inl.h"
+#include "tern/kernels/isa_kernels-inl.h"
 
 #include "generic/math-inl.h"
 #include "generic/elementwise-inl.h"

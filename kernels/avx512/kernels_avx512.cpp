@@ -15,7 +15,7 @@
 
 namespace tern::kernels::avx512 {
 
-#include "src/isa_table-inl.h"
+#include "tern/kernels/isa_kernels-inl.h"
 
 constexpr int kMR = 8, kNV = 2;
 constexpr int kSmallMR = 4, kSmallNV = 4;

@@ -17,7 +17,7 @@
 
 namespace tern::kernels::neon {
 
-#include "src/isa_table-inl.h"
+#include "tern/kernels/isa_kernels-inl.h"
 
 #include "generic/math-inl.h"
 #include "generic/elementwise-inl.h"

@@ -13,7 +13,7 @@
 
 namespace tern::kernels::neon {
 
-#include "src/isa_table-inl.h"
+#include "tern/kernels/isa_kernels-inl.h"
 
 #if defined(__aarch64__)
 // AArch64 has 32 q registers (v0-v31).

@@ -21,8 +21,6 @@
 
 namespace tern::kernels::scalar {
 
-#include "src/isa_table-inl.h"
-
 using namespace math;
 using noise::noise_bits;
 using noise::noise_subkeys;

@@ -12,8 +12,6 @@
 
 namespace tern::kernels::scalar {
 
-#include "src/isa_table-inl.h"
-
 namespace {
 
 float apply(Activation act, float v) {
@@ -108,7 +106,5 @@ void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, 
     }
   }
 }
-
-extern const KernelTable kTable = make_table<Isa::kScalar>();
 
 }  // namespace tern::kernels::scalar

@@ -9,13 +9,15 @@
 
 namespace tern::kernels {
 
-// Selects the active table if needed (its error is returned, nothing runs),
-// then calls its `entry` with `args`.
-template <class Entry, class... Args>
-Status call_active(Entry KernelTable::*entry, Args... args) {
-  const KernelTable* table = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&table));
-  (table->*entry)(args...);
+// Selects the active ISA if needed (its error is returned, nothing runs),
+// then calls the entry kEntry of its table with `args`. The entry is a
+// template argument so that, with one table (kernels_of() a constant), the
+// call is a direct call to that one kernel.
+template <auto kEntry, class... Args>
+Status call_active(Args... args) {
+  Isa isa = Isa::kScalar;
+  TERN_RETURN_IF_ERROR(active_kernel_isa(&isa));
+  (kernels_of(isa).*kEntry)(args...);
   return Status();
 }
 

@@ -60,18 +60,19 @@ Status gemm_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* x
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
   TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats, gemm_rows_scratch_floats(k),
                                      "gemm_rows_scratch_floats(k)", {&ex, &ew, &eb, &ey}));
-  return call_active(&KernelTable::gemm_rows_f32, n, k, m, x, ldx, w, ldw, bias, y, ldy, act,
+  return call_active<&KernelTable::gemm_rows_f32>(n, k, m, x, ldx, w, ldw, bias, y, ldy, act,
                      scratch);
 }
 
 namespace {
 
 // rank1_accumulate_f32 and rank1_gradient_f32 take the same operands: the
-// checks of both, then the table entry `entry`.
+// checks of both, then the table entry kEntry.
 using Rank1Kernel = void (*)(std::size_t, std::size_t, std::size_t, float, const float*,
                              std::size_t, const float*, std::size_t, float*, std::size_t, float*);
 using Rank1Entry = Rank1Kernel KernelTable::*;
-Status checked_rank1(const char* op, Rank1Entry entry, std::size_t n, std::size_t k,
+template <Rank1Entry kEntry>
+Status checked_rank1(const char* op, std::size_t n, std::size_t k,
                      std::size_t m, float alpha, const float* u, std::size_t ldu, const float* d,
                      std::size_t ldd, float* g, std::size_t ldg, float* scratch,
                      std::size_t scratch_floats) {
@@ -85,7 +86,7 @@ Status checked_rank1(const char* op, Rank1Entry entry, std::size_t n, std::size_
   TERN_RETURN_IF_ERROR(check_scratch(op, scratch, scratch_floats,
                                      rank1_accumulate_scratch_floats(n),
                                      "rank1_accumulate_scratch_floats(n)", {&eu, &ed, &eg}));
-  return call_active(entry, n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
+  return call_active<kEntry>(n, k, m, alpha, u, ldu, d, ldd, g, ldg, scratch);
 }
 
 }  // namespace
@@ -94,16 +95,16 @@ Status rank1_accumulate_f32(std::size_t n, std::size_t k, std::size_t m, float a
                             const float* u, std::size_t ldu, const float* d, std::size_t ldd,
                             float* g, std::size_t ldg, float* scratch,
                             std::size_t scratch_floats) {
-  return checked_rank1("rank1_accumulate_f32", &KernelTable::rank1_accumulate_f32, n, k, m,
-                       alpha, u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
+  return checked_rank1<&KernelTable::rank1_accumulate_f32>("rank1_accumulate_f32", n, k, m,
+                                                             alpha, u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
 }
 
 Status rank1_gradient_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
                           const float* u, std::size_t ldu, const float* d, std::size_t ldd,
                           float* g, std::size_t ldg, float* scratch,
                           std::size_t scratch_floats) {
-  return checked_rank1("rank1_gradient_f32", &KernelTable::rank1_gradient_f32, n, k, m, alpha,
-                       u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
+  return checked_rank1<&KernelTable::rank1_gradient_f32>("rank1_gradient_f32", n, k, m, alpha,
+                                                           u, ldu, d, ldd, g, ldg, scratch, scratch_floats);
 }
 
 Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float alpha,
@@ -128,7 +129,7 @@ Status rank1_sgd_update_f32(std::size_t n, std::size_t k, std::size_t m, float a
     TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "D", ed));
     TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "W", ew, "velocity", ev));
   }
-  return call_active(&KernelTable::rank1_sgd_update_f32, n, k, m, alpha, u, ldu, d, ldd, w, ldw,
+  return call_active<&KernelTable::rank1_sgd_update_f32>(n, k, m, alpha, u, ldu, d, ldd, w, ldw,
                      velocity, ldv, params);
 }
 
@@ -140,7 +141,7 @@ Status column_sums_accumulate_f32(std::size_t n, std::size_t m, float alpha, con
   TERN_RETURN_IF_ERROR(check_view(op, "D", d, n, m, ldd, &ed));
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, m, m, &eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "g", eg, "D", ed));
-  return call_active(&KernelTable::column_sums_accumulate_f32, n, m, alpha, d, ldd, g);
+  return call_active<&KernelTable::column_sums_accumulate_f32>(n, m, alpha, d, ldd, g);
 }
 
 Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const float* d,
@@ -154,7 +155,7 @@ Status backprop_rows_f32(std::size_t n, std::size_t k, std::size_t m, const floa
   TERN_RETURN_IF_ERROR(check_view(op, "dX", dx, n, k, lddx, &edx));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "D", ed));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "dX", edx, "W", ew));
-  return call_active(&KernelTable::backprop_rows_f32, n, k, m, d, ldd, w, ldw, dx, lddx);
+  return call_active<&KernelTable::backprop_rows_f32>(n, k, m, d, ldd, w, ldw, dx, lddx);
 }
 
 }  // namespace tern

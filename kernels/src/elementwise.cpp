@@ -115,7 +115,7 @@ Status add_bias_f32(std::size_t n, std::size_t m, const float* bias, float* y, s
   TERN_RETURN_IF_ERROR(check_view(op, "bias", bias, 1, m, m, &eb));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "Y", ey, "bias", eb));
-  return call_active(&KernelTable::add_bias_f32, n, m, bias, y, ldy);
+  return call_active<&KernelTable::add_bias_f32>(n, m, bias, y, ldy);
 }
 
 Status pointwise_forward_f32(Pointwise f, std::size_t n, std::size_t m, const float* x,
@@ -127,7 +127,7 @@ Status pointwise_forward_f32(Pointwise f, std::size_t n, std::size_t m, const fl
   TERN_RETURN_IF_ERROR(check_view(op, "X", x, n, m, ldx, &ex));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "Y", ey, "X", ex));
-  return call_active(&KernelTable::pointwise_forward_f32, f, n, m, x, ldx, y, ldy);
+  return call_active<&KernelTable::pointwise_forward_f32>(f, n, m, x, ldx, y, ldy);
 }
 
 Status pointwise_backward_f32(Pointwise f, std::size_t n, std::size_t m, const float* x,
@@ -146,7 +146,7 @@ Status pointwise_backward_f32(Pointwise f, std::size_t n, std::size_t m, const f
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "dY", edy));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "X", ex));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "dX", edx, "Y", ey));
-  return call_active(&KernelTable::pointwise_backward_f32, f, n, m, x, ldx, y, ldy, dy, lddy, dx,
+  return call_active<&KernelTable::pointwise_backward_f32>(f, n, m, x, ldx, y, ldy, dy, lddy, dx,
                      lddx);
 }
 
@@ -158,7 +158,7 @@ Status softmax_rows_f32(std::size_t n, std::size_t m, const float* x, std::size_
   TERN_RETURN_IF_ERROR(check_view(op, "X", x, n, m, ldx, &ex));
   TERN_RETURN_IF_ERROR(check_view(op, "Y", y, n, m, ldy, &ey));
   TERN_RETURN_IF_ERROR(check_same_or_disjoint(op, "Y", ey, "X", ex));
-  return call_active(&KernelTable::softmax_rows_f32, n, m, x, ldx, y, ldy);
+  return call_active<&KernelTable::softmax_rows_f32>(n, m, x, ldx, y, ldy);
 }
 
 Status softmax_cross_entropy_f32(std::size_t n, std::size_t m, const float* z, std::size_t ldz,
@@ -196,7 +196,7 @@ Status softmax_cross_entropy_f32(std::size_t n, std::size_t m, const float* z, s
       }
     }
   }
-  return call_active(&KernelTable::softmax_cross_entropy_f32, n, m, z, ldz, labels, grad_scale, dz,
+  return call_active<&KernelTable::softmax_cross_entropy_f32>(n, m, z, ldz, labels, grad_scale, dz,
                      lddz, loss_sum);
 }
 
@@ -219,7 +219,7 @@ Status mse_f32(std::size_t n, std::size_t m, const float* pred, std::size_t ldp,
   TERN_RETURN_IF_ERROR(check_disjoint(op, "loss_sum", el, "P", ep));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "loss_sum", el, "T", et));
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "grad", eg, "loss_sum", el));
-  return call_active(&KernelTable::mse_f32, n, m, pred, ldp, target, ldt, grad_scale, grad, ldg,
+  return call_active<&KernelTable::mse_f32>(n, m, pred, ldp, target, ldt, grad_scale, grad, ldg,
                      loss_sum);
 }
 
@@ -235,13 +235,13 @@ Status sgd_momentum_f32(std::size_t count, float* w, const float* g, float* velo
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
   if (params.momentum == 0.0f) {  // plain SGD never touches the velocity
     TERN_RETURN_IF_ERROR(check_disjoint(op, "w", ew, "g", eg));
-    return call_active(&KernelTable::sgd_momentum_f32, count, w, g, velocity, params);
+    return call_active<&KernelTable::sgd_momentum_f32>(count, w, g, velocity, params);
   }
   TERN_RETURN_IF_ERROR(check_view(op, "velocity", velocity, 1, count, count, &ev));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "w", ew, "g", eg));
   TERN_RETURN_IF_ERROR(check_disjoint(op, "velocity", ev, "g", eg));
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "w", ew, "velocity", ev));
-  return call_active(&KernelTable::sgd_momentum_f32, count, w, g, velocity, params);
+  return call_active<&KernelTable::sgd_momentum_f32>(count, w, g, velocity, params);
 }
 
 Status adam_step_constants(const AdamParams& params, AdamStepConstants* out) {
@@ -272,7 +272,7 @@ Status adam_f32(std::size_t count, float* w, const float* g, float* m, float* v,
   TERN_RETURN_IF_ERROR(check_outputs_disjoint(op, "m", em, "v", ev));
   AdamStepConstants c;
   fill_adam_constants(params, &c);
-  return call_active(&KernelTable::adam_f32, count, w, g, m, v, c);
+  return call_active<&KernelTable::adam_f32>(count, w, g, m, v, c);
 }
 
 Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::uint64_t key,
@@ -298,7 +298,7 @@ Status add_gaussian_noise_f32(std::size_t count, float* g, float stddev, std::ui
   }
   Extent eg;
   TERN_RETURN_IF_ERROR(check_view(op, "g", g, 1, count, count, &eg));
-  return call_active(&KernelTable::add_gaussian_noise_f32, count, g, stddev, key, first_index);
+  return call_active<&KernelTable::add_gaussian_noise_f32>(count, g, stddev, key, first_index);
 }
 
 }  // namespace tern

@@ -2,6 +2,7 @@
 #include "format.h"
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace tern::detail {
@@ -21,6 +22,21 @@ struct Sink {
   }
 };
 
+// value / divisor (2 <= divisor <= 16), returning value % divisor: long
+// division by 16-bit digits in 32-bit arithmetic, so that a 32-bit core does
+// not link the C library's 64-bit division (700 bytes on a Cortex-M4).
+unsigned divide_small(std::uint64_t* value, unsigned divisor) {
+  std::uint64_t quotient = 0;
+  std::uint32_t remainder = 0;
+  for (int shift = 48; shift >= 0; shift -= 16) {
+    const std::uint32_t part = (remainder << 16) | static_cast<std::uint32_t>((*value >> shift) & 0xffffu);
+    quotient = (quotient << 16) | (part / divisor);
+    remainder = part % divisor;
+  }
+  *value = quotient;
+  return remainder;
+}
+
 struct Spec {
   bool left = false, zero = false, plus = false, space = false;
   int width = 0;
@@ -38,14 +54,13 @@ void emit(Sink& sink, const Spec& spec, const char* prefix, int plen, const char
   if (spec.left) sink.repeat(' ', pad);
 }
 
-void emit_integer(Sink& sink, Spec spec, std::uintmax_t magnitude, bool negative, unsigned base,
+void emit_integer(Sink& sink, Spec spec, std::uint64_t magnitude, bool negative, unsigned base,
                   bool upper, const char* prefix_in) {
   char digits[72];
   int n = 0;
   const char* table = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   do {
-    digits[n++] = table[magnitude % base];
-    magnitude /= base;
+    digits[n++] = table[divide_small(&magnitude, base)];
   } while (magnitude != 0);
   if (spec.precision == 0 && n == 1 && digits[0] == '0') n = 0;  // "%.0d" of 0 is empty
   while (n < spec.precision && n < 64) digits[n++] = '0';
@@ -61,45 +76,111 @@ void emit_integer(Sink& sink, Spec spec, std::uintmax_t magnitude, bool negative
   emit(sink, spec, prefix, plen, body, n, true);
 }
 
+// A finite value >= 0 as mantissa * 2^exponent, the mantissa normalised (top
+// bit set) unless the value is 0. The f, e and g conversions work out their
+// digits from it in 64-bit integer arithmetic: double arithmetic would link
+// about 3 KB of soft-float routines into firmware for a core whose FPU is
+// single precision (Cortex-M4F), for diagnostics.
+struct BinaryValue {
+  std::uint64_t mantissa = 0;
+  int exponent = 0;
+};
+
+constexpr std::uint64_t kTopBit = std::uint64_t{1} << 63;
+constexpr BinaryValue kTen{0xA000000000000000u, -60};                 // 10
+constexpr BinaryValue kFixedLimit{0xDE0B6B3A76400000u, -4};           // 1e18
+
+BinaryValue normalised(std::uint64_t mantissa, int exponent) {
+  if (mantissa == 0) return BinaryValue{};
+  while ((mantissa & kTopBit) == 0) mantissa <<= 1, --exponent;
+  return BinaryValue{mantissa, exponent};
+}
+
+// The magnitude of the IEEE double with bit pattern `bits`, finite.
+BinaryValue from_double_bits(std::uint64_t bits) {
+  constexpr int kFractionBits = 52;
+  constexpr int kExponentBias = 1023 + kFractionBits;  // of the integer mantissa
+  const int biased = static_cast<int>((bits >> kFractionBits) & 0x7ff);
+  const std::uint64_t fraction = bits & ((std::uint64_t{1} << kFractionBits) - 1);
+  if (biased == 0) return normalised(fraction, 1 - kExponentBias);  // subnormal
+  return normalised(fraction | (std::uint64_t{1} << kFractionBits), biased - kExponentBias);
+}
+
+// v >= bound, for a bound > 0.
+bool at_least(const BinaryValue& v, const BinaryValue& bound) {
+  if (v.mantissa == 0) return false;
+  return v.exponent != bound.exponent ? v.exponent > bound.exponent
+                                      : v.mantissa >= bound.mantissa;
+}
+
+// v * 10 and v / 10, truncated to 64 significant bits (the error after the
+// at most ~330 scalings of a double's range stays far below the 9th digit).
+BinaryValue times_ten(const BinaryValue& v) {
+  const std::uint64_t low = (v.mantissa & 0xffffffffu) * 10;
+  const std::uint64_t high = (v.mantissa >> 32) * 10 + (low >> 32);  // the product's top 36 bits
+  const int shift = (high >> 35) != 0 ? 4 : 3;  // 10 * [2^63, 2^64) has 67 or 68 bits
+  return BinaryValue{(high << (32 - shift)) | ((low & 0xffffffffu) >> shift),
+                     v.exponent + shift};
+}
+BinaryValue divided_by_ten(const BinaryValue& v) {
+  std::uint64_t quotient = v.mantissa;
+  const std::uint32_t remainder = divide_small(&quotient, 10);
+  const int shift = (quotient >> 60) != 0 ? 3 : 4;  // [2^63, 2^64) / 10 has 60 or 61 bits
+  return BinaryValue{(quotient << shift) | ((remainder << shift) / 10u), v.exponent - shift};
+}
+
 // "ddd.fff" for 0 <= v < 1e18 with `precision` decimals (rounded at the 9th,
-// zeros after). Returns the length written to `out` (room for 60 chars).
-int fixed_digits(double v, int precision, char* out) {
+// half to even as the C library does, zeros after). Returns the length
+// written to `out` (room for 60 chars).
+int fixed_digits(const BinaryValue& v, int precision, char* out) {
   const int p = precision > 9 ? 9 : precision;
-  std::uint64_t scale = 1;
+  std::uint32_t scale = 1;  // <= 1e9
   for (int i = 0; i < p; ++i) scale *= 10;
-  std::uint64_t whole = static_cast<std::uint64_t>(v);
-  // Round half to even, as the C library does for exactly representable ties.
-  const double scaled = (v - static_cast<double>(whole)) * static_cast<double>(scale);
-  std::uint64_t frac = static_cast<std::uint64_t>(scaled);
-  const double rest = scaled - static_cast<double>(frac);
-  if (rest > 0.5 || (rest == 0.5 && ((p > 0 ? frac : whole) & 1) != 0)) ++frac;
+  // v = whole + fraction / 2^64.
+  std::uint64_t whole = 0, fraction = 0;
+  const int shift = -v.exponent;  // >= 4: v < 1e18 < 2^60
+  if (shift < 64) {
+    whole = v.mantissa >> shift;
+    fraction = v.mantissa << (64 - shift);
+  } else if (shift < 128) {
+    fraction = v.mantissa >> (shift - 64);
+  }
+  // fraction * scale / 2^64 = frac + rest / 2^64, in 32-bit halves.
+  const std::uint64_t low = (fraction & 0xffffffffu) * std::uint64_t{scale};
+  const std::uint64_t middle = (fraction >> 32) * std::uint64_t{scale} + (low >> 32);
+  std::uint64_t frac = middle >> 32;
+  const std::uint64_t rest = (middle << 32) | (low & 0xffffffffu);
+  if (rest > kTopBit || (rest == kTopBit && ((p > 0 ? frac : whole) & 1) != 0)) ++frac;
   if (frac >= scale) frac -= scale, ++whole;
   char rev[24];
   int n = 0, len = 0;
   do {
-    rev[n++] = static_cast<char>('0' + whole % 10);
-    whole /= 10;
+    rev[n++] = static_cast<char>('0' + divide_small(&whole, 10));
   } while (whole != 0);
   while (n > 0) out[len++] = rev[--n];
   if (precision > 0) {
     out[len++] = '.';
-    for (std::uint64_t d = scale / 10; d != 0; d /= 10) out[len++] = static_cast<char>('0' + frac / d % 10);
+    // frac < scale <= 1e9: 32-bit divisions.
+    const auto frac32 = static_cast<std::uint32_t>(frac);
+    for (std::uint32_t d = scale / 10; d != 0; d /= 10) {
+      out[len++] = static_cast<char>('0' + frac32 / d % 10);
+    }
     for (int i = p; i < precision && len < 58; ++i) out[len++] = '0';
   }
   return len;
 }
 
-// Mantissa in [1, 10) and decimal exponent of v > 0, rounded to `precision`
+// Mantissa in [1, 10) and decimal exponent of v >= 0, rounded to `precision`
 // decimals of the mantissa; the mantissa's digits go to `out`.
-int scientific_digits(double v, int precision, char* out, int* exp10) {
+int scientific_digits(BinaryValue v, int precision, char* out, int* exp10) {
   int e = 0;
-  if (v != 0) {
-    while (v >= 10) v /= 10, ++e;
-    while (v < 1) v *= 10, --e;
+  if (v.mantissa != 0) {
+    while (at_least(v, kTen)) v = divided_by_ten(v), ++e;
+    while (v.exponent < -63) v = times_ten(v), --e;  // below 1
   }
   int len = fixed_digits(v, precision, out);
   if (out[0] == '1' && out[1] == '0') {  // rounding carried: 9.99 -> 10.0
-    len = fixed_digits(v / 10, precision, out);
+    len = fixed_digits(divided_by_ten(v), precision, out);
     ++e;
   }
   *exp10 = e;
@@ -107,30 +188,34 @@ int scientific_digits(double v, int precision, char* out, int* exp10) {
 }
 
 // f, e and g conversions with up to 9 significant decimals (see format.h).
-void emit_float(Sink& sink, Spec spec, double v, char conv) {
+void emit_float(Sink& sink, Spec spec, double value, char conv) {
   const bool upper = conv >= 'A' && conv <= 'Z';
   const char lower = static_cast<char>(upper ? conv - 'A' + 'a' : conv);
+  std::uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
   char prefix[2];
   int plen = 0;
-  const bool negative = v < 0 || (v == 0 && 1 / v < 0);
-  if (negative) prefix[plen++] = '-';
+  if ((bits & kTopBit) != 0) prefix[plen++] = '-';
   else if (spec.plus) prefix[plen++] = '+';
   else if (spec.space) prefix[plen++] = ' ';
-  if (v != v || v - v != v - v) {  // NaN or infinity
+  constexpr std::uint64_t kExponentField = std::uint64_t{0x7ff} << 52;
+  if ((bits & kExponentField) == kExponentField) {  // NaN or infinity
+    const bool nan = (bits & ~(kTopBit | kExponentField)) != 0;
     spec.zero = false;
-    emit(sink, spec, prefix, plen, v != v ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"), 3,
+    emit(sink, spec, prefix, plen, nan ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"), 3,
          true);
     return;
   }
-  if (negative) v = -v;
+  const BinaryValue v = from_double_bits(bits & ~kTopBit);
   int precision = spec.precision < 0 ? 6 : spec.precision;
   char body[72];
   int n = 0, exp10 = 0;
-  bool use_exp = lower == 'e' || (lower == 'f' && v >= 1e18);
+  const bool huge = at_least(v, kFixedLimit);
+  bool use_exp = lower == 'e' || (lower == 'f' && huge);
   if (lower == 'g') {
     if (precision == 0) precision = 1;
     scientific_digits(v, precision - 1, body, &exp10);
-    use_exp = exp10 < -4 || exp10 >= precision || v >= 1e18;
+    use_exp = exp10 < -4 || exp10 >= precision || huge;
     precision = use_exp ? precision - 1 : precision - 1 - exp10;
   }
   n = use_exp ? scientific_digits(v, precision, body, &exp10) : fixed_digits(v, precision, body);

@@ -12,10 +12,11 @@
 //
 // Supported: flags - 0 + space, width and precision (numbers or *), length
 // modifiers hh h l ll z j t, conversions d i u o x X c s p %, and f e g
-// (and upper-case forms) with at most 9 decimals rounded in double
-// arithmetic (more are printed as zeros) — exact for integers and short
-// decimals, possibly off in the last digit otherwise: diagnostics, not data.
-// Anything else is copied literally.
+// (and upper-case forms) with at most 9 decimals (more are printed as
+// zeros), worked out in 64-bit integer arithmetic, never in double (a
+// Cortex-M4F has no double-precision FPU: soft-float routines would cost
+// about 3 KB of flash) — %f exact below 1e18, e and g scaled with a 64-bit
+// mantissa: diagnostics, not data. Anything else is copied literally.
 #pragma once
 
 #include <cstdarg>

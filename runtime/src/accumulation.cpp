@@ -59,6 +59,7 @@ Status Model::accumulate_rows(const char* op, const Batch& batch, float* mean_lo
 
 Status Model::flush() {
   TERN_RETURN_IF_ERROR(check_accumulating("flush"));
+  TERN_RETURN_IF_ERROR(use_step_parts("flush", every_step_part()));
   return flush_factors();
 }
 

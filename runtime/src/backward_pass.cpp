@@ -17,7 +17,7 @@ namespace tern {
 // point l+1 (Dense), and with `to_input` dL/d(point l) is written to
 // deltas_[l], plus the deltas of the skip connections that read point l.
 void Model::propagate_delta(std::uint32_t l, std::size_t rows, bool to_input) {
-  const KernelTable& k = *kernels_;
+  const KernelTable& k = kernels_of(isa_);
   const LayerSpec& ls = spec_.layers[l];
   const float* weight = buffer(l, LayerBuffer::kWeight);
   const std::size_t m = ls.out, kin = ls.in;
@@ -75,7 +75,7 @@ void Model::propagate_deltas(std::uint32_t stop, std::size_t rows) {
 // (GradientPath::kFused) a Dense layer's weights are updated instead of
 // getting a gradient, block by block, after backprop_rows has used the old W.
 void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
-  const KernelTable& k = *kernels_;
+  const KernelTable& k = kernels_of(isa_);
   zero_gradients_but_dense_weights();
   float* scratch = rank1_scratch(rows);
   for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
@@ -90,7 +90,7 @@ void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
         k.rank1_gradient_f32(rows, kin, m, 1.0f, x, kin, d, m,
                              buffer(l, LayerBuffer::kWeightGrad), m, scratch);
       } else {
-        update_weights_fused(l, rows, x, kin, d, m, 1.0f, 0.0f, *fused);
+        (this->*step_parts_->update_weights_fused)(l, rows, x, kin, d, m, 1.0f, 0.0f, *fused);
       }
     } else if (ls.kind == LayerKind::kLayerNorm) {
       ops::layer_norm_backward(rows, m, x, m, buffer(l, LayerBuffer::kMean),

@@ -82,7 +82,7 @@ void Model::propagate_for_factors(std::size_t rows) {
 // own loss: the output delta was not divided by the rows), their total,
 // and with example clipping the scale min(1, C / total) of each row.
 void Model::compute_example_norms(std::size_t rows) {
-  const KernelTable& k = *kernels_;
+  const KernelTable& k = kernels_of(isa_);
   const std::uint32_t L = spec_.layer_count;
   const std::size_t R = spec_.example_rows;
   const std::size_t examples = rows / R;
@@ -128,7 +128,7 @@ void Model::compute_example_norms(std::size_t rows) {
 // over the rows.
 void Model::gradients_from_factors(std::size_t rows, FactorSource source,
                                    const UpdateConstants* update) {
-  const KernelTable& k = *kernels_;
+  const KernelTable& k = kernels_of(isa_);
   const std::uint32_t L = spec_.layer_count;
   const float inv_rows = 1.0f / static_cast<float>(rows);
   const bool accumulated = source == FactorSource::kAccumulated;

@@ -11,7 +11,7 @@
 namespace tern {
 
 void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
-  const KernelTable& k = *kernels_;
+  const KernelTable& k = kernels_of(isa_);
   const bool training = spec_.mode == Mode::kTraining;
   float* scratch = buffer(ModelBuffer::kScratch).data;
   const float* in = x0;

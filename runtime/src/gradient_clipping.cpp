@@ -59,14 +59,13 @@ Status Model::set_clipping(const ClipParams& p) {
 // norm of the gradient group, one fixed-order reduction through
 // backprop_rows (a 1 x 1 product of the group with itself; the padding
 // between tensors is zero), then one multiply per element.
+// Called with clip_.global_clip > 0 (stored_gradients()).
 void Model::clip_stored_gradients() {
-  gradient_norm_ = 0.0f;
-  if (!(clip_.global_clip > 0.0f)) return;
   const ModelBufferView& gradients = buffer(ModelBuffer::kGradients);
   float* g = gradients.data;
   const std::size_t count = gradients.bytes / sizeof(float);
   float sq = 0.0f;
-  kernels_->backprop_rows_f32(1, 1, count, g, count, g, count, &sq, 1);
+  kernels_of(isa_).backprop_rows_f32(1, 1, count, g, count, g, count, &sq, 1);
   gradient_norm_ = std::sqrt(sq);
   if (!(gradient_norm_ > clip_.global_clip)) return;
   const float c = clip_.global_clip / gradient_norm_;

@@ -18,11 +18,11 @@ void Model::forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum
   const float* labels = buffer(ModelBuffer::kLabels).data;
   *loss_sum = 0.0f;
   if (spec_.loss == LossKind::kSoftmaxCrossEntropy) {
-    kernels_->softmax_cross_entropy_f32(rows, m, points_[L], m,
+    kernels_of(isa_).softmax_cross_entropy_f32(rows, m, points_[L], m,
                                         reinterpret_cast<const std::uint32_t*>(labels),
                                         grad_scale, deltas_[L], m, loss_sum);
   } else {
-    kernels_->mse_f32(rows, m, points_[L], m, labels, m, grad_scale, deltas_[L], m, loss_sum);
+    kernels_of(isa_).mse_f32(rows, m, points_[L], m, labels, m, grad_scale, deltas_[L], m, loss_sum);
   }
 }
 

@@ -19,8 +19,8 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   const ModelPlan plan = plan_model(spec);
   if (!plan.check.ok()) return spec_status(spec, plan.check);
 
-  const KernelTable* table = nullptr;
-  TERN_RETURN_IF_ERROR(active_kernels(&table));
+  Isa isa = Isa::kScalar;
+  TERN_RETURN_IF_ERROR(active_kernel_isa(&isa));
 
   const std::size_t total = static_cast<std::size_t>(plan.total);
   void* block = nullptr;
@@ -58,7 +58,7 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   }
 
   spec_ = spec;
-  kernels_ = table;
+  isa_ = isa;
   base_ = base;
   bytes_ = total;
   rows_done_ = 0;
@@ -92,7 +92,6 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   return Status();
 }
 
-Isa Model::isa() const { return kernels_ != nullptr ? kernels_->isa : Isa::kScalar; }
 
 Status Model::check_training(const char* op) const {
   if (!built()) {

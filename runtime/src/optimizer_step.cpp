@@ -51,33 +51,40 @@ Status Model::start_update(UpdateConstants* update) {
   // The divergence guard's reductions scale whatever rate is set (model.h).
   const float learning_rate = effective_learning_rate();
   for (int decayed = 0; decayed < 2; ++decayed) {
-    const float decay = decayed ? opt_.weight_decay : 0.0f;
     SgdParams& sgd = update->sgd[decayed];
     sgd.learning_rate = learning_rate;
     sgd.momentum = opt_.momentum;
-    sgd.weight_decay = decay;
+    sgd.weight_decay = decayed ? opt_.weight_decay : 0.0f;
     update->adam[decayed] = AdamStepConstants{};
-    if (spec_.optimizer != OptimizerKind::kSgd) {
-      AdamParams p;
-      p.learning_rate = learning_rate;
-      p.beta1 = opt_.beta1;
-      p.beta2 = opt_.beta2;
-      p.epsilon = opt_.epsilon;
-      p.weight_decay = decay;
-      p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
-      // The kernel's step is 32 bits and only feeds the bias corrections
-      // 1 - beta^step (computed in double). For any beta < 1 a float can
-      // hold, beta <= 1 - 2^-24, so beta^(2^32 - 1) <= e^-256 < 2^-53 and
-      // 1 - beta^step rounds to exactly 1.0 from step 2^32 - 1 on: passing
-      // min(steps, 2^32 - 1) gives the same constants, bit for bit, as the
-      // true step would.
-      p.step = steps_ < UINT32_MAX ? static_cast<std::uint32_t>(steps_) : UINT32_MAX;
-      const Status s = adam_step_constants(p, &update->adam[decayed]);
-      if (!s.ok()) {
-        --steps_;
-        return s;
-      }
+  }
+  if (spec_.optimizer != OptimizerKind::kSgd) {
+    const Status s = (this->*step_parts_->adam_constants)(learning_rate, update);
+    if (!s.ok()) {
+      --steps_;
+      return s;
     }
+  }
+  return Status();
+}
+
+// Adam's constants of the step start_update() has counted.
+Status Model::adam_constants(float learning_rate, UpdateConstants* update) {
+  for (int decayed = 0; decayed < 2; ++decayed) {
+    AdamParams p;
+    p.learning_rate = learning_rate;
+    p.beta1 = opt_.beta1;
+    p.beta2 = opt_.beta2;
+    p.epsilon = opt_.epsilon;
+    p.weight_decay = decayed ? opt_.weight_decay : 0.0f;
+    p.decoupled = spec_.optimizer == OptimizerKind::kAdamW;
+    // The kernel's step is 32 bits and only feeds the bias corrections
+    // 1 - beta^step (computed in double). For any beta < 1 a float can
+    // hold, beta <= 1 - 2^-24, so beta^(2^32 - 1) <= e^-256 < 2^-53 and
+    // 1 - beta^step rounds to exactly 1.0 from step 2^32 - 1 on: passing
+    // min(steps, 2^32 - 1) gives the same constants, bit for bit, as the
+    // true step would.
+    p.step = steps_ < UINT32_MAX ? static_cast<std::uint32_t>(steps_) : UINT32_MAX;
+    TERN_RETURN_IF_ERROR(adam_step_constants(p, &update->adam[decayed]));
   }
   return Status();
 }
@@ -90,11 +97,17 @@ void Model::apply_optimizer(std::uint32_t layer, bool is_bias, std::size_t offse
   float* w = buffer(layer, tensor_buffer(TensorRole::kValue, is_bias)) + offset;
   float* m1 = buffer(layer, tensor_buffer(TensorRole::kMoment1, is_bias)) + offset;
   if (spec_.optimizer == OptimizerKind::kSgd) {
-    kernels_->sgd_momentum_f32(count, w, grad, m1, update.sgd[decayed]);
+    kernels_of(isa_).sgd_momentum_f32(count, w, grad, m1, update.sgd[decayed]);
   } else {
     float* m2 = buffer(layer, tensor_buffer(TensorRole::kMoment2, is_bias)) + offset;
-    kernels_->adam_f32(count, w, grad, m1, m2, update.adam[decayed]);
+    (this->*step_parts_->apply_adam)(count, w, grad, m1, m2, update.adam[decayed]);
   }
+}
+
+// The Adam (AdamW) kernel, a step part of its own (model.h, StepParts).
+void Model::apply_adam(std::size_t count, float* w, const float* grad, float* m1, float* m2,
+                       const AdamStepConstants& constants) {
+  kernels_of(isa_).adam_f32(count, w, grad, m1, m2, constants);
 }
 
 // The optimizer on every tensor that has a gradient buffer (all of them,
@@ -138,7 +151,7 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   const bool plain_sgd = update.sgd[1].momentum == 0.0f;
   if (spec_.optimizer == OptimizerKind::kSgd && noise_stddev == 0.0f &&
       (plain_sgd || rows <= kRank1StreamRows)) {
-    kernels_->rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
+    kernels_of(isa_).rank1_sgd_update_f32(rows, kin, m, alpha, u, ldu, d, ldd,
                                    buffer(layer, LayerBuffer::kWeight), m,
                                    buffer(layer, LayerBuffer::kWeightMoment1), m, update.sgd[1]);
     return;
@@ -149,9 +162,9 @@ void Model::update_weights_fused(std::uint32_t layer, std::size_t rows, const fl
   const std::size_t block_rows = fused_block_rows(spec_);
   for (std::size_t p0 = 0; p0 < kin; p0 += block_rows) {
     const std::size_t pr = kin - p0 < block_rows ? kin - p0 : block_rows;
-    kernels_->rank1_gradient_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
+    kernels_of(isa_).rank1_gradient_f32(rows, pr, m, alpha, u + p0, ldu, d, ldd, block, m, scratch);
     if (noise_stddev > 0.0f)
-      kernels_->add_gaussian_noise_f32(pr * m, block, noise_stddev, key, p0 * m);
+      kernels_of(isa_).add_gaussian_noise_f32(pr * m, block, noise_stddev, key, p0 * m);
     apply_optimizer(layer, false, p0 * m, pr * m, block, update);
   }
 }
@@ -164,6 +177,7 @@ Status Model::apply_gradients() {
                          "%s: the spec has %s, so there are no stored gradients to apply", op,
                          spec_.fused_update ? "a fused update" : "accumulation");
   }
+  TERN_RETURN_IF_ERROR(use_step_parts(op, every_step_part()));
   UpdateConstants update;
   TERN_RETURN_IF_ERROR(start_update(&update));
   update_stored_tensors(update);

@@ -105,7 +105,7 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
                          "down",
                          op, bound);
   }
-  kernels_->rank1_accumulate_f32(count, in, out, scale, a, lda, b, ldb, w, out, nullptr);
+  kernels_of(isa_).rank1_accumulate_f32(count, in, out, scale, a, lda, b, ldb, w, out, nullptr);
   return Status();
 }
 

@@ -45,15 +45,51 @@ void Model::zero_gradients_but_dense_weights() {
   if (end > at) std::memset(at, 0, static_cast<std::size_t>(end - at));
 }
 
+const Model::StepParts& Model::every_step_part() {
+  static constexpr StepParts kEvery = step_parts(kAllStepFeatures);
+  return kEvery;
+}
+
+Status Model::use_step_parts(const char* op, const StepParts& parts) {
+  const char* missing = nullptr;
+  if (step_frame_ == StepFrame::kGuarded && parts.guarded_step == nullptr) {
+    missing = "kStepDivergenceGuard";
+  } else if (step_frame_ == StepFrame::kAccumulated && parts.accumulated_step == nullptr) {
+    missing = "kStepAccumulation";
+  } else if (gradient_path_ == GradientPath::kFromFactors && parts.factor_gradients == nullptr) {
+    missing = "kStepExampleGradients";
+  } else if (gradient_path_ != GradientPath::kStored && parts.update_weights_fused == nullptr) {
+    missing = "kStepFusedUpdate";
+  } else if (gradient_path_ == GradientPath::kStored && clip_.global_clip > 0.0f &&
+             parts.global_clipping == nullptr) {
+    missing = "kStepGlobalClipping";
+  } else if (spec_.optimizer != OptimizerKind::kSgd && parts.adam_constants == nullptr) {
+    missing = "kStepAdam";
+  }
+  if (missing != nullptr) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the model's spec or settings need %s, which this train_step<> "
+                         "does not link (use step_features(spec))",
+                         op, missing);
+  }
+  step_parts_ = &parts;
+  return Status();
+}
+
 Status Model::train_step(const Batch& batch, float* mean_loss) {
+  return run_train_step(every_step_part(), batch, mean_loss);
+}
+
+Status Model::run_train_step(const StepParts& parts, const Batch& batch, float* mean_loss) {
   TERN_RETURN_IF_ERROR(check_training("train_step"));
   if (mean_loss != nullptr) {
     TERN_RETURN_IF_ERROR(check_aligned("train_step", "mean_loss", mean_loss));
   }
+  TERN_RETURN_IF_ERROR(use_step_parts("train_step", parts));
   switch (step_frame_) {
     case StepFrame::kSingle: return single_step(batch, mean_loss);
-    case StepFrame::kGuarded: return guarded_step(batch, mean_loss);
-    case StepFrame::kAccumulated: return accumulated_step(batch, mean_loss);
+    case StepFrame::kGuarded: return (this->*parts.guarded_step)(batch, mean_loss);
+    case StepFrame::kAccumulated: return (this->*parts.accumulated_step)(batch, mean_loss);
   }
   return Status();
 }
@@ -62,7 +98,8 @@ Status Model::train_step(const Batch& batch, float* mean_loss) {
 // global-norm clipping of them.
 void Model::stored_gradients(std::size_t rows) {
   backward_pass(rows, nullptr);
-  clip_stored_gradients();
+  gradient_norm_ = 0.0f;
+  if (clip_.global_clip > 0.0f) (this->*step_parts_->global_clipping)();
 }
 
 // GradientPath::kFromFactors on this step's points and deltas; with `update`
@@ -97,7 +134,7 @@ Status Model::backward_and_update(std::size_t rows) {
       break;
     case GradientPath::kFromFactors:
       TERN_RETURN_IF_ERROR(start_update(&update));
-      live_factor_gradients(rows, &update);
+      (this->*step_parts_->factor_gradients)(rows, &update);
       break;
   }
   update_stored_tensors(update);
@@ -114,6 +151,7 @@ Status Model::compute_gradients(const Batch& batch, float* mean_loss) {
                          spec_.fused_update ? "train_step()" : "accumulate() and flush()");
   }
   if (mean_loss != nullptr) TERN_RETURN_IF_ERROR(check_aligned(op, "mean_loss", mean_loss));
+  TERN_RETURN_IF_ERROR(use_step_parts(op, every_step_part()));
   const std::size_t rows = batch.rows;
   float loss_sum = 0.0f;
   TERN_RETURN_IF_ERROR(load_and_forward(op, batch, loss_gradient_scale(rows), &loss_sum));

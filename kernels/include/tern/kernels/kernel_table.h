@@ -10,7 +10,15 @@
 //
 // Each ISA compiled into tern contributes one KernelTable: a struct of plain
 // function pointers, filled at compile time in that ISA's own translation
-// units (compiled with that ISA's flags, which nothing else sees).
+// units (compiled with that ISA's flags, which nothing else sees) — except
+// the scalar reference's, a constant below.
+//
+// Code size: a table that is referenced keeps every kernel it points to
+// linked. A build with the scalar table only (TERN_SINGLE_KERNEL_TABLE,
+// e.g. a Cortex-M) therefore never takes the table's address on the
+// kernel-calling paths: kernels_of() returns the constant table, the
+// compiler turns each call through it into a direct call, and the linker
+// (--gc-sections) keeps only the kernels a program calls.
 //
 // The entries are *unchecked*: they trust their arguments. A `scratch`
 // argument is either null (where the checked operation allows it) or holds
@@ -18,11 +26,13 @@
 // entry computes exactly the formula stated beside its checked counterpart.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
 #include "tern/kernels/dense.h"
 #include "tern/kernels/elementwise.h"
+#include "tern/kernels/kernel_build.h"
 #include "tern/platform/isa.h"
 #include "tern/platform/status.h"
 
@@ -76,13 +86,38 @@ struct KernelTable {
                                  std::uint64_t first_index);
 };
 
+namespace kernels::scalar {
+#include "tern/kernels/isa_kernels-inl.h"
+// Built in every configuration, and known here at compile time.
+inline constexpr KernelTable kTable = make_table<Isa::kScalar>();
+}  // namespace kernels::scalar
+
 // The table of `isa`, or nullptr when that ISA was not compiled in. Does not
-// look at the CPU: calling into a table the CPU cannot run faults.
+// look at the CPU: calling into a table the CPU cannot run faults. Links
+// every built kernel: code that calls kernels uses kernels_of().
 const KernelTable* kernel_table(Isa isa);
 
-// The active table (tern/kernels/isa_selection.h), selecting it first if
+// The active ISA (tern/kernels/isa_selection.h), selecting it first if
 // needed. Fails (and keeps failing on every call) while TERN_ISA names an ISA
 // that cannot be used.
+Status active_kernel_isa(Isa* out);
+// The active table: active_kernel_isa(), then kernel_table().
 Status active_kernels(const KernelTable** out);
+
+namespace kernels {
+// The built tables by ISA (nullptr: not built), for kernels_of().
+extern const std::array<const KernelTable*, kIsaCount> kTableByIsa;
+}  // namespace kernels
+
+// The kernels of `isa`, an ISA this build has (the active one, or the one a
+// model was built with): what tern's libraries call through.
+inline const KernelTable& kernels_of(Isa isa) {
+#if TERN_SINGLE_KERNEL_TABLE
+  static_cast<void>(isa);  // the only one there is
+  return kernels::scalar::kTable;
+#else
+  return *kernels::kTableByIsa[static_cast<int>(isa)];
+#endif
+}
 
 }  // namespace tern

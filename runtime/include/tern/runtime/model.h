@@ -48,9 +48,9 @@
 
 namespace tern {
 
-// The kernel table (tern/kernels/kernel_table.h) is internal to tern's
-// libraries: a model holds a pointer to it, users never call it.
-struct KernelTable;
+// The kernel tables (tern/kernels/kernel_table.h) are internal to tern's
+// libraries: a model holds the ISA of the one it calls, users never call it.
+struct AdamStepConstants;  // tern/kernels/elementwise.h
 namespace runtime_detail {
 struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
 }  // namespace runtime_detail
@@ -196,6 +196,31 @@ struct Tensor {
   Span<float> value, grad, moment1, moment2;
 };
 
+// What a training step may do beyond a plain single step with SGD and stored
+// gradients. A program that calls train_step<kFeatures>() links the code of
+// these features only (firmware flash: docs/firmware-size.md); plain
+// train_step() links every one.
+using StepFeatures = std::uint32_t;
+constexpr StepFeatures kStepDivergenceGuard = 1u << 0;     // spec.divergence_guard
+constexpr StepFeatures kStepAccumulation = 1u << 1;        // spec.accumulation_rows
+constexpr StepFeatures kStepExampleGradients = 1u << 2;    // spec.example_rows (clipping, noise)
+constexpr StepFeatures kStepFusedUpdate = 1u << 3;         // spec.fused_update
+constexpr StepFeatures kStepAdam = 1u << 4;                // Adam or AdamW
+constexpr StepFeatures kStepGlobalClipping = 1u << 5;      // ClipParams::global_clip, stored gradients
+constexpr StepFeatures kAllStepFeatures = (1u << 6) - 1;
+
+// The features the step of `spec` needs. Global clipping is a setting, not
+// part of the spec: add kStepGlobalClipping to use it.
+constexpr StepFeatures step_features(const ModelSpec& spec) {
+  StepFeatures f = 0;
+  if (spec.divergence_guard) f |= kStepDivergenceGuard;
+  if (spec.accumulation_rows != 0) f |= kStepAccumulation;
+  if (spec.example_rows != 0) f |= kStepExampleGradients;
+  if (spec.fused_update) f |= kStepFusedUpdate;
+  if (spec.optimizer != OptimizerKind::kSgd) f |= kStepAdam;
+  return f;
+}
+
 class Model {
  public:
   Model() = default;
@@ -214,8 +239,8 @@ class Model {
   bool built() const { return base_ != nullptr; }
   const ModelSpec& spec() const { return spec_; }
   std::size_t bytes() const { return bytes_; }
-  // The ISA of the kernel table fetched by build().
-  Isa isa() const;
+  // The ISA of the kernel table chosen by build().
+  Isa isa() const { return isa_; }
 
   // Deterministic initialisation: Dense W uniform with He (limit
   // sqrt(6/fan_in)) or Xavier (sqrt(6/(fan_in+fan_out))) scale, biases 0,
@@ -261,6 +286,15 @@ class Model {
   // advisory, and a caller looping on train_step() without checking every
   // status would train the diverging model on.
   Status train_step(const Batch& batch, float* mean_loss);
+  // train_step() for a program that knows its spec at compile time, linking
+  // only the parts of a step in kFeatures (e.g. step_features(kSpec)): the
+  // same step, the same bits. A model whose spec or settings need a feature
+  // not in kFeatures is refused (kFailedPrecondition, naming it).
+  template <StepFeatures kFeatures>
+  Status train_step(const Batch& batch, float* mean_loss) {
+    static constexpr StepParts kParts = step_parts(kFeatures);
+    return run_train_step(kParts, batch, mean_loss);
+  }
   // kFailedPrecondition unless the spec has divergence_guard; the factors
   // and windows must be in the ranges DivergencePolicy gives.
   Status set_divergence_policy(const DivergencePolicy& policy);
@@ -376,6 +410,45 @@ class Model {
     DivergenceReport report;
   };
 
+  // The parts of a training step that only some specs or settings run, as
+  // member functions called through these pointers: a step links the parts
+  // its StepParts names (null: not linked, the model must not need it). The
+  // public entry points set step_parts_ before any step code runs.
+  struct StepParts {
+    Status (Model::*guarded_step)(const Batch&, float*) = nullptr;
+    Status (Model::*accumulated_step)(const Batch&, float*) = nullptr;
+    void (Model::*factor_gradients)(std::size_t, const UpdateConstants*) = nullptr;
+    void (Model::*update_weights_fused)(std::uint32_t, std::size_t, const float*, std::size_t,
+                                        const float*, std::size_t, float, float,
+                                        const UpdateConstants&) = nullptr;
+    void (Model::*global_clipping)() = nullptr;
+    Status (Model::*adam_constants)(float, UpdateConstants*) = nullptr;
+    void (Model::*apply_adam)(std::size_t, float*, const float*, float*, float*,
+                              const AdamStepConstants&) = nullptr;
+  };
+  static constexpr StepParts step_parts(StepFeatures f) {
+    StepParts p;
+    if (f & kStepDivergenceGuard) p.guarded_step = &Model::guarded_step;
+    if (f & kStepAccumulation) p.accumulated_step = &Model::accumulated_step;
+    if (f & (kStepAccumulation | kStepExampleGradients)) {
+      p.factor_gradients = &Model::live_factor_gradients;
+    }
+    if (f & (kStepFusedUpdate | kStepAccumulation | kStepExampleGradients)) {
+      p.update_weights_fused = &Model::update_weights_fused;
+    }
+    if (f & kStepGlobalClipping) p.global_clipping = &Model::clip_stored_gradients;
+    if (f & kStepAdam) {
+      p.adam_constants = &Model::adam_constants;
+      p.apply_adam = &Model::apply_adam;
+    }
+    return p;
+  }
+  // The parts of plain train_step() and the other training entry points.
+  static const StepParts& every_step_part();
+  // Sets step_parts_ after checking the model needs nothing `parts` lacks.
+  Status use_step_parts(const char* op, const StepParts& parts);
+  Status run_train_step(const StepParts& parts, const Batch& batch, float* mean_loss);
+
   // A buffer of the model and its size (plan.h, ModelBuffer).
   struct ModelBufferView {
     float* data = nullptr;
@@ -407,6 +480,9 @@ class Model {
   void backward_pass(std::size_t rows, const UpdateConstants* fused);
   // optimizer_step.cpp
   Status start_update(UpdateConstants* update);
+  Status adam_constants(float learning_rate, UpdateConstants* update);
+  void apply_adam(std::size_t count, float* w, const float* grad, float* m1, float* m2,
+                  const AdamStepConstants& constants);
   void apply_optimizer(std::uint32_t layer, bool is_bias, std::size_t offset, std::size_t count,
                        const float* grad, const UpdateConstants& update);
   void update_stored_tensors(const UpdateConstants& update);
@@ -444,7 +520,8 @@ class Model {
   void restore_state();
 
   ModelSpec spec_;
-  const KernelTable* kernels_ = nullptr;
+  Isa isa_ = Isa::kScalar;  // the kernels the model calls (kernels_of(isa_))
+  const StepParts* step_parts_ = nullptr;  // of the training call under way
   unsigned char* base_ = nullptr;
   std::size_t bytes_ = 0;
   StepFrame step_frame_ = StepFrame::kSingle;

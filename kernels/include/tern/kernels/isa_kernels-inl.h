@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Private to the kernels library: the kernels every ISA defines, declared
-// once, and make_table(), which puts them into that ISA's KernelTable
-// (tern/kernels/kernel_table.h).
+// Internal to tern's libraries, like tern/kernels/kernel_table.h: the
+// kernels every ISA defines, declared once, and make_table(), which puts them
+// into that ISA's KernelTable.
 //
-// No include guard: each ISA's translation units include this inside their
-// own namespace (tern::kernels::<isa>, after tern/kernels/kernel_table.h at
-// file scope), so the names below are that ISA's kernels. kernels_<isa>.cpp
-// defines the dense-layer ones (for the vector ISAs through
-// generic/gemm-inl.h) and the table; elementwise_<isa>.cpp the rest.
+// No include guard: it is included inside an ISA's namespace
+// (tern::kernels::<isa>, after tern/kernels/kernel_table.h at file scope), so
+// the names below are that ISA's kernels. kernel_table.h includes it for the
+// scalar reference, whose table is a constant there; each vector ISA's
+// kernels_<isa>.cpp includes it and defines its table, elementwise_<isa>.cpp
+// includes it for the declarations. kernels_<isa>.cpp defines the dense-layer
+// kernels (for the vector ISAs through generic/gemm-inl.h), elementwise_<isa>.cpp
+// the rest.
 
 // Dense-layer kernels (formulas in tern/kernels/dense.h).
 void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std::size_t ldx,
