@@ -2,7 +2,7 @@
 // NEON instantiation of the element-wise kernels (4 lanes per q register, so
 // the 16 virtual lanes of a row sum are four registers). The kernels are
 // generic/elementwise-inl.h; they enter this ISA's table in kernels_neon.cpp.
-// On ARMv7, NEON arithmetic flushes denormals to zero (README "Denormals on
+// On ARMv7, NEON arithmetic flushes denormals to zero (docs/arm.md, "Denormals on
 // ARMv7"); exp and the sums below meet them only for inputs far in the tails
 // (e.g. exp of x < -87.3 is denormal), where the ARMv7 NEON result is ±0.
 #include <cstddef>

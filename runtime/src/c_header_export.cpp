@@ -197,6 +197,7 @@ Status load_parameters(Model& model, const std::uint32_t* architecture, std::siz
     std::memcpy(dst.data, values + at, dst.size * sizeof(float));
     at += dst.size;
   }
+  model.restart_divergence_history();  // the guard's snapshot held the old parameters
   return Status();
 }
 

@@ -50,6 +50,10 @@ Status Model::set_divergence_policy(const DivergencePolicy& p) {
 
 void Model::set_steps(std::uint64_t steps) {
   steps_ = steps;
+  restart_divergence_history();
+}
+
+void Model::restart_divergence_history() {
   guard_.snapshot_valid = false;
   guard_.history = LossHistory();
   guard_.report.stopped = false;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gradients formed from kept factors: the path of example gradients
-// (spec.example_rows) and of accumulation (spec.accumulation_rows); README,
-// "Rank-1 structure".
+// (spec.example_rows) and of accumulation (spec.accumulation_rows);
+// docs/rank1.md.
 //
 // For a batch of n rows the weight gradient of a Dense layer is
 //     G = sum_i u_i^T d_i        (u_i its input row, d_i its delta row)

@@ -232,8 +232,9 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state) 
   if (optimizer_state) {
     model.set_steps(h.steps);  // also starts a new history for the divergence guard
   } else {
-    // New weights: a divergence stop described the old ones.
-    model.clear_divergence_stop();
+    // New weights: the guard's snapshot, figures and any stop described the
+    // old ones.
+    model.restart_divergence_history();
   }
   return Status();
 }

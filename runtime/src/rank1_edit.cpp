@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rank-1 edits of a Dense layer's weights (README, "Rank-1 structure"):
+// Rank-1 edits of a Dense layer's weights (docs/rank1.md):
 // W += scale * sum_j a_j^T b_j with caller factors, checked before W
 // changes, and the factors of one gradient step (edit_factors) for a
 // caller that wants to edit instead of train. Editing is not training: it
@@ -106,6 +106,8 @@ Status Model::rank1_edit(std::uint32_t layer, std::size_t count, const float* a,
                          op, bound);
   }
   kernels_of(isa_).rank1_accumulate_f32(count, in, out, scale, a, lda, b, ldb, w, out, nullptr);
+  // A later divergence must not restore the unedited weights.
+  restart_divergence_history();
   return Status();
 }
 

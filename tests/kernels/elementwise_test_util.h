@@ -80,7 +80,7 @@ inline void sprinkle_specials(GuardedMatrix& a, std::mt19937& rng) {
 }
 
 // ARMv7 NEON flushes denormal inputs and results of its arithmetic to zero
-// (README "Denormals on ARMv7"; tests/kernels/test_denormals.cpp): there,
+// (docs/arm.md, "Denormals on ARMv7"; tests/kernels/test_denormals.cpp): there,
 // where the scalar reference gives a subnormal, the kernel's zero is the
 // documented result. Its sign is the flushed value's, unless later steps
 // combine it with other zeros (gelu(-1e-40): fma(-0, -0, -0) = +0). Every

@@ -5,7 +5,7 @@
 // underflow (tern never sets flush-to-zero), so they agree bit for bit here
 // as everywhere. ARMv7 NEON cannot: its arithmetic always flushes denormal
 // inputs and results to zero of the same sign, whatever FPSCR says. This file
-// pins down exactly what that costs (README: "Denormals on ARMv7"):
+// pins down exactly what that costs (docs/arm.md: "Denormals on ARMv7"):
 //   - a denormal result of an FMA or an add becomes +-0;
 //   - a denormal operand counts as 0, even when the result would be normal;
 //   - values that are only moved (loads, stores, k = 0 copies of the bias)

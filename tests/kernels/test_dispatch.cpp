@@ -82,7 +82,7 @@ TEST_CASE("TERN_ISA selects each available ISA, and rejects bad values") {
   CHECK(k.code() == StatusCode::kUnsupportedIsa);
   CHECK(y == 0.0f);
   // Set but empty ("TERN_ISA=" in a script) is a bad value too, not the
-  // default: the README promises a request that cannot be honoured is an
+  // default: docs/architecture.md promises a request that cannot be honoured is an
   // error.
   setenv("TERN_ISA", "", 1);
   reset_isa_selection();

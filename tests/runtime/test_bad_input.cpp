@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The bad-input catalogue (README, "Bad input"): every way a caller, a
+// The bad-input catalogue (docs/hardening.md, "Bad-input catalogue"): every way a caller, a
 // sensor or a flash chip can hand tern bad data, each checked for its exact
 // status code and its exact message, and for leaving the model untouched.
 // Entries whose coverage lives elsewhere (kernel entry points, whole-file
-// sweeps, IDX files) are listed in the README next to their tests.
+// sweeps, IDX files) are listed in docs/hardening.md next to their tests.
 #include <doctest/doctest.h>
 
 #include <cmath>

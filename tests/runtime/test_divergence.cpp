@@ -15,6 +15,7 @@
 
 #include "alloc_counter.h"
 #include "runtime_test_util.h"
+#include "tern/runtime/persist.h"
 
 using namespace tern;
 using tern::test::ModelInArena;
@@ -483,4 +484,67 @@ TEST_CASE("divergence guard: the default rule stays quiet on ordinary, noisy tra
     CHECK(g.model.divergence().recoveries == 0);
     CHECK(State(g.model) == State(ref.model));
   }
+}
+
+// Parameters replaced from outside training start a new guard history: the
+// snapshot holds the old parameters and the rule's figures the old loss, so
+// without it the new model's first (much higher) loss would count as a
+// divergence and the guard would silently restore the weights just replaced.
+TEST_CASE("divergence guard: weights loaded or edited from outside are not undone") {
+  const Data d = make_data();
+  DivergencePolicy judge_each_step;  // one batch's loss alone trips the rule
+  judge_each_step.loss_smoothing = 1;
+  GuardedPair pair(5, judge_each_step);
+  auto& [ref, g] = pair;
+  int i = 0;
+  float settled_loss = 0;
+  for (; i < 40; ++i) {
+    REQUIRE(ref.model.train_step(batch(d, i), nullptr).ok());
+    REQUIRE(g.model.train_step(batch(d, i), &settled_loss).ok());
+  }
+  REQUIRE(State(g.model) == State(ref.model));
+  REQUIRE(g.model.divergence().recoveries == 0);
+
+  // The trained parameters times 40: confident, mostly wrong logits, a loss
+  // far above loss_factor x the settled one.
+  std::vector<float> replaced;
+  for (std::uint32_t t = 0; t < ref.model.tensor_count(); ++t) {
+    for (const float v : ref.model.tensor(t).value) replaced.push_back(40.0f * v);
+  }
+  std::uint32_t arch[2 + 5 * kMaxLayers];
+  const std::size_t words = architecture_words(kPlain, arch, 2 + 5 * kMaxLayers);
+
+  SUBCASE("load_parameters") {
+    for (Model* m : {&ref.model, &g.model}) {
+      REQUIRE(load_parameters(*m, arch, words, replaced.data(), replaced.size()).ok());
+    }
+  }
+  SUBCASE("load_model without optimizer state") {
+    ReadyModel source(kPlain, 5);
+    REQUIRE(load_parameters(source.model, arch, words, replaced.data(), replaced.size()).ok());
+    std::vector<unsigned char> file(model_file_bytes(kPlain, false));
+    MemorySink sink(file.data(), file.size());
+    REQUIRE(save_model(source.model, sink.sink()).ok());
+    for (Model* m : {&ref.model, &g.model}) {
+      REQUIRE(load_model(*m, memory_source(file.data(), sink.size())).ok());
+    }
+  }
+  SUBCASE("rank1_edit") {
+    // W += 39 * sum_j e_j^T w_j, the edit that turns layer 0's W into 40 W
+    // (b a copy of W: the factors must not alias the weights).
+    const std::uint32_t in = kPlain.layers[0].in, out = kPlain.layers[0].out;
+    std::vector<float> eye(std::size_t{in} * in, 0.0f);
+    for (std::uint32_t j = 0; j < in; ++j) eye[std::size_t{j} * in + j] = 1.0f;
+    for (Model* m : {&ref.model, &g.model}) {
+      const Span<float> w = m->tensor(0).value;
+      const std::vector<float> w_copy(w.begin(), w.end());
+      REQUIRE(m->rank1_edit(0, in, eye.data(), in, w_copy.data(), out, 39.0f).ok());
+    }
+  }
+  float ref_loss = 0, loss = 0;
+  REQUIRE(ref.model.train_step(batch(d, i), &ref_loss).ok());
+  REQUIRE(g.model.train_step(batch(d, i), &loss).ok());
+  CHECK(loss > judge_each_step.loss_factor * settled_loss);  // the old rule would have fired
+  CHECK(g.model.divergence().recoveries == 0);
+  CHECK(State(g.model) == State(ref.model));
 }

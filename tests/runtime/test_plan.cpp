@@ -167,7 +167,7 @@ TEST_CASE("plan: activation and delta buffers are shared where lifetimes allow")
 
   // One feed-forward block: its input, which the residual reads again, is
   // the caller's (point 0), so its points ping-pong between two buffers
-  // (plan.h and the README say so).
+  // (plan.h and docs/training.md say so).
   CHECK(plan_model(ffn(128, 256, 1024)).point_buffers == 2);
 
   // Two stacked feed-forward blocks: the second block's input (point 4)

@@ -56,7 +56,7 @@ namespace tern {
 // ---------------------------------------------------------------------------
 // These are the scalar reference. The vector kernels inline the same
 // operation sequence (constants: kernels/src/math_constants.h). Measured
-// accuracy against exp/tanh/log in double: see README.md ("Element-wise
+// accuracy against exp/tanh/log in double: see docs/kernels.md ("Element-wise
 // kernels") and tests/kernels/test_transcendentals.cpp, which asserts it.
 
 // exp(x):

@@ -313,8 +313,17 @@ class Model {
   // snapshot and the rule's figures (which describe the state before) are
   // forgotten; the learning-rate scale and the recovery count are kept.
   void set_steps(std::uint64_t steps);
+  // Starts a new history for the divergence guard without touching the step
+  // count: the snapshot and the rule's figures are forgotten and a stop is
+  // cleared (the learning-rate scale and the recovery count are kept). Every
+  // call that replaces parameters from outside training does it — load_model
+  // without optimizer state, load_parameters, rank1_edit — because the
+  // snapshot holds the old parameters and the figures judge the old loss: a
+  // new model's first loss above the old rule would otherwise count as a
+  // divergence and silently restore the weights it replaced.
+  void restart_divergence_history();
 
-  // ---- rank-1 structure (README, "Rank-1 structure") ---------------------
+  // ---- rank-1 structure (docs/rank1.md) ---------------------
   // Clipping and noise for the following steps; see ClipParams.
   Status set_clipping(const ClipParams& params);
   const ClipParams& clipping() const { return clip_; }

@@ -99,12 +99,12 @@ struct ModelSpec {
   bool overflowed = false;  // a builder ran out of layer slots
   // Training only: plan a snapshot of the parameters and optimizer moments
   // into the arena, so that train_step() can restore the last good state
-  // when training diverges (Model::set_divergence_guard). Costs one more
+  // when training diverges (Model::set_divergence_policy). Costs one more
   // copy of the parameters and moments in RAM.
   bool divergence_guard = false;
 
   // ---- training variants that use the rank-1 structure of dense gradients
-  // (README, "Rank-1 structure"). All three are training-only and compose.
+  // (docs/rank1.md). All three are training-only and compose.
   //
   // Fused update: each Dense layer's weights are updated by the optimizer
   // during the backward pass, a block of rows of W at a time (16, or 64
