@@ -18,6 +18,11 @@
 # does that for all of them).
 
 function(tern_optional_missing what package skipped)
+  if(CMAKE_CROSSCOMPILING AND CMAKE_LIBRARY_ARCHITECTURE)
+    # A cross build needs the target's package (Debian multiarch), e.g.
+    # zlib1g-dev:arm64; the message names the target.
+    set(what "${what} for ${CMAKE_SYSTEM_PROCESSOR}")
+  endif()
   message(STATUS "tern: ${what} not found (Debian: ${package}): ${skipped}")
 endfunction()
 
