@@ -59,5 +59,9 @@ foreach(_tool IN ITEMS tern-info tern-bench)
   endif()
 endforeach()
 
-include(${CMAKE_CURRENT_LIST_DIR}/TernDebian.cmake)
+# Debian packages of the hosted builds (a bare-metal build has no Debian
+# architecture: its libraries are copied into a firmware project instead).
+if(NOT TERN_BARE_METAL)
+  include(${CMAKE_CURRENT_LIST_DIR}/TernDebian.cmake)
+endif()
 

@@ -74,7 +74,9 @@ if(TERN_BUILD_BENCH)
   endif()
 endif()
 
-if(TERN_BUILD_EXAMPLES OR TERN_BUILD_TESTS OR TERN_BUILD_BENCH OR TERN_BUILD_FUZZERS)
+# (The bare-metal examples are the firmware programs, which read no files.)
+if((TERN_BUILD_EXAMPLES AND NOT TERN_BARE_METAL) OR TERN_BUILD_TESTS OR TERN_BUILD_BENCH OR
+   TERN_BUILD_FUZZERS)
   # Looked up for the target: a cross build without the target's zlib
   # simply has none of these.
   find_package(ZLIB QUIET)
