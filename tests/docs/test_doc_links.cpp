@@ -130,3 +130,26 @@ TEST_CASE("every relative link in README.md and docs/ reaches an existing file a
   // parser that found none would pass vacuously.
   CHECK(checked > 30);
 }
+
+// docs/embedding.md quotes the FetchContent project .ci/consumers builds
+// (examples/consumer/fetchcontent/CMakeLists.txt) from include(FetchContent)
+// on; the quote must be the file's text, so what users copy is what CI runs.
+TEST_CASE("the FetchContent snippet in docs/embedding.md is the project CI builds") {
+  const fs::path root = TERN_SOURCE_DIR;
+  const auto text_of = [](const fs::path& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string project = text_of(root / "examples" / "consumer" / "fetchcontent" / "CMakeLists.txt");
+  const std::string page = text_of(root / "docs" / "embedding.md");
+  const std::size_t from = project.find("include(FetchContent)");
+  REQUIRE(from != std::string::npos);
+  const std::string begin = "<!-- fetchcontent:begin -->\n```cmake\n";
+  const std::size_t quote = page.find(begin);
+  const std::size_t end = page.find("```\n<!-- fetchcontent:end -->");
+  REQUIRE(quote != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  CHECK(page.substr(quote + begin.size(), end - quote - begin.size()) == project.substr(from));
+}
