@@ -351,10 +351,11 @@ constexpr std::size_t arena_bytes(const ModelSpec& spec) {
 
 // Where a PlanEntry's buffer goes: layer l's LayerBuffer b is slot
 // l * kLayerBufferCount + b, then the ModelBuffers, the points, the deltas.
-constexpr std::uint32_t kPlanSlotModel = kMaxLayers * kLayerBufferCount;
-constexpr std::uint32_t kPlanSlotPoints = kPlanSlotModel + kModelBufferCount;
-constexpr std::uint32_t kPlanSlotDeltas = kPlanSlotPoints + kMaxLayers + 1;
-constexpr std::uint32_t kPlanSlotCount = kPlanSlotDeltas + kMaxLayers + 1;
+constexpr std::size_t kPlanSlotModel = kMaxLayers * kLayerBufferCount;
+constexpr std::size_t kPlanSlotPoints = kPlanSlotModel + kModelBufferCount;
+constexpr std::size_t kPlanSlotDeltas = kPlanSlotPoints + kMaxLayers + 1;
+constexpr std::size_t kPlanSlotCount = kPlanSlotDeltas + kMaxLayers + 1;
+static_assert(kPlanSlotCount <= 0xffff, "a slot fits PlanEntry::slot");
 
 // One buffer of a compiled plan: `bytes` at `offset` of the model's block.
 struct PlanEntry {
@@ -388,13 +389,13 @@ void compile_plan_needs_a_valid_spec_of_at_most_4_GiB();
 // Calls f(slot, region) for every buffer of `plan`, present or not.
 template <typename F>
 constexpr void for_each_plan_region(const ModelPlan& plan, F&& f) {
-  for (std::uint32_t l = 0; l < kMaxLayers; ++l) {
-    for (std::uint32_t b = 0; b < kLayerBufferCount; ++b) {
+  for (std::size_t l = 0; l < kMaxLayers; ++l) {
+    for (std::size_t b = 0; b < kLayerBufferCount; ++b) {
       f(l * kLayerBufferCount + b, plan.layers[l].buffers[b]);
     }
   }
-  for (std::uint32_t b = 0; b < kModelBufferCount; ++b) f(kPlanSlotModel + b, plan.buffers[b]);
-  for (std::uint32_t p = 0; p <= kMaxLayers; ++p) {
+  for (std::size_t b = 0; b < kModelBufferCount; ++b) f(kPlanSlotModel + b, plan.buffers[b]);
+  for (std::size_t p = 0; p <= kMaxLayers; ++p) {
     f(kPlanSlotPoints + p, plan.points[p]);
     f(kPlanSlotDeltas + p, plan.deltas[p]);
   }
@@ -403,7 +404,7 @@ constexpr void for_each_plan_region(const ModelPlan& plan, F&& f) {
 constexpr std::size_t compiled_plan_entries(const ModelSpec& spec) {
   const ModelPlan plan = plan_model(spec);
   std::size_t count = 0;
-  for_each_plan_region(plan, [&count](std::uint32_t, const Region& r) {
+  for_each_plan_region(plan, [&count](std::size_t, const Region& r) {
     if (r.present()) ++count;
   });
   return count;
@@ -424,7 +425,7 @@ constexpr CompiledPlan<N> compile_plan(const ModelSpec& spec) {
       params.bytes + plan[ModelBuffer::kGradients].bytes + plan[ModelBuffer::kMoment1].bytes +
       plan[ModelBuffer::kMoment2].bytes);
   std::size_t at = 0;
-  for_each_plan_region(plan, [&out, &at](std::uint32_t slot, const Region& r) {
+  for_each_plan_region(plan, [&out, &at](std::size_t slot, const Region& r) {
     if (!r.present()) return;
     out.entries[at].offset = static_cast<std::uint32_t>(r.offset);
     out.entries[at].bytes = static_cast<std::uint32_t>(r.bytes);
