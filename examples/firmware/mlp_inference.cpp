@@ -16,6 +16,8 @@ namespace {
 using namespace mlp_firmware;
 
 constexpr tern::ModelSpec kSpec = mlp_spec(tern::OptimizerKind::kSgd).inference().with_rows(1);
+// Its plan, worked out by the compiler: the device runs no planner.
+constexpr auto kPlan = tern::compile_plan<kSpec>();
 alignas(64) unsigned char g_arena[tern::arena_bytes(kSpec)];
 constexpr int kPoints = 500;
 
@@ -38,7 +40,7 @@ int main() {
   tern::Arena arena;
   tern::Model net;
   tern::Status s = arena.attach(g_arena, sizeof g_arena);
-  if (s.ok()) s = net.build(kSpec, arena);
+  if (s.ok()) s = net.build(kPlan, arena);
   if (!s.ok()) return report("building the model", s);
   write_weights(net);
 

@@ -23,6 +23,8 @@ using namespace mlp_firmware;
 constexpr tern::OptimizerKind kOptimizer =
     TERN_MLP_ADAM ? tern::OptimizerKind::kAdam : tern::OptimizerKind::kSgd;
 constexpr tern::ModelSpec kSpec = mlp_spec(kOptimizer);
+// Its plan, worked out by the compiler: the device runs no planner.
+constexpr auto kPlan = tern::compile_plan<kSpec>();
 alignas(64) unsigned char g_arena[tern::arena_bytes(kSpec)];
 
 constexpr std::size_t kSamples = 256;
@@ -41,7 +43,7 @@ int main() {
   tern::Arena arena;
   tern::Model net;
   tern::Status s = arena.attach(g_arena, sizeof g_arena);
-  if (s.ok()) s = net.build(kSpec, arena);
+  if (s.ok()) s = net.build(kPlan, arena);
   if (!s.ok()) return report("building the model", s);
   net.initialize(7);
   tern::OptimizerParams params;

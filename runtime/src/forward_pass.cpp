@@ -82,7 +82,7 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
       return Status::error(StatusCode::kNonFinite,
                            "%s: output row %zu column %zu is %g (the weights or inputs overflow "
                            "float)",
-                           op, i, j, static_cast<double>(y(i, j)));
+                           op, i, j, format_arg(y(i, j)));
     }
   }
   return Status();

@@ -15,15 +15,8 @@ namespace tern {
 // Everything that can fail comes first, and the arena allocation, the last
 // of it, changes nothing when it fails: a rejected build leaves a built model
 // as it was (model.h).
-Status Model::build(const ModelSpec& spec, Arena& arena) {
-  const ModelPlan plan = plan_model(spec);
-  if (!plan.check.ok()) return spec_status(spec, plan.check);
-
-  Isa isa = Isa::kScalar;
-  TERN_RETURN_IF_ERROR(active_kernel_isa(&isa));
-
-  const std::size_t total = static_cast<std::size_t>(plan.total);
-  void* block = nullptr;
+Status Model::take_block(Arena& arena, std::size_t total, Isa* isa, unsigned char** base) {
+  TERN_RETURN_IF_ERROR(active_kernel_isa(isa));
   if (!arena.attached()) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "model: the arena is not attached to a buffer (the model needs %zu "
@@ -36,10 +29,22 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
                          "of %zu are free",
                          total, arena.free_bytes(), arena.capacity());
   }
+  void* block = nullptr;
   TERN_RETURN_IF_ERROR(arena.allocate_bytes(total, &block));
+  *base = static_cast<unsigned char*>(block);
+  return Status();
+}
+
+Status Model::build(const ModelSpec& spec, Arena& arena) {
+  const ModelPlan plan = plan_model(spec);
+  if (!plan.check.ok()) return spec_status(spec, plan.check);
+
+  Isa isa = Isa::kScalar;
+  unsigned char* base = nullptr;
+  const std::size_t total = static_cast<std::size_t>(plan.total);
+  TERN_RETURN_IF_ERROR(take_block(arena, total, &isa, &base));
 
   // Every buffer of the plan, in one loop per kind of plan entry.
-  unsigned char* base = static_cast<unsigned char*>(block);
   auto at = [base](const Region& r) -> float* {
     return r.present() ? reinterpret_cast<float*>(base + r.offset) : nullptr;
   };
@@ -57,6 +62,51 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
     deltas_[p] = at(plan.deltas[p]);
   }
 
+  // Parameters, gradients and optimizer moments start at zero (padding
+  // included, so a whole group can be handled as one span). The four groups
+  // are contiguous, in this order, from the parameters on.
+  const Region& params = plan[ModelBuffer::kParameters];
+  adopt(spec, isa, base, total, plan.tensor_count, plan.parameter_floats,
+        static_cast<std::size_t>(params.offset),
+        static_cast<std::size_t>(params.bytes + plan[ModelBuffer::kGradients].bytes +
+                                 plan[ModelBuffer::kMoment1].bytes +
+                                 plan[ModelBuffer::kMoment2].bytes));
+  return Status();
+}
+
+// The plan's buffers come as (slot, offset, bytes) entries (plan.h); every
+// other buffer is absent.
+Status Model::build_compiled(const ModelSpec& spec, const CompiledPlanFacts& facts,
+                             const PlanEntry* entries, std::size_t count, Arena& arena) {
+  Isa isa = Isa::kScalar;
+  unsigned char* base = nullptr;
+  TERN_RETURN_IF_ERROR(take_block(arena, facts.total, &isa, &base));
+
+  std::memset(layer_buffers_, 0, sizeof layer_buffers_);
+  for (ModelBufferView& v : model_buffers_) v = ModelBufferView();
+  std::memset(points_, 0, sizeof points_);
+  std::memset(deltas_, 0, sizeof deltas_);
+  for (std::size_t i = 0; i < count; ++i) {
+    const PlanEntry& e = entries[i];
+    float* p = reinterpret_cast<float*>(base + e.offset);
+    if (e.slot < kPlanSlotModel) {
+      layer_buffers_[e.slot / kLayerBufferCount][e.slot % kLayerBufferCount] = p;
+    } else if (e.slot < kPlanSlotPoints) {
+      model_buffers_[e.slot - kPlanSlotModel] = ModelBufferView{p, e.bytes};
+    } else if (e.slot < kPlanSlotDeltas) {
+      points_[e.slot - kPlanSlotPoints] = p;
+    } else {
+      deltas_[e.slot - kPlanSlotDeltas] = p;
+    }
+  }
+  adopt(spec, isa, base, facts.total, facts.tensor_count, facts.parameter_floats,
+        facts.zero_offset, facts.zero_bytes);
+  return Status();
+}
+
+void Model::adopt(const ModelSpec& spec, Isa isa, unsigned char* base, std::size_t total,
+                  std::uint32_t tensor_count, std::uint64_t parameter_floats,
+                  std::size_t zero_offset, std::size_t zero_bytes) {
   spec_ = spec;
   isa_ = isa;
   base_ = base;
@@ -77,21 +127,11 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
   gradient_norm_ = 0.0f;
   guard_ = DivergenceGuard();
   guard_.snapshot = reinterpret_cast<unsigned char*>(buffer(ModelBuffer::kSnapshot).data);
-  tensor_count_ = plan.tensor_count;
-  parameter_count_ = static_cast<std::size_t>(plan.parameter_floats);
-
-  // Parameters, gradients and optimizer moments start at zero (padding
-  // included, so a whole group can be handled as one span). The four groups
-  // are contiguous, in this order, from the parameters on.
-  const Region& params = plan[ModelBuffer::kParameters];
-  std::memset(base + params.offset, 0,
-              static_cast<std::size_t>(params.bytes + plan[ModelBuffer::kGradients].bytes +
-                                       plan[ModelBuffer::kMoment1].bytes +
-                                       plan[ModelBuffer::kMoment2].bytes));
+  tensor_count_ = tensor_count;
+  parameter_count_ = static_cast<std::size_t>(parameter_floats);
+  std::memset(base + zero_offset, 0, zero_bytes);
   steps_ = 0;
-  return Status();
 }
-
 
 Status Model::check_training(const char* op) const {
   if (!built()) {

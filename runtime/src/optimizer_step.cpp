@@ -22,18 +22,18 @@ Status Model::set_optimizer(const OptimizerParams& p) {
   if (!finite_positive(p.learning_rate)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "optimizer: learning rate %g must be finite and > 0",
-                         static_cast<double>(p.learning_rate));
+                         format_arg(p.learning_rate));
   }
   if (!unit_interval(p.momentum) || !unit_interval(p.beta1) || !unit_interval(p.beta2)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "optimizer: momentum %g, beta1 %g and beta2 %g must be in [0, 1)",
-                         static_cast<double>(p.momentum), static_cast<double>(p.beta1),
-                         static_cast<double>(p.beta2));
+                         format_arg(p.momentum), format_arg(p.beta1),
+                         format_arg(p.beta2));
   }
   if (!finite_positive(p.epsilon) || !std::isfinite(p.weight_decay) || p.weight_decay < 0.0f) {
     return Status::error(StatusCode::kInvalidArgument,
                          "optimizer: epsilon %g must be > 0 and weight decay %g >= 0",
-                         static_cast<double>(p.epsilon), static_cast<double>(p.weight_decay));
+                         format_arg(p.epsilon), format_arg(p.weight_decay));
   }
   opt_ = p;
   return Status();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "runtime_test_util.h"
@@ -89,7 +90,122 @@ static_assert(arena_bytes(kFirmwareSpec) % 64 == 0, "whole cache lines");
 static_assert(arena_bytes(kFirmwareSpec) <= 16 * 1024, "fits a 16 KiB RAM budget");
 alignas(64) unsigned char g_firmware_arena[arena_bytes(kFirmwareSpec)];
 
+// Specs whose plans the compiler works out (compile_plan<kSpec>()): one of
+// each plan shape, training variants included.
+constexpr ModelSpec kCompiledMlpInference = mlp({2, 16, 16, 2}, 1, Mode::kInference);
+constexpr ModelSpec kCompiledMlpAdamGuard =
+    mlp({5, 7, 3}, 3, Mode::kTraining, Pointwise::kRelu, LossKind::kSoftmaxCrossEntropy,
+        OptimizerKind::kAdam)
+        .with_divergence_guard();
+constexpr ModelSpec kCompiledFfnFused =
+    ffn(16, 24, 40, Mode::kTraining, Pointwise::kGelu, LossKind::kMse, OptimizerKind::kSgd)
+        .with_fused_update();
+constexpr ModelSpec kCompiledFfnAccumulated = ffn(4, 6, 10, Mode::kTraining).with_accumulation(8);
+constexpr ModelSpec kCompiledMlpExamples =
+    mlp({6, 9, 4}, 4, Mode::kTraining, Pointwise::kTanh, LossKind::kSoftmaxCrossEntropy,
+        OptimizerKind::kAdamW)
+        .with_example_gradients();
+constexpr ModelSpec kCompiledFfnInference = ffn(8, 12, 20, Mode::kInference);
+
+// Where p points from base, or -1 for null.
+std::ptrdiff_t offset_in(unsigned char* base, const void* p) {
+  return p == nullptr ? -1 : static_cast<const unsigned char*>(p) - base;
+}
+
+// A model built from the compiled plan has every buffer where build(spec)
+// puts it, and trains to the same bits.
+template <std::size_t N>
+void check_compiled_plan(const ModelSpec& spec, const CompiledPlan<N>& plan) {
+  static_assert(N > 0, "a plan has buffers");
+  ModelInArena by_spec(spec);
+  REQUIRE_MESSAGE(by_spec.status.ok(), by_spec.status.message());
+  struct {
+    tern::test::AlignedBuffer buffer;
+    Arena arena;
+    Model model;
+  } by_plan{tern::test::AlignedBuffer(arena_bytes(spec), 0xa5), {}, {}};  // garbage to overwrite
+  REQUIRE(by_plan.arena.attach(by_plan.buffer.data(), by_plan.buffer.size()).ok());
+  const Status s = by_plan.model.build(plan, by_plan.arena);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(plan.facts.total == arena_bytes(spec));
+  CHECK(by_plan.arena.high_water() == arena_bytes(spec));
+  CHECK(by_plan.model.bytes() == by_spec.model.bytes());
+  CHECK(by_plan.model.tensor_count() == by_spec.model.tensor_count());
+  CHECK(by_plan.model.parameter_count() == by_spec.model.parameter_count());
+  unsigned char* const a0 = by_spec.buffer.data();
+  unsigned char* const b0 = by_plan.buffer.data();
+  for (std::uint32_t t = 0; t <= by_spec.model.tensor_count(); ++t) {
+    CAPTURE(t);
+    const Tensor a = by_spec.model.tensor(t), b = by_plan.model.tensor(t);
+    for (Span<float> Tensor::*f : {&Tensor::value, &Tensor::grad, &Tensor::moment1, &Tensor::moment2}) {
+      CHECK(offset_in(a0, (a.*f).data) == offset_in(b0, (b.*f).data));
+      CHECK((a.*f).size == (b.*f).size);
+    }
+  }
+  for (std::uint32_t p = 0; p <= spec.layer_count; ++p) {
+    CAPTURE(p);
+    CHECK(offset_in(a0, by_spec.model.point(p).data) == offset_in(b0, by_plan.model.point(p).data));
+    CHECK(offset_in(a0, by_spec.model.delta(p).data) == offset_in(b0, by_plan.model.delta(p).data));
+  }
+  // Parameters, gradients and moments start at zero either way.
+  for (std::uint32_t t = 0; t < by_plan.model.tensor_count(); ++t) {
+    for (const float v : by_plan.model.tensor(t).value) REQUIRE(v == 0.0f);
+  }
+  by_spec.model.initialize(5);
+  by_plan.model.initialize(5);
+  const tern::test::SyntheticData d = tern::test::synthetic_data(spec, 4 * spec.rows, 11, 1);
+  for (std::size_t at = 0; at < d.count; at += spec.rows) {
+    if (spec.mode == Mode::kTraining) {
+      float la = 0.0f, lb = 0.0f;
+      REQUIRE(by_spec.model.train_step(tern::test::batch_of(spec, d, at, spec.rows), &la).ok());
+      REQUIRE(by_plan.model.train_step(tern::test::batch_of(spec, d, at, spec.rows), &lb).ok());
+      CHECK(std::memcmp(&la, &lb, sizeof la) == 0);
+    } else {
+      REQUIRE(by_spec.model.forward(d.x.data() + at * spec.input_width, spec.input_width, spec.rows).ok());
+      REQUIRE(by_plan.model.forward(d.x.data() + at * spec.input_width, spec.input_width, spec.rows).ok());
+      const MatrixView<const float> a = by_spec.model.output(), b = by_plan.model.output();
+      CHECK(std::memcmp(a.data, b.data, a.rows * a.stride * sizeof(float)) == 0);
+    }
+  }
+  for (std::uint32_t t = 0; t < by_plan.model.tensor_count(); ++t) {
+    const Span<float> a = by_spec.model.tensor(t).value, b = by_plan.model.tensor(t).value;
+    CHECK(std::memcmp(a.data, b.data, a.size * sizeof(float)) == 0);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("plan: a plan compiled from a constexpr spec builds the same model") {
+  constexpr auto kInference = compile_plan<kCompiledMlpInference>();
+  // Only the buffers the model has: 3 x (W, b), the parameter group, and
+  // points 1..3 (in two ping-pong buffers).
+  static_assert(sizeof kInference.entries / sizeof kInference.entries[0] == 10, "10 buffers");
+  static_assert(kInference.facts.total == arena_bytes(kCompiledMlpInference), "same total");
+  check_compiled_plan(kCompiledMlpInference, kInference);
+  check_compiled_plan(kCompiledMlpAdamGuard, compile_plan<kCompiledMlpAdamGuard>());
+  check_compiled_plan(kCompiledFfnFused, compile_plan<kCompiledFfnFused>());
+  check_compiled_plan(kCompiledFfnAccumulated, compile_plan<kCompiledFfnAccumulated>());
+  check_compiled_plan(kCompiledMlpExamples, compile_plan<kCompiledMlpExamples>());
+  check_compiled_plan(kCompiledFfnInference, compile_plan<kCompiledFfnInference>());
+}
+
+TEST_CASE("plan: a compiled plan is refused by a small or unattached arena, naming the bytes") {
+  static constexpr auto kPlan = compile_plan<kCompiledMlpAdamGuard>();
+  const std::size_t need = arena_bytes(kCompiledMlpAdamGuard);
+  tern::test::AlignedBuffer buffer(need);
+  Arena arena;
+  REQUIRE(arena.attach(buffer.data(), need - 64).ok());
+  Model model;
+  const Status s = model.build(kPlan, arena);
+  CHECK(s.code() == StatusCode::kOutOfMemory);
+  char expect[96];
+  std::snprintf(expect, sizeof expect, "needs %zu bytes of arena", need);
+  CHECK(contains(s, expect));
+  CHECK(arena.used() == 0);
+  CHECK_FALSE(model.built());
+  Arena unattached;
+  CHECK(model.build(kPlan, unattached).code() == StatusCode::kFailedPrecondition);
+}
 
 TEST_CASE("plan: arena_bytes sizes a static array and the model fits it exactly") {
   Arena arena;

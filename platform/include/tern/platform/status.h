@@ -55,6 +55,13 @@ class Status {
   char message_[kMessageCapacity];
 };
 
+// A float as a %g, %e or %f argument of Status::error: the double
+// static_cast<double>(v) gives (a NaN quietened), made from v's bits. On a
+// core whose FPU is single precision only (Cortex-M4F) the cast is libgcc's
+// __aeabi_f2d, which links libgcc's double add/sub with it: about 1 KB of
+// flash for a firmware whose only double is a number in an error message.
+double format_arg(float v);
+
 }  // namespace tern
 
 // Propagate a failure to the caller.

@@ -236,6 +236,13 @@ class Model {
   // (Decision: a model that a rejected rebuild had silently unbuilt would
   // fail every later call far from the cause.)
   Status build(const ModelSpec& spec, Arena& arena);
+  // build() with a plan the compiler worked out (tern::compile_plan<kSpec>(),
+  // plan.h): the same model, the same bits, and neither the planner nor the
+  // spec check is linked. The same errors for the arena and the kernels.
+  template <std::size_t N>
+  Status build(const CompiledPlan<N>& plan, Arena& arena) {
+    return build_compiled(plan.spec, plan.facts, plan.entries, N, arena);
+  }
   bool built() const { return base_ != nullptr; }
   const ModelSpec& spec() const { return spec_; }
   std::size_t bytes() const { return bytes_; }
@@ -473,6 +480,15 @@ class Model {
   std::size_t weight_count(std::uint32_t layer) const;
   std::uint32_t tensor_index(std::uint32_t layer) const;
   Status check_training(const char* op) const;
+  // model.cpp: build() in three parts. take_block() checks the kernels and
+  // the arena and takes the block (the last thing that can fail);
+  // adopt() sets everything else once the buffers are resolved.
+  Status take_block(Arena& arena, std::size_t total, Isa* isa, unsigned char** base);
+  void adopt(const ModelSpec& spec, Isa isa, unsigned char* base, std::size_t total,
+             std::uint32_t tensor_count, std::uint64_t parameter_floats,
+             std::size_t zero_offset, std::size_t zero_bytes);
+  Status build_compiled(const ModelSpec& spec, const CompiledPlanFacts& facts,
+                        const PlanEntry* entries, std::size_t count, Arena& arena);
 
   // forward_pass.cpp
   void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
