@@ -124,44 +124,53 @@ TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const 
   }
 }
 
-// ---- backprop_rows with few columns (m <= 12): lanes along p -------------
+// ---- backprop_rows with few columns (m <= 16): lanes along p -------------
 //
 // With m <= 16 each virtual lane of the contract holds at most one product,
 // s_l = fma(D[i][l], W[p][l], +0) for l < m and +0 for l >= m, and the tree
 // is all that is left. Lanes along j would spend a vector and a transposing
 // reduction per output on m products; here the lanes run along p instead:
 // kW outputs per vector, the 16 virtual lanes become 16 vectors S_l (column l
-// of a kW-row block of W, copied once per block into registers), and the
-// tree is 15 vector additions. Every output sees the same operations in the
-// same order, so the bits are the contract's. (x + (+0) is not x when x is
-// -0, so the additions of the all-zero lanes are kept.)
-constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the copy of W costs more than it saves
-// Lanes along j waste 16 - m of the 16 virtual lanes. At m = 16 they waste
-// none and win (16x16x16: the copy of W made this path 0.6x); at m = 10 this
-// path is 1.5x (AVX-512) to 1.8x (AVX2) on 32x128x10. 12 columns (3/4 of the
-// lanes) is where it takes over.
-constexpr std::size_t kBpFewColsMaxCols = 12;
+// of a kW-row block of W, transposed in registers once per block and reused
+// by every row of D), and the tree is 15 vector additions. Every output sees
+// the same operations in the same order, so the bits are the contract's.
+// m is a template parameter (with_fixed_cols): the lanes l >= m are +0
+// constants, so their products vanish at compile time, while the additions
+// of an all-zero lane to a real one are kept (x + (+0) is not x when x is
+// -0, which fma(D, W, +0) gives when a negative product underflows).
+constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the transposition costs more than it saves
+constexpr std::size_t kBpFewColsMaxCols = kVL;
 
-TERN_NOINLINE void backprop_few_cols(std::size_t n, std::size_t k, std::size_t m, const float* d,
-                                     std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                                     std::size_t lddx) {
+template <int M>
+TERN_NOINLINE void backprop_cols(std::size_t n, std::size_t k, const float* d, std::size_t ldd,
+                                 const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  static_assert(M >= 1 && M <= static_cast<int>(kVL), "one virtual lane per column");
+  constexpr int kBlocks = (M + static_cast<int>(kW) - 1) / static_cast<int>(kW);
   const V zero(0.0f);
   for (std::size_t p0 = 0; p0 < k; p0 += kW) {
     const std::size_t pc = k - p0 < kW ? k - p0 : kW;
-    V wt[kVL];
+    // wt[l], lane q = W[p0 + q][l] (+0 past the block): kW x kW blocks of
+    // W's rows, transposed.
+    V wt[kBlocks * kW];
     TERN_UNROLL
-    for (std::size_t l = 0; l < kVL; ++l) {
-      alignas(64) float column[kW];
+    for (int jb = 0; jb < kBlocks; ++jb) {
+      const std::size_t j0 = static_cast<std::size_t>(jb) * kW;
+      const std::size_t lanes = M - j0 < kW ? M - j0 : kW;
+      V* t = wt + j0;
+      TERN_UNROLL
       for (std::size_t q = 0; q < kW; ++q) {
-        column[q] = l < m && q < pc ? w[(p0 + q) * ldw + l] : 0.0f;
+        const float* row = w + (p0 + q) * ldw + j0;
+        t[q] = q >= pc ? zero : lanes == kW ? V::load_unaligned(row) : Simd::load_partial(row, lanes);
       }
-      wt[l] = V::load_aligned(column);
+      Simd::transpose(t);
     }
     for (std::size_t i = 0; i < n; ++i) {
       const float* di = d + i * ldd;
       V s[kVL];
       TERN_UNROLL
-      for (std::size_t l = 0; l < kVL; ++l) s[l] = l < m ? Simd::fma(V(di[l]), wt[l], zero) : zero;
+      for (int l = 0; l < static_cast<int>(kVL); ++l) {
+        s[l] = l < M ? Simd::fma(V(di[l < M ? l : 0]), wt[l < M ? l : 0], zero) : zero;
+      }
       // The contract's tree, level by level (h = 8, 4, 2, 1).
       static_assert(kVL == 16, "the tree below has four levels");
       TERN_UNROLL
@@ -186,7 +195,9 @@ void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, 
     return;
   }
   if (m <= kBpFewColsMaxCols && n >= kBpFewColsMinRows) {
-    backprop_few_cols(n, k, m, d, ldd, w, ldw, dx, lddx);
+    with_fixed_cols<static_cast<int>(kBpFewColsMaxCols)>(m, [&](auto cols) {
+      backprop_cols<decltype(cols)::value>(n, k, d, ldd, w, ldw, dx, lddx);
+    });
   } else if (n < kBpMI) {
     dot_block<1, kBpSmallMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
   } else {
