@@ -134,12 +134,27 @@ TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const 
 // of a kW-row block of W, transposed in registers once per block and reused
 // by every row of D), and the tree is 15 vector additions. Every output sees
 // the same operations in the same order, so the bits are the contract's.
-// m is a template parameter (with_fixed_cols): the lanes l >= m are +0
-// constants, so their products vanish at compile time, while the additions
-// of an all-zero lane to a real one are kept (x + (+0) is not x when x is
-// -0, which fma(D, W, +0) gives when a negative product underflows).
+// m is a template parameter (with_fixed_cols), so the lanes l >= m are
+// known to be +0 and the tree skips what they contribute, without changing a
+// bit. Adding +0 is not free: x + (+0) is x, except that -0 becomes +0
+// (fma(D, W, +0) is -0 when a negative product underflows). Call that
+// canon(x). Since canon(a) + b == canon(a + b) for all a and b (a sum is -0
+// only when both terms are), every such addition can move to the root: the
+// tree over the m real lanes, with the same pairing, followed by one
+// canon() when any lane was +0 (m < 16). At m = 10 that is 10 additions
+// instead of 15, as many as there are FMAs.
 constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the transposition costs more than it saves
 constexpr std::size_t kBpFewColsMaxCols = kVL;
+
+// One level of the tree over the M real lanes: s[l] += s[l + H] for l < H
+// where both are real.
+template <int M, int H>
+TERN_INLINE void tree_level(V* s) {
+  TERN_UNROLL
+  for (int l = 0; l < H; ++l) {
+    if (l + H < M) s[l] = s[l] + s[l + H < M ? l + H : 0];  // (the index stays in bounds)
+  }
+}
 
 template <int M>
 TERN_NOINLINE void backprop_cols(std::size_t n, std::size_t k, const float* d, std::size_t ldd,
@@ -166,20 +181,18 @@ TERN_NOINLINE void backprop_cols(std::size_t n, std::size_t k, const float* d, s
     }
     for (std::size_t i = 0; i < n; ++i) {
       const float* di = d + i * ldd;
-      V s[kVL];
+      V s[M];
       TERN_UNROLL
-      for (int l = 0; l < static_cast<int>(kVL); ++l) {
-        s[l] = l < M ? Simd::fma(V(di[l < M ? l : 0]), wt[l < M ? l : 0], zero) : zero;
-      }
-      // The contract's tree, level by level (h = 8, 4, 2, 1).
-      static_assert(kVL == 16, "the tree below has four levels");
-      TERN_UNROLL
-      for (std::size_t l = 0; l < 8; ++l) s[l] = s[l] + s[l + 8];
-      TERN_UNROLL
-      for (std::size_t l = 0; l < 4; ++l) s[l] = s[l] + s[l + 4];
-      s[0] = s[0] + s[2];
-      s[1] = s[1] + s[3];
-      s[0] = s[0] + s[1];
+      for (int l = 0; l < M; ++l) s[l] = Simd::fma(V(di[l]), wt[l], zero);
+      // The contract's tree, level by level (h = 8, 4, 2, 1), over the real
+      // lanes: after level h, s[l] (l < h) holds lanes l, l + h, ..., and it
+      // is real when l < M. A real lane meeting a +0 one is left as it is.
+      static_assert(kVL == 16, "the tree has four levels");
+      tree_level<M, 8>(s);
+      tree_level<M, 4>(s);
+      tree_level<M, 2>(s);
+      tree_level<M, 1>(s);
+      if (M < static_cast<int>(kVL)) s[0] = s[0] + zero;  // canon(): the skipped +0 terms
       float* out = dx + i * lddx + p0;
       if (pc == kW) s[0].store_unaligned(out);
       else Simd::store_partial(out, s[0], pc);
