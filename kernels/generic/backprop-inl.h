@@ -174,8 +174,12 @@ TERN_NOINLINE void backprop_cols(std::size_t n, std::size_t k, const float* d, s
       V* t = wt + j0;
       TERN_UNROLL
       for (std::size_t q = 0; q < kW; ++q) {
+        if (q >= pc) {  // past k: no pointer into W is formed
+          t[q] = zero;
+          continue;
+        }
         const float* row = w + (p0 + q) * ldw + j0;
-        t[q] = q >= pc ? zero : lanes == kW ? V::load_unaligned(row) : Simd::load_partial(row, lanes);
+        t[q] = lanes == kW ? V::load_unaligned(row) : Simd::load_partial(row, lanes);
       }
       Simd::transpose(t);
     }
