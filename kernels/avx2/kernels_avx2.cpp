@@ -22,6 +22,10 @@ constexpr int kSmallMR = 2, kSmallNV = 4;
 constexpr int kOneRowNV = 8;
 // rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
 constexpr int kR1MR = kMR, kR1NV = kNV;
+// rank1 with few columns (generic/rank1_cols-inl.h): up to 12 accumulators
+// + KB U vectors + 1 broadcast within the 16 ymm registers; m <= 12 takes
+// that path.
+constexpr int kR1ColsAcc = 12;
 // backprop_rows: 16 lanes are 2 ymm, so 2 x 2 outputs = 8 accumulators + 4 D
 // + 2 W = 14 registers; per 16 columns 8 loads feed 8 FMAs. Fewer than 2
 // rows of D: 1 x 4, 8 accumulators again.

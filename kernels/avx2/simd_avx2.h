@@ -65,6 +65,28 @@ struct Simd {
                                    _mm256_shuffle_ps(b2[0], b2[1], _MM_SHUFFLE(3, 1, 3, 1)));
     return _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   }
+  // An 8 x 8 block transposed in place: lane c of r[q] goes to lane q of
+  // r[c]. Pure data movement, so every value keeps its bits (used by the
+  // kernels with lanes along p, see simd_avx512.h).
+  TERN_INLINE static void transpose(V* r) {
+    __m256 a[8], b[8];
+    for (int q = 0; q < 4; ++q) {
+      a[2 * q] = _mm256_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+      a[2 * q + 1] = _mm256_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+    }
+    for (int q = 0; q < 2; ++q) {  // b[4q+c], 128-bit half e: rows 4q..4q+3 of column 4e+c
+      const __m256d x0 = _mm256_castps_pd(a[4 * q]), x1 = _mm256_castps_pd(a[4 * q + 1]);
+      const __m256d x2 = _mm256_castps_pd(a[4 * q + 2]), x3 = _mm256_castps_pd(a[4 * q + 3]);
+      b[4 * q] = _mm256_castpd_ps(_mm256_unpacklo_pd(x0, x2));
+      b[4 * q + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(x0, x2));
+      b[4 * q + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(x1, x3));
+      b[4 * q + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(x1, x3));
+    }
+    for (int c = 0; c < 4; ++c) {
+      r[c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x20);
+      r[4 + c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x31);
+    }
+  }
   // Lanes >= `lanes` read as `fill`.
   TERN_INLINE static V load_partial_or(const float* p, std::size_t lanes, float fill) {
     const __m256i m = mask(lanes);

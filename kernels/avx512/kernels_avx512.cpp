@@ -34,6 +34,10 @@ constexpr int kOneRowNV = 16;
 // rows; 16 columns keep it at 16 KiB for n = 256, leaving L1 room for the
 // streamed U blocks (a 32-column panel filled L1 at n = 256).
 constexpr int kR1MR = 16, kR1NV = 1;
+// rank1 with few columns (generic/rank1_cols-inl.h): up to 24 accumulators
+// (m x KB vectors: 10 x 2 at m = 10) + KB U vectors + broadcast memory
+// operands, within the 32 zmm registers; m <= 16 takes that path.
+constexpr int kR1ColsAcc = 24;
 constexpr int kBpMI = 4, kBpMP = 4, kBpSmallMP = 16;
 
 #include "generic/gemm-inl.h"

@@ -80,6 +80,35 @@ struct Simd {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_ps(order, e);
   }
+  // A 16 x 16 block transposed in place: lane c of r[q] goes to lane q of
+  // r[c]. Pure data movement (unpack, then 128-bit block shuffles), so every
+  // value keeps its bits. The kernels with lanes along p use it to turn
+  // column vectors into rows of a row-major matrix and back.
+  TERN_INLINE static void transpose(V* r) {
+    __m512 a[16], b[16];
+    for (int q = 0; q < 8; ++q) {  // a[2q]: lanes 4b..4b+1 of rows 2q, 2q+1 interleaved
+      a[2 * q] = _mm512_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+      a[2 * q + 1] = _mm512_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+    }
+    for (int q = 0; q < 4; ++q) {  // b[4q+c], 128-bit block e: rows 4q..4q+3 of column 4e+c
+      const __m512d x0 = _mm512_castps_pd(a[4 * q]), x1 = _mm512_castps_pd(a[4 * q + 1]);
+      const __m512d x2 = _mm512_castps_pd(a[4 * q + 2]), x3 = _mm512_castps_pd(a[4 * q + 3]);
+      b[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+      b[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+      b[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+      b[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    for (int c = 0; c < 4; ++c) {  // column 4e+c: block e of b[c], b[4+c], b[8+c], b[12+c]
+      const __m512 x = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);  // blocks 0, 2
+      const __m512 y = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);  // blocks 1, 3
+      const __m512 z = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+      const __m512 w = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+      r[c] = _mm512_shuffle_f32x4(x, z, 0x88);
+      r[8 + c] = _mm512_shuffle_f32x4(x, z, 0xDD);
+      r[4 + c] = _mm512_shuffle_f32x4(y, w, 0x88);
+      r[12 + c] = _mm512_shuffle_f32x4(y, w, 0xDD);
+    }
+  }
   // Lanes >= `lanes` read as `fill`.
   TERN_INLINE static V load_partial_or(const float* p, std::size_t lanes, float fill) {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(lanes), p);

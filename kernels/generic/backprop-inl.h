@@ -124,53 +124,79 @@ TERN_NOINLINE void dot_block(std::size_t n, std::size_t k, std::size_t m, const 
   }
 }
 
-// ---- backprop_rows with few columns (m <= 12): lanes along p -------------
+// ---- backprop_rows with few columns (m <= 16): lanes along p -------------
 //
 // With m <= 16 each virtual lane of the contract holds at most one product,
 // s_l = fma(D[i][l], W[p][l], +0) for l < m and +0 for l >= m, and the tree
 // is all that is left. Lanes along j would spend a vector and a transposing
 // reduction per output on m products; here the lanes run along p instead:
 // kW outputs per vector, the 16 virtual lanes become 16 vectors S_l (column l
-// of a kW-row block of W, copied once per block into registers), and the
-// tree is 15 vector additions. Every output sees the same operations in the
-// same order, so the bits are the contract's. (x + (+0) is not x when x is
-// -0, so the additions of the all-zero lanes are kept.)
-constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the copy of W costs more than it saves
-// Lanes along j waste 16 - m of the 16 virtual lanes. At m = 16 they waste
-// none and win (16x16x16: the copy of W made this path 0.6x); at m = 10 this
-// path is 1.5x (AVX-512) to 1.8x (AVX2) on 32x128x10. 12 columns (3/4 of the
-// lanes) is where it takes over.
-constexpr std::size_t kBpFewColsMaxCols = 12;
+// of a kW-row block of W, transposed in registers once per block and reused
+// by every row of D), and the tree is 15 vector additions. Every output sees
+// the same operations in the same order, so the bits are the contract's.
+// m is a template parameter (with_fixed_cols), so the lanes l >= m are
+// known to be +0 and the tree skips what they contribute, without changing a
+// bit. Adding +0 is not free: x + (+0) is x, except that -0 becomes +0
+// (fma(D, W, +0) is -0 when a negative product underflows). Call that
+// canon(x). Since canon(a) + b == canon(a + b) for all a and b (a sum is -0
+// only when both terms are), every such addition can move to the root: the
+// tree over the m real lanes, with the same pairing, followed by one
+// canon() when any lane was +0 (m < 16). At m = 10 that is 10 additions
+// instead of 15, as many as there are FMAs.
+constexpr std::size_t kBpFewColsMinRows = 4;  // fewer rows: the transposition costs more than it saves
+constexpr std::size_t kBpFewColsMaxCols = kVL;
 
-TERN_NOINLINE void backprop_few_cols(std::size_t n, std::size_t k, std::size_t m, const float* d,
-                                     std::size_t ldd, const float* w, std::size_t ldw, float* dx,
-                                     std::size_t lddx) {
+// One level of the tree over the M real lanes: s[l] += s[l + H] for l < H
+// where both are real.
+template <int M, int H>
+TERN_INLINE void tree_level(V* s) {
+  TERN_UNROLL
+  for (int l = 0; l < H; ++l) {
+    if (l + H < M) s[l] = s[l] + s[l + H < M ? l + H : 0];  // (the index stays in bounds)
+  }
+}
+
+template <int M>
+TERN_NOINLINE void backprop_cols(std::size_t n, std::size_t k, const float* d, std::size_t ldd,
+                                 const float* w, std::size_t ldw, float* dx, std::size_t lddx) {
+  static_assert(M >= 1 && M <= static_cast<int>(kVL), "one virtual lane per column");
+  constexpr int kBlocks = (M + static_cast<int>(kW) - 1) / static_cast<int>(kW);
   const V zero(0.0f);
   for (std::size_t p0 = 0; p0 < k; p0 += kW) {
     const std::size_t pc = k - p0 < kW ? k - p0 : kW;
-    V wt[kVL];
+    // wt[l], lane q = W[p0 + q][l] (+0 past the block): kW x kW blocks of
+    // W's rows, transposed.
+    V wt[kBlocks * kW];
     TERN_UNROLL
-    for (std::size_t l = 0; l < kVL; ++l) {
-      alignas(64) float column[kW];
+    for (int jb = 0; jb < kBlocks; ++jb) {
+      const std::size_t j0 = static_cast<std::size_t>(jb) * kW;
+      const std::size_t lanes = M - j0 < kW ? M - j0 : kW;
+      V* t = wt + j0;
+      TERN_UNROLL
       for (std::size_t q = 0; q < kW; ++q) {
-        column[q] = l < m && q < pc ? w[(p0 + q) * ldw + l] : 0.0f;
+        if (q >= pc) {  // past k: no pointer into W is formed
+          t[q] = zero;
+          continue;
+        }
+        const float* row = w + (p0 + q) * ldw + j0;
+        t[q] = lanes == kW ? V::load_unaligned(row) : Simd::load_partial(row, lanes);
       }
-      wt[l] = V::load_aligned(column);
+      Simd::transpose(t);
     }
     for (std::size_t i = 0; i < n; ++i) {
       const float* di = d + i * ldd;
-      V s[kVL];
+      V s[M];
       TERN_UNROLL
-      for (std::size_t l = 0; l < kVL; ++l) s[l] = l < m ? Simd::fma(V(di[l]), wt[l], zero) : zero;
-      // The contract's tree, level by level (h = 8, 4, 2, 1).
-      static_assert(kVL == 16, "the tree below has four levels");
-      TERN_UNROLL
-      for (std::size_t l = 0; l < 8; ++l) s[l] = s[l] + s[l + 8];
-      TERN_UNROLL
-      for (std::size_t l = 0; l < 4; ++l) s[l] = s[l] + s[l + 4];
-      s[0] = s[0] + s[2];
-      s[1] = s[1] + s[3];
-      s[0] = s[0] + s[1];
+      for (int l = 0; l < M; ++l) s[l] = Simd::fma(V(di[l]), wt[l], zero);
+      // The contract's tree, level by level (h = 8, 4, 2, 1), over the real
+      // lanes: after level h, s[l] (l < h) holds lanes l, l + h, ..., and it
+      // is real when l < M. A real lane meeting a +0 one is left as it is.
+      static_assert(kVL == 16, "the tree has four levels");
+      tree_level<M, 8>(s);
+      tree_level<M, 4>(s);
+      tree_level<M, 2>(s);
+      tree_level<M, 1>(s);
+      if (M < static_cast<int>(kVL)) s[0] = s[0] + zero;  // canon(): the skipped +0 terms
       float* out = dx + i * lddx + p0;
       if (pc == kW) s[0].store_unaligned(out);
       else Simd::store_partial(out, s[0], pc);
@@ -186,7 +212,9 @@ void backprop_rows(std::size_t n, std::size_t k, std::size_t m, const float* d, 
     return;
   }
   if (m <= kBpFewColsMaxCols && n >= kBpFewColsMinRows) {
-    backprop_few_cols(n, k, m, d, ldd, w, ldw, dx, lddx);
+    with_fixed_cols<static_cast<int>(kBpFewColsMaxCols)>(m, [&](auto cols) {
+      backprop_cols<decltype(cols)::value>(n, k, d, ldd, w, ldw, dx, lddx);
+    });
   } else if (n < kBpMI) {
     dot_block<1, kBpSmallMP>(n, k, m, d, ldd, w, ldw, dx, lddx);
   } else {

@@ -280,10 +280,17 @@ void gemm_rows(std::size_t n, std::size_t k, std::size_t m, const float* x, std:
 constexpr std::size_t kStreamRows = kRank1StreamRows;
 constexpr std::size_t kStreamNV = 4;
 
-// What the streamed kernel does with the finished chains s of row p: each
-// output form has start_row(p) and store(s, j, lanes) for the `lanes` (<= kW)
-// elements from column j; kFull says lanes == kW (unmasked loads and stores,
-// generic/lanes-inl.h).
+// What the streamed kernel (and rank1_cols) does with the finished chains s
+// of row p: each output form has start_row(p), rows_contiguous(m) (whether
+// its rows of m floats follow each other), read(j, lanes), which loads
+// what the update needs of the `lanes` (<= kW) elements from column j (an
+// Old), and write(s, old, j, lanes), which stores the result; store(s, j,
+// lanes) is the two in a row. kFull says lanes == kW (unmasked loads and
+// stores, generic/lanes-inl.h). The split lets rank1_cols read a run of rows
+// before it writes any: with m < kW the masked store of one row and the
+// masked load of the next cover the same vector-sized range (ldg = 10 puts
+// them 40 bytes apart), which store forwarding cannot serve, so each load
+// would wait for the previous row's store to reach the cache.
 #include "generic/lanes-inl.h"  // load_n, store_n
 
 // The gradient itself: G = fma(alpha, s, G) for rank1_accumulate
@@ -295,11 +302,23 @@ struct GradientOut {
   float* g;
   std::size_t ldg;
   float* row = nullptr;
+  struct Old {
+    V g;
+  };
   TERN_INLINE void start_row(std::size_t p) { row = g + p * ldg; }
+  // Whether rows of m floats follow each other: a run of rows is one row.
+  TERN_INLINE bool rows_contiguous(std::size_t m) const { return ldg == m; }
+  template <bool kFull>
+  TERN_INLINE Old read(std::size_t j, std::size_t lanes) const {
+    return {kAccumulate ? load_n<kFull>(row + j, lanes) : V(0.0f)};
+  }
+  template <bool kFull>
+  TERN_INLINE void write(V s, Old old, std::size_t j, std::size_t lanes) {
+    store_n<kFull>(row + j, Simd::fma(alpha, s, old.g), lanes);
+  }
   template <bool kFull>
   TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
-    const V start = kAccumulate ? load_n<kFull>(row + j, lanes) : V(0.0f);
-    store_n<kFull>(row + j, Simd::fma(alpha, s, start), lanes);
+    write<kFull>(s, read<kFull>(j, lanes), j, lanes);
   }
 };
 
@@ -314,19 +333,32 @@ struct SgdStep {
   std::size_t ldv;
   float* w_row = nullptr;
   float* v_row = nullptr;
+  struct Old {
+    V w, v;
+  };
   TERN_INLINE void start_row(std::size_t p) {
     w_row = w + p * ldw;
     if (kMomentum) v_row = v + p * ldv;
   }
+  TERN_INLINE bool rows_contiguous(std::size_t m) const {
+    return ldw == m && (!kMomentum || ldv == m);
+  }
   template <bool kFull>
-  TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
-    const V wj = load_n<kFull>(w_row + j, lanes);
-    V step = decayed_gradient(s, wj, alpha, weight_decay);
+  TERN_INLINE Old read(std::size_t j, std::size_t lanes) const {
+    return {load_n<kFull>(w_row + j, lanes), kMomentum ? load_n<kFull>(v_row + j, lanes) : V(0.0f)};
+  }
+  template <bool kFull>
+  TERN_INLINE void write(V s, Old old, std::size_t j, std::size_t lanes) {
+    V step = decayed_gradient(s, old.w, alpha, weight_decay);
     if (kMomentum) {
-      step = Simd::fma(momentum, load_n<kFull>(v_row + j, lanes), step);
+      step = Simd::fma(momentum, old.v, step);
       store_n<kFull>(v_row + j, step, lanes);
     }
-    store_n<kFull>(w_row + j, Simd::fnma(learning_rate, step, wj), lanes);
+    store_n<kFull>(w_row + j, Simd::fnma(learning_rate, step, old.w), lanes);
+  }
+  template <bool kFull>
+  TERN_INLINE void store(V s, std::size_t j, std::size_t lanes) {
+    write<kFull>(s, read<kFull>(j, lanes), j, lanes);
   }
 };
 
@@ -376,6 +408,15 @@ TERN_INLINE void rank1_stream_any(std::size_t n, std::size_t k, std::size_t m, c
     case 4: rank1_stream<4>(n, k, m, u, ldu, d, ldd, out); return;
     default: rank1_stream<0>(n, k, m, u, ldu, d, ldd, out); return;
   }
+}
+
+#include "generic/fixed_cols-inl.h"  // with_fixed_cols
+#include "generic/rank1_cols-inl.h"   // rank1_cols: few columns, lanes along p
+
+// Whether rank1_cols takes the shape: few columns, more rows than the
+// streamed kernel takes (below that G's traffic is the whole cost).
+TERN_INLINE bool rank1_takes_cols(std::size_t n, std::size_t m) {
+  return n > kStreamRows && m >= 1 && m <= static_cast<std::size_t>(kR1ColsMax);
 }
 
 // rank1_accumulate (finish kAxpy), rank1_gradient (kAssign) and plain-SGD
@@ -453,6 +494,10 @@ void rank1_accumulate(std::size_t n, std::size_t k, std::size_t m, float alpha, 
     rank1_stream_any(n, k, m, u, ldu, d, ldd, GradientOut<true>{V(alpha), g, ldg});
     return;
   }
+  if (rank1_takes_cols(n, m)) {
+    rank1_cols(n, k, m, u, ldu, d, ldd, GradientOut<true>{V(alpha), g, ldg});
+    return;
+  }
   rank1_tiled(n, k, m, u, ldu, d, ldd, g, ldg, scratch, Finish::kAxpy, Coef{alpha});
 }
 
@@ -464,6 +509,10 @@ void rank1_gradient(std::size_t n, std::size_t k, std::size_t m, float alpha, co
                     float* scratch) {
   if (n >= 1 && n <= kStreamRows) {
     rank1_stream_any(n, k, m, u, ldu, d, ldd, GradientOut<false>{V(alpha), g, ldg});
+    return;
+  }
+  if (rank1_takes_cols(n, m)) {
+    rank1_cols(n, k, m, u, ldu, d, ldd, GradientOut<false>{V(alpha), g, ldg});
     return;
   }
   rank1_tiled(n, k, m, u, ldu, d, ldd, g, ldg, scratch, Finish::kAssign, Coef{alpha});
@@ -479,12 +528,20 @@ void rank1_sgd_update(std::size_t n, std::size_t k, std::size_t m, float alpha, 
                       std::size_t ldw, float* velocity, std::size_t ldv,
                       const SgdParams& params) {
   if (n == 0) u = d = w, ldu = ldd = ldw;  // never read: the chains are empty
+  const V a(alpha), lr(params.learning_rate), wd(params.weight_decay), mom(params.momentum);
+  if (rank1_takes_cols(n, m)) {
+    if (params.momentum == 0.0f) {
+      rank1_cols(n, k, m, u, ldu, d, ldd, SgdStep<false>{a, lr, wd, mom, w, ldw, nullptr, 0});
+    } else {
+      rank1_cols(n, k, m, u, ldu, d, ldd, SgdStep<true>{a, lr, wd, mom, w, ldw, velocity, ldv});
+    }
+    return;
+  }
   if (params.momentum == 0.0f && n > kStreamRows) {
     rank1_tiled(n, k, m, u, ldu, d, ldd, w, ldw, nullptr, Finish::kSgd,
                 Coef{alpha, params.learning_rate, params.weight_decay});
     return;
   }
-  const V a(alpha), lr(params.learning_rate), wd(params.weight_decay), mom(params.momentum);
   if (params.momentum == 0.0f) {
     rank1_stream_any(n, k, m, u, ldu, d, ldd,
                      SgdStep<false>{a, lr, wd, mom, w, ldw, nullptr, 0});

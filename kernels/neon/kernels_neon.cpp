@@ -31,6 +31,9 @@ constexpr int kOneRowNV = 16;
 // rank1_accumulate: the gemm tile (its packed 32-column D panel of n rows is
 // read 4 floats at a time, 3 vectors per step like gemm's W).
 constexpr int kR1MR = kMR, kR1NV = kNV;
+// rank1 with few columns (generic/rank1_cols-inl.h): up to 24 accumulators
+// + KB U vectors + 1 broadcast within the 32 q registers; m <= 16.
+constexpr int kR1ColsAcc = 24;
 // backprop_rows: the 16 virtual lanes are 4 q registers, so 2 x 2 outputs =
 // 16 accumulators + 8 D vectors + 1 W vector = 25 registers; per 16 columns
 // 16 loads feed 16 FMAs. Fewer than 2 rows of D: 1 x 4, 16 accumulators +
@@ -48,6 +51,9 @@ constexpr int kSmallMR = 2, kSmallNV = 4;
 constexpr int kOneRowNV = 8;
 // rank1_accumulate: the gemm tile (16 registers leave no room for a taller one).
 constexpr int kR1MR = kMR, kR1NV = kNV;
+// rank1 with few columns (generic/rank1_cols-inl.h): up to 8 accumulators
+// + KB U vectors + 1 broadcast within the 16 q registers; m <= 8.
+constexpr int kR1ColsAcc = 8;
 // backprop_rows: 16 virtual lanes = 4 q registers per output, so 1 x 2
 // outputs = 8 accumulators + 4 D vectors + 1 W = 13 of 16 (2 x 1 would need
 // 8 D vectors: 17).

@@ -106,6 +106,18 @@ struct Simd {
     return vaddq_f32(u.val[0], u.val[1]);
   }
 
+  // A 4 x 4 block transposed in place: lane c of r[q] goes to lane q of
+  // r[c]. Pure data movement, so every value keeps its bits (used by the
+  // kernels with lanes along p).
+  TERN_INLINE static void transpose(V* r) {
+    const float32x4x2_t t01 = vtrnq_f32(r[0], r[1]);  // [r0[0] r1[0] r0[2] r1[2]], [.. 1 .. 3]
+    const float32x4x2_t t23 = vtrnq_f32(r[2], r[3]);
+    r[0] = vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0]));
+    r[1] = vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1]));
+    r[2] = vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0]));
+    r[3] = vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]));
+  }
+
   // ---- what the element-wise templates need (generic/elementwise-inl.h) ----
 
   // Lanes >= `lanes` read as `fill`.

@@ -33,6 +33,7 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 struct Case {
   std::size_t n, k, m, pad, offset;
   float alpha;
+  std::size_t velocity_extra = 1;  // the velocity's stride is m + 2 pad + this
 };
 
 void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937& rng) {
@@ -40,7 +41,7 @@ void check_fused_sgd(Isa isa, const Case& c, const SgdParams& sgd, std::mt19937&
   const bool momentum = sgd.momentum != 0.0f;
   GuardedMatrix u(c.n, c.k, c.k + c.pad, c.offset), d(c.n, c.m, c.m + c.pad, c.offset);
   GuardedMatrix w(c.k, c.m, c.m + c.pad, c.offset), w0(c.k, c.m);
-  GuardedMatrix v(c.k, c.m, c.m + 2 * c.pad + 1, c.offset), v0(c.k, c.m);
+  GuardedMatrix v(c.k, c.m, c.m + 2 * c.pad + c.velocity_extra, c.offset), v0(c.k, c.m);
   u.fill_random(rng);
   d.fill_random(rng);
   w.fill_random(rng);
@@ -142,6 +143,17 @@ TEST_CASE("rank1_sgd_update and rank1_gradient: contract, two-kernel bits, doubl
     check_fused_sgd(isa, {40, 70, 45, 1, 1, 1.0f}, heavy, rng);
     check_fused_sgd(isa, {40, 70, 45, 1, 1, -0.5f}, decayed, rng);
     check_fused_sgd(isa, {33, 300, 70, 0, 0, 1.0f}, plain, rng);
+    // Few columns, lanes along p (generic/rank1_cols-inl.h): every m up to
+    // 16, with tight strides everywhere (rows finished as one run) and with
+    // padded, misaligned ones (row by row).
+    for (std::size_t m = 1; m <= 16; ++m)
+      for (std::size_t n : {5, 12, 33})
+        for (std::size_t k : {7, 37, 70}) {
+          check_fused_sgd(isa, {n, k, m, 0, 0, 1.0f}, plain, rng);
+          check_fused_sgd(isa, {n, k, m, 0, 0, 0.5f, 0}, heavy, rng);
+          check_fused_sgd(isa, {n, k, m, 2, 1, -0.37f}, decayed, rng);
+          check_fused_sgd(isa, {n, k, m, 1, 1, 0.5f}, heavy, rng);
+        }
   }
 }
 

@@ -232,6 +232,16 @@ TEST_CASE("rank1_accumulate: FMA-chain contract and double reference, every ISA"
     for (std::size_t n : {255, 256, 257}) {
       check_rank1(isa, {n, 41, 35}, 1, 1, 1.0f, true, rng);
     }
+    // Few columns, lanes along p (generic/rank1_cols-inl.h): every m up to
+    // 16, row counts from just past the streamed kernel on, k short, odd and
+    // past several blocks; tight strides (one contiguous run of rows) and
+    // padded, misaligned ones (rows finished one by one).
+    for (std::size_t m = 1; m <= 16; ++m)
+      for (std::size_t n : {5, 6, 13, 32, 40})
+        for (std::size_t k : {1, 3, 17, 31, 67, 130}) {
+          check_rank1(isa, {n, k, m}, 0, 0, 0.75f, true, rng);
+          check_rank1(isa, {n, k, m}, 3, 1, -1.5f, false, rng);
+        }
   }
 }
 
@@ -244,6 +254,14 @@ TEST_CASE("backprop_rows: 16-lane contract and double reference, every ISA") {
       check_backprop(isa, s, 2, 1, rng);
     }
     check_backprop(isa, {3, 40, 600}, 1, 1, rng);
+    // Few columns, lanes along p: every m up to 16, row counts around the
+    // path's minimum, k tails around every vector width.
+    for (std::size_t m = 1; m <= 16; ++m)
+      for (std::size_t n : {3, 4, 5, 7, 16, 32, 40})
+        for (std::size_t k : {1, 3, 15, 17, 33, 130}) {
+          check_backprop(isa, {n, k, m}, 0, 0, rng);
+          check_backprop(isa, {n, k, m}, 2, 1, rng);
+        }
     // Signed zeros: a lane past the end of a row must be left exactly as it
     // is. Products that are exactly -0 (a -0.0f factor) keep the lanes at +0,
     // but a lane chain that rounds to -0 must stay -0 through masked tails.
