@@ -107,7 +107,7 @@ TEST_CASE("the anchor rule gives GitHub's anchors for the docs' kinds of heading
   CHECK(github_anchor("Saving, loading, flashing (`persist.h`)") ==
         "saving-loading-flashing-persisth");
   CHECK(github_anchor("Rank-1 structure") == "rank-1-structure");
-  CHECK(github_anchor("0.1.0 \xe2\x80\x94 unreleased") == "010--unreleased");
+  CHECK(github_anchor("0.1.0 \xe2\x80\x94 2026-12-06") == "010--2026-12-06");
 }
 
 TEST_CASE("every relative link in README.md and docs/ reaches an existing file and heading") {
