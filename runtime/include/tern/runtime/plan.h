@@ -441,7 +441,12 @@ constexpr CompiledPlan<N> compile_plan(const ModelSpec& spec) {
 // by the compiler.
 template <const ModelSpec& kSpec>
 constexpr CompiledPlan<plan_detail::compiled_plan_entries(kSpec)> compile_plan() {
-  return plan_detail::compile_plan<plan_detail::compiled_plan_entries(kSpec)>(kSpec);
+  // A constexpr variable: the plan is always worked out by the compiler, at
+  // -O0 as well, so no call to the never-defined function ever reaches the
+  // object file (an unoptimised build would otherwise fail to link).
+  constexpr CompiledPlan<plan_detail::compiled_plan_entries(kSpec)> kPlan =
+      plan_detail::compile_plan<plan_detail::compiled_plan_entries(kSpec)>(kSpec);
+  return kPlan;
 }
 
 }  // namespace tern
