@@ -138,8 +138,10 @@ int fixed_digits(const BinaryValue& v, int precision, char* out) {
   for (int i = 0; i < p; ++i) scale *= 10;
   // v = whole + fraction / 2^64.
   std::uint64_t whole = 0, fraction = 0;
-  const int shift = -v.exponent;  // >= 4: v < 1e18 < 2^60
-  if (shift < 64) {
+  const int shift = -v.exponent;  // >= 4 when v != 0: v < 1e18 < 2^60
+  if (shift <= 0) {
+    whole = v.mantissa;  // v == 0 (mantissa 0, exponent 0): a shift by 64 would be UB
+  } else if (shift < 64) {
     whole = v.mantissa >> shift;
     fraction = v.mantissa << (64 - shift);
   } else if (shift < 128) {
