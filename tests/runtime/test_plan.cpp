@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime_test_util.h"
+#include "tern/runtime/compiled_plan.h"
 #include "tern/runtime/plan.h"
 
 using namespace tern;
@@ -189,14 +190,16 @@ TEST_CASE("plan: a plan compiled from a constexpr spec builds the same model") {
   check_compiled_plan(kCompiledFfnInference, compile_plan<kCompiledFfnInference>());
 }
 
-TEST_CASE("plan: a compiled plan is refused by a small or unattached arena, naming the bytes") {
-  static constexpr auto kPlan = compile_plan<kCompiledMlpAdamGuard>();
-  const std::size_t need = arena_bytes(kCompiledMlpAdamGuard);
+// An arena one cache line short of `need` is refused by build (kOutOfMemory
+// naming the bytes), takes nothing and leaves the model unbuilt; an
+// unattached arena is a failed precondition.
+template <typename Build>
+void check_small_arena_refused(std::size_t need, Build build) {
   tern::test::AlignedBuffer buffer(need);
   Arena arena;
   REQUIRE(arena.attach(buffer.data(), need - 64).ok());
   Model model;
-  const Status s = model.build(kPlan, arena);
+  const Status s = build(model, arena);
   CHECK(s.code() == StatusCode::kOutOfMemory);
   char expect[96];
   std::snprintf(expect, sizeof expect, "needs %zu bytes of arena", need);
@@ -204,7 +207,13 @@ TEST_CASE("plan: a compiled plan is refused by a small or unattached arena, nami
   CHECK(arena.used() == 0);
   CHECK_FALSE(model.built());
   Arena unattached;
-  CHECK(model.build(kPlan, unattached).code() == StatusCode::kFailedPrecondition);
+  CHECK(build(model, unattached).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("plan: a compiled plan is refused by a small or unattached arena, naming the bytes") {
+  static constexpr auto kPlan = compile_plan<kCompiledMlpAdamGuard>();
+  const std::size_t need = arena_bytes(kCompiledMlpAdamGuard);
+  check_small_arena_refused(need, [](Model& m, Arena& a) { return m.build(kPlan, a); });
 }
 
 TEST_CASE("plan: arena_bytes sizes a static array and the model fits it exactly") {
@@ -346,19 +355,7 @@ TEST_CASE("plan: invalid specs are rejected with the numbers that matter") {
 TEST_CASE("plan: an arena one cache line too small is refused, naming the bytes needed") {
   const ModelSpec spec = mlp({30, 20, 10}, 4, Mode::kTraining);
   const std::size_t need = arena_bytes(spec);
-  tern::test::AlignedBuffer buffer(need);
-  Arena arena;
-  REQUIRE(arena.attach(buffer.data(), need - 64).ok());
-  Model model;
-  const Status s = model.build(spec, arena);
-  CHECK(s.code() == StatusCode::kOutOfMemory);
-  char expect[96];
-  std::snprintf(expect, sizeof expect, "needs %zu bytes of arena", need);
-  CHECK(contains(s, expect));
-  CHECK(arena.used() == 0);
-  CHECK_FALSE(model.built());
-  Arena unattached;
-  CHECK(model.build(spec, unattached).code() == StatusCode::kFailedPrecondition);
+  check_small_arena_refused(need, [&spec](Model& m, Arena& a) { return m.build(spec, a); });
 }
 
 TEST_CASE("plan: parameter tensors are laid out layer by layer, weight then bias") {

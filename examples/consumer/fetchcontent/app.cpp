@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The FetchContent example's program: a small MLP in a static arena sized at
-// compile time, trained on a fixed problem; exits 0 when the loss fell.
-#include <cstdint>
+// The FetchContent example's program, and the C++ program every consumer
+// test builds (tests/consumers/common.cmake, .ci/consumers): a small MLP in a
+// static arena sized at compile time, trained on a fixed problem. Exits 0
+// when the loss fell to below half and the headers and the library agree on
+// the version.
 #include <cstdio>
+#include <cstring>
 
 #include "tern/runtime/model.h"
 #include "tern/version.h"
@@ -13,11 +16,17 @@ alignas(64) unsigned char g_arena[tern::arena_bytes(kSpec)];
 }  // namespace
 
 int main() {
+  if (std::strcmp(tern::version(), tern::library_version()) != 0) {
+    std::printf("headers %s, library %s\n", tern::version(), tern::library_version());
+    return 1;
+  }
+  // Class c of sample s: the input is one-hot-ish at position c.
   float x[6][4] = {};
   std::uint32_t labels[6];
   for (int s = 0; s < 6; ++s) {
     labels[s] = static_cast<std::uint32_t>(s % 3);
     x[s][s % 3] = 1.0f;
+    x[s][3] = 0.25f * static_cast<float>(s);
   }
   tern::Arena arena;
   tern::Model model;
@@ -37,7 +46,7 @@ int main() {
     std::printf("error: %s\n", st.message());
     return 1;
   }
-  std::printf("tern %s, ISA %s: loss %.4f -> %.4f\n", tern::version(),
-              tern::isa_name(model.isa()), first, last);
+  std::printf("tern %s (C++): %zu-byte arena, ISA %s, loss %.4f -> %.4f\n", tern::version(),
+              sizeof g_arena, tern::isa_name(model.isa()), first, last);
   return last < 0.5f * first ? 0 : 1;
 }

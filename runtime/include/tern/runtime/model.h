@@ -42,8 +42,13 @@
 #include "tern/platform/isa.h"
 #include "tern/platform/status.h"
 #include "tern/runtime/arena.h"
+#include "tern/runtime/clipping.h"
+#include "tern/runtime/compiled_plan.h"
+#include "tern/runtime/divergence.h"
 #include "tern/runtime/plan.h"
 #include "tern/runtime/spec.h"
+#include "tern/runtime/step_features.h"
+#include "tern/runtime/training_inputs.h"
 #include "tern/runtime/view.h"
 
 namespace tern {
@@ -55,139 +60,6 @@ namespace runtime_detail {
 struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
 }  // namespace runtime_detail
 
-// A batch for training or evaluation. Sample s is the row x + s * ldx (with
-// its label labels[s] or target row targets + s * ldt); the batch is samples
-// 0 .. rows-1, or indices[0 .. rows-1] when indices is given (a shuffled
-// epoch gathers its batches this way, without copying the data set).
-// Every entry that takes a Batch checks ldx >= input width, ldt >= output
-// width, 4-byte alignment of every array, and that the rows that may be read
-// (samples of them with indices, else rows) fit in the address space with
-// their strides, overflow-checked, before reading any of them.
-struct Batch {
-  const float* x = nullptr;
-  std::size_t ldx = 0;
-  std::size_t rows = 0;
-  const std::uint32_t* labels = nullptr;  // softmax cross-entropy
-  const float* targets = nullptr;         // MSE
-  std::size_t ldt = 0;
-  const std::uint32_t* indices = nullptr;  // optional
-  std::size_t samples = 0;                 // with indices: rows of x that exist
-};
-
-struct OptimizerParams {
-  float learning_rate = 1e-3f;
-  float momentum = 0.9f;  // SGD
-  float beta1 = 0.9f;     // Adam, AdamW
-  float beta2 = 0.999f;
-  float epsilon = 1e-8f;
-  // Applied to Dense weights only (not to biases or LayerNorm's gamma/beta):
-  // SGD and Adam add weight_decay * w to the gradient, AdamW decays w
-  // directly (decoupled).
-  float weight_decay = 0.0f;
-};
-
-// What train_step() does when training diverges. Needs a spec with
-// divergence_guard (the arena then holds a snapshot of the last good state).
-//
-// Divergence means what users mean by it: the loss running away from its
-// recent history, not only NaN or Inf (Adam at a learning rate of 1 can take
-// a loss of 0.5 to 4e5 without ever producing an Inf). Each guarded step's
-// mean loss L is judged against two running figures, both plain floats in
-// the Model (no heap, nothing per step but a few float operations):
-//   smoothed  S = S + (L - S) / loss_smoothing      (an exponential average)
-//   reference R = S if S < R, else R + (S - R) / reference_window
-// i.e. R is the running minimum of S, forgetting it over about
-// reference_window steps (a running minimum with decay: the same job as the
-// minimum over a window of that many steps, without a history buffer, so
-// the window can be long and cost nothing). With limit =
-// loss_factor * max(R, loss_floor):
-//   * the step diverges when L is not finite, or S (with L in it) > limit,
-//     or the parameters or moments are not finite after the update;
-//   * the state the step starts from is kept as the last good state only if
-//     its own loss met the rule, L <= limit (so a state whose loss was
-//     3e36 is never "good").
-// The smoothing lets one hard batch pass (a single L of 20 x the reference
-// lifts S to about 3.4 x at the defaults) while a blow-up trips the rule at
-// once and a jump to more than loss_factor x trips it within a few steps.
-// The decay lets a slow rise (a new data distribution, a warm-up) become
-// the new normal: R trails a steadily growing S by a factor of about
-// 1 + rate * reference_window, so growth faster than e^(loss_factor - 1)
-// per reference_window steps (20 x per 1000 steps at the defaults) is a
-// divergence and slower growth is not. loss_floor keeps a loss
-// that has reached 0 (an exactly fitted MSE) from making every rise a
-// divergence; set it to the loss scale of your problem if that is tiny.
-// The first step after build(), initialize() or set_steps() sets S and R to
-// its loss. loss_factor 0 judges only non-finite values (the guard before
-// this rule).
-enum class DivergenceAction : std::uint8_t {
-  kStop = 0,                // restore the last good state, return kNonFinite
-  kReduceLearningRate = 1,  // restore it, scale the learning rate, return ok
-};
-struct DivergencePolicy {
-  DivergenceAction action = DivergenceAction::kReduceLearningRate;
-  // After each recovery the guard's learning-rate scale is multiplied by
-  // this, in (0, 1). The scale multiplies whatever learning rate
-  // set_optimizer() gives (one float multiplication per step), so a
-  // schedule that calls set_optimizer() every step keeps the reduction.
-  float learning_rate_factor = 0.5f;
-  // Recoveries allowed before train_step() stops anyway (kNonFinite).
-  std::uint32_t max_recoveries = 8;
-  // The rule above. loss_factor: 0 (only NaN/Inf), or finite and > 1; 4
-  // lets a loss double or triple on noise without a false alarm.
-  float loss_factor = 4.0f;
-  // Steps the loss is averaged over (>= 1; 1 judges each batch's loss
-  // alone). 8 smooths the batch-to-batch noise of small batches.
-  std::uint32_t loss_smoothing = 8;
-  // Steps over which the reference forgets its minimum (>= 1; see above).
-  std::uint32_t reference_window = 1000;
-  // The reference never counts as lower than this (finite, >= 0). 0.01 is a
-  // nearly perfect fit for cross-entropy and unit-scale MSE targets.
-  float loss_floor = 0.01f;
-};
-// What the guard has seen since build() / initialize().
-struct DivergenceReport {
-  std::uint32_t recoveries = 0;   // times the last good state was restored
-  std::uint64_t last_step = 0;    // the step that diverged last (steps() + 1 then)
-  float last_loss = 0.0f;         // its mean loss (non-finite, above the rule, or finite
-                                  // when the update blew the weights up)
-  bool stopped = false;           // the last divergence ended training: train_step()
-                                  // refuses (kFailedPrecondition) until it is cleared
-  // The product of the reductions so far: the learning rate used is
-  // optimizer().learning_rate * learning_rate_scale.
-  float learning_rate_scale = 1.0f;
-  float smoothed_loss = 0.0f;     // S and R of the rule (0 before the first step)
-  float reference_loss = 0.0f;
-};
-
-// Per-example clipping with Gaussian noise (DP-SGD: Abadi et al., "Deep
-// Learning with Differential Privacy", 2016) and global-norm clipping.
-// Norms are Euclidean over all the parameters they cover.
-struct ClipParams {
-  // Needs spec.example_rows. Each example's gradient (of its own loss, over
-  // every parameter of the model) is scaled by min(1, example_clip /
-  // ||g_i||) before it joins the sum. 0 = off.
-  float example_clip = 0.0f;
-  // Needs example_clip > 0. Adds noise_multiplier * example_clip * z, z a
-  // standard normal drawn per parameter, to the clipped sum before it is
-  // divided by the rows of the step (the number of examples times
-  // spec.example_rows, as the plain mean loss is). 0 = off. The noise is a
-  // function of (noise_seed, step, parameter): the same on every ISA and
-  // whether the update is fused or not (add_gaussian_noise_f32 of
-  // tern/kernels/elementwise.h; tensor t of step s has the key
-  // noise_seed ^ f((s << 32) | t), f the SplitMix64 finalizer: x ^= x >> 30;
-  // x *= 0xbf58476d1ce4e5b9; x ^= x >> 27; x *= 0x94d049bb133111eb;
-  // x ^= x >> 31; the index is the element's offset in its tensor).
-  // Its generator is statistical, not cryptographic: whoever knows the seed
-  // can predict the noise, and then it protects nothing. Keep it secret.
-  float noise_multiplier = 0.0f;
-  std::uint64_t noise_seed = 0;
-  // The step's gradient (the clipped sum divided by the rows, after
-  // per-example clipping, before noise) is scaled by min(1, global_clip /
-  // ||g||). 0 = off. Without example gradients this needs the gradient
-  // buffers or accumulated factors (no fused update without accumulation).
-  float global_clip = 0.0f;
-};
-
 // One parameter tensor and its training buffers (empty spans where the
 // mode or optimizer has none).
 struct Tensor {
@@ -195,31 +67,6 @@ struct Tensor {
   bool is_bias = false;  // b of a Dense layer, beta of a LayerNorm
   Span<float> value, grad, moment1, moment2;
 };
-
-// What a training step may do beyond a plain single step with SGD and stored
-// gradients. A program that calls train_step<kFeatures>() links the code of
-// these features only (firmware flash: docs/firmware-size.md); plain
-// train_step() links every one.
-using StepFeatures = std::uint32_t;
-constexpr StepFeatures kStepDivergenceGuard = 1u << 0;     // spec.divergence_guard
-constexpr StepFeatures kStepAccumulation = 1u << 1;        // spec.accumulation_rows
-constexpr StepFeatures kStepExampleGradients = 1u << 2;    // spec.example_rows (clipping, noise)
-constexpr StepFeatures kStepFusedUpdate = 1u << 3;         // spec.fused_update
-constexpr StepFeatures kStepAdam = 1u << 4;                // Adam or AdamW
-constexpr StepFeatures kStepGlobalClipping = 1u << 5;      // ClipParams::global_clip, stored gradients
-constexpr StepFeatures kAllStepFeatures = (1u << 6) - 1;
-
-// The features the step of `spec` needs. Global clipping is a setting, not
-// part of the spec: add kStepGlobalClipping to use it.
-constexpr StepFeatures step_features(const ModelSpec& spec) {
-  StepFeatures f = 0;
-  if (spec.divergence_guard) f |= kStepDivergenceGuard;
-  if (spec.accumulation_rows != 0) f |= kStepAccumulation;
-  if (spec.example_rows != 0) f |= kStepExampleGradients;
-  if (spec.fused_update) f |= kStepFusedUpdate;
-  if (spec.optimizer != OptimizerKind::kSgd) f |= kStepAdam;
-  return f;
-}
 
 class Model {
  public:
@@ -237,7 +84,7 @@ class Model {
   // fail every later call far from the cause.)
   Status build(const ModelSpec& spec, Arena& arena);
   // build() with a plan the compiler worked out (tern::compile_plan<kSpec>(),
-  // plan.h): the same model, the same bits, and neither the planner nor the
+  // compiled_plan.h): the same model, the same bits, and neither the planner nor the
   // spec check is linked. The same errors for the arena and the kernels.
   template <std::size_t N>
   Status build(const CompiledPlan<N>& plan, Arena& arena) {
