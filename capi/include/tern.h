@@ -19,16 +19,19 @@
  * and an array of tern_layer descriptors:
  *
  *   static const tern_layer layers[] = {
- *       {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
- *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+ *       {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+ *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
  *   };
  *   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
- *                     TERN_OPTIMIZER_SGD, layers, 2};
+ *                     TERN_OPTIMIZER_SGD, layers, 2, 0, 0, 0, 0};
  *   static unsigned char arena[8192] __attribute__((aligned(64)));
  *   tern_model* model;
  *   tern_error err;
  *   if (tern_model_create(&spec, arena, sizeof arena, &model, &err) != TERN_OK)
  *       puts(err.message);   // says how many bytes the model needs
+ *
+ * Structs only ever grow at the end, and 0 is the default of every field
+ * added, so an initialiser written for an older tern.h keeps its meaning.
  *
  * Saved models use tern's versioned file format (format version
  * TERN_MODEL_FORMAT_VERSION, checked by the loader together with a CRC-32),
