@@ -21,14 +21,15 @@ static int failures = 0;
   } while (0)
 
 /* expr must give `expected`; the message is printed when it does not. */
-#define CHECK_STATUS(expr, expected, err)                                                     \
-  do {                                                                                        \
-    tern_status got_ = (expr);                                                                \
-    if (got_ != (expected)) {                                                                 \
-      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s\n", __FILE__, __LINE__, #expr,     \
-              tern_status_name(got_), got_ != TERN_OK ? (err).message : "", tern_status_name(expected)); \
-      ++failures;                                                                             \
-    }                                                                                         \
+#define CHECK_STATUS(expr, expected, err)                                                 \
+  do {                                                                                    \
+    tern_status got_ = (expr);                                                            \
+    if (got_ != (expected)) {                                                             \
+      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s\n", __FILE__, __LINE__, #expr, \
+              tern_status_name(got_), got_ != TERN_OK ? (err).message : "",               \
+              tern_status_name(expected));                                                \
+      ++failures;                                                                         \
+    }                                                                                     \
   } while (0)
 
 /* The call must fail with `expected` and the message must be `text`. */

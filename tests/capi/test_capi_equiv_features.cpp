@@ -443,9 +443,9 @@ TEST_CASE("C API parity: files written by one side load on the other") {
   const Data d(spec, 8, 8);
   // One file per registration of the test binary (they may run at once).
   const char* variant = std::getenv("TERN_ISA");
-  const std::string c_path = std::string("capi-parity-c-") + (variant ? variant : "default") + ".tern";
-  const std::string cpp_path =
-      std::string("capi-parity-cpp-") + (variant ? variant : "default") + ".tern";
+  const std::string suffix = std::string(variant != nullptr ? variant : "default") + ".tern";
+  const std::string c_path = "capi-parity-c-" + suffix;
+  const std::string cpp_path = "capi-parity-cpp-" + suffix;
   for (tern::Isa isa : tern::test::runnable_isas()) {
     CAPTURE(tern::isa_name(isa));
     IsaScope scope(isa);

@@ -202,7 +202,9 @@ static void check_edits(int32_t isa) {
     CHECK_STATUS(tern_model_rank1_edit(model, 0, 1, a, IN, bv, OUT, 2.0f, &err), TERN_OK, err);
     parameters(model, w2, b2);
     for (k = 0; k < IN; ++k) {
-      for (j = 0; j < OUT; ++j) CHECK(close_to(w2[k * OUT + j], w[k * OUT + j] + 2.0 * a[k] * bv[j]));
+      for (j = 0; j < OUT; ++j) {
+        CHECK(close_to(w2[k * OUT + j], w[k * OUT + j] + 2.0 * a[k] * bv[j]));
+      }
     }
     CHECK(b2[0] == b[0] && b2[1] == b[1]);
   }

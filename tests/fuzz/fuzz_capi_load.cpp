@@ -41,8 +41,9 @@ CModels& c_models() {
       tern_layer layers[tern::kMaxLayers];
       for (std::uint32_t l = 0; l < s.layer_count; ++l) {
         const tern::LayerSpec& ls = s.layers[l];
-        layers[l] = tern_layer{static_cast<std::int32_t>(ls.kind), static_cast<std::int32_t>(ls.act),
-                               ls.out, ls.from, static_cast<std::int32_t>(ls.init)};
+        layers[l] = tern_layer{static_cast<std::int32_t>(ls.kind),
+                               static_cast<std::int32_t>(ls.act), ls.out, ls.from,
+                               static_cast<std::int32_t>(ls.init)};
       }
       const tern_spec spec = {s.input_width,
                               s.rows,
