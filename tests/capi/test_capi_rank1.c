@@ -276,6 +276,12 @@ static void test_errors(void) {
   CHECK_STATUS(tern_model_set_clipping(model, &clip, &err), TERN_FAILED_PRECONDITION, err);
   model = create(&infer);
   CHECK_STATUS(tern_model_set_clipping(model, &clip, &err), TERN_FAILED_PRECONDITION, err);
+  model = create(&with_examples);
+  clip.global_clip = 0;
+  clip.example_clip = 1e38f;
+  clip.noise_multiplier = 10;
+  CHECK_ERROR(tern_model_set_clipping(model, &clip, &err), TERN_INVALID_ARGUMENT, err,
+              "set_clipping: noise deviation 10 * 1e+38 overflows float");
 
   /* Example norms. */
   model = create(&with_examples);
@@ -310,6 +316,12 @@ static void test_errors(void) {
   CHECK_ERROR(tern_model_accumulate(model, &three, NULL, &err), TERN_INVALID_ARGUMENT, err,
               "train: 3 rows; the model was built for 1..2 rows per step");
   CHECK(tern_model_accumulated_rows(model) == 0);
+  {
+    const tern_batch two = batch_at(0, 2);
+    CHECK_STATUS(tern_model_accumulate(model, &two, (float*)((unsigned char*)store + 2), &err),
+                 TERN_MISALIGNED, err);
+    CHECK(tern_model_accumulated_rows(model) == 0);
+  }
 
   /* Edits. */
   model = create(&plain);
@@ -325,6 +337,12 @@ static void test_errors(void) {
   CHECK_STATUS(tern_model_rank1_edit(model, 0, 1, a, IN, bv, OUT, 10.0f, &err), TERN_NON_FINITE,
                err);
   CHECK_STATUS(tern_model_rank1_edit(model, 0, 0, NULL, 0, NULL, 0, 1, &err), TERN_OK, err);
+  CHECK_STATUS(tern_model_rank1_edit(model, 0, 1, (const float*)((unsigned char*)store + 1), IN,
+                                     bv, OUT, 1, &err),
+               TERN_MISALIGNED, err);
+  CHECK_STATUS(tern_model_edit_factors(model, &batch, 0, (float*)((unsigned char*)store + 3),
+                                       delta, &err),
+               TERN_MISALIGNED, err);
   CHECK_ERROR(tern_model_edit_factors(model, NULL, 0, u, delta, &err), TERN_INVALID_ARGUMENT, err,
               "tern_model_edit_factors: batch is null");
   CHECK_ERROR(tern_model_edit_factors(model, &batch, 3, u, delta, &err), TERN_INVALID_ARGUMENT,
