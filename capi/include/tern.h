@@ -127,7 +127,9 @@ typedef struct tern_layer {
 } tern_layer;
 
 /* The fields after layer_count are training options (tern::ModelSpec's),
- * all off at 0; they need mode TERN_MODE_TRAINING. */
+ * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard,
+ * which an inference spec ignores (so a training spec copied for inference
+ * with only its mode changed stays valid). */
 typedef struct tern_spec {
   uint32_t input_width;
   uint32_t rows; /* rows per call: the batch size */

@@ -84,7 +84,15 @@ static void test_spec_fields(void) {
   s.fused_update = -1;
   check_refused(&s, "tern_spec: divergence_guard 0 and fused_update -1 must be 0 or 1");
 
+  /* The guard is ignored by an inference spec: no snapshot in its arena. */
   s = mlp_spec(TERN_MODE_INFERENCE);
+  s.divergence_guard = 1;
+  CHECK_STATUS(tern_spec_check(&s, &err), TERN_OK, err);
+  {
+    const tern_spec plain = mlp_spec(TERN_MODE_INFERENCE);
+    CHECK(tern_arena_bytes(&s) == tern_arena_bytes(&plain));
+  }
+  s.divergence_guard = 0;
   s.fused_update = 1;
   check_refused(&s,
                 "tern_spec: fused_update 1, example_rows 0 and accumulation_rows 0 are training "
