@@ -3,7 +3,8 @@
  *   - the mean loss and accuracy of a 2-8-3 classifier over 3 chunks and one
  *     row agree with a double-precision forward pass written here from the
  *     weights read out of the saved file;
- *   - a one-row inference model loaded from that file reports the same bits;
+ *   - a one-row inference model loaded from that file reports the same bits,
+ *     also with the samples selected by index;
  *   - an MSE model's mean squared error is twice its mean loss per output;
  *   - evaluating changes no weight and no step: a model that evaluated and
  *     its twin that did not train on to the same file;
@@ -178,6 +179,22 @@ static void test_against_reference(void) {
     CHECK(same_bits(&one, &e));
     CHECK_STATUS(tern_model_evaluate(net, &b, &again, &err), TERN_OK, err);
     CHECK(same_bits(&again, &e));
+  }
+
+  /* Samples by index: every sample in order gives the same bits; an index
+   * past the samples is refused, naming the row. */
+  {
+    static uint32_t order[SAMPLES];
+    tern_batch b = batch_of(0, SAMPLES);
+    tern_evaluation by_index = e;
+    for (i = 0; i < SAMPLES; ++i) order[i] = (uint32_t)i;
+    b.indices = order;
+    b.samples = SAMPLES;
+    CHECK_STATUS(tern_model_evaluate(infer, &b, &by_index, &err), TERN_OK, err);
+    CHECK(same_bits(&by_index, &e));
+    order[2] = SAMPLES;
+    CHECK_STATUS(tern_model_evaluate(net, &b, &by_index, &err), TERN_INVALID_ARGUMENT, err);
+    CHECK(strstr(err.message, "row 2 selects sample 13 of 13") != NULL);
   }
 
   /* Evaluating changed nothing training reads: net (evaluated three times)
