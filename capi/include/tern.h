@@ -24,7 +24,7 @@
  *   };
  *   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
  *                     TERN_OPTIMIZER_SGD, layers, 2};
- *   static unsigned char arena[8192] __attribute__((aligned(64)));
+ *   static TERN_ALIGNAS(TERN_ARENA_ALIGNMENT) unsigned char arena[8192];
  *   tern_model* model;
  *   tern_error err;
  *   if (tern_model_create(&spec, arena, sizeof arena, &model, &err) != TERN_OK)
@@ -52,6 +52,45 @@ extern "C" {
 /* The alignment the arena must have: tern lays out its buffers on cache
  * lines, so that the arena size is exact and known before use. */
 #define TERN_ARENA_ALIGNMENT 64
+
+/* The bytes the model's handle (a C++ tern::Model and its tern::Arena)
+ * takes at the start of the arena; the model's buffers follow it, so
+ *   tern_arena_bytes(spec) = TERN_HANDLE_BYTES + the buffers' bytes
+ * exactly, on every target. A C compiler cannot know the size of the C++
+ * handle, so the figure is a fixed reservation per pointer width, whole
+ * 64-byte lines, with room to spare: it is some 300 bytes above the
+ * handle's size on x86-64 and on 32-bit Arm when it was fixed (docs/c-api.md
+ * has the measured size), so the runtime's Model can grow by a few members
+ * before the figure must change. The library checks at compile time
+ * (capi/src/c_handle.h) that the handle fits; a runtime that outgrows the
+ * reservation fails to build, and raising it changes every C arena size
+ * (noted in CHANGELOG.md). A header exported by tern::export_c_header gives
+ * its models' arena sizes as TERN_HANDLE_BYTES + the buffers' bytes. */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+#define TERN_HANDLE_BYTES 3072
+#elif UINTPTR_MAX == 0xffffffffu
+#define TERN_HANDLE_BYTES 1920
+#else
+#error "tern.h: TERN_HANDLE_BYTES is fixed for 32- and 64-bit pointers only"
+#endif
+
+/* TERN_ALIGNAS(n): declares an object aligned to n bytes, for a static
+ * arena: `static TERN_ALIGNAS(TERN_ARENA_ALIGNMENT) unsigned char
+ * arena[N];`. C11's _Alignas and C++11's alignas where the language has
+ * them; in C99, GCC's and Clang's attribute (GCC, Clang and the compilers
+ * that define __GNUC__: arm-none-eabi-gcc, armclang, ICC) or MSVC's
+ * __declspec. Any other C99 compiler has no way to ask for it, and then
+ * TERN_ALIGNAS is left undefined: align the buffer by hand
+ * (docs/c-api.md, "The arena's alignment"). */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define TERN_ALIGNAS(n) alignas(n)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define TERN_ALIGNAS(n) _Alignas(n)
+#elif defined(__GNUC__)
+#define TERN_ALIGNAS(n) __attribute__((aligned(n)))
+#elif defined(_MSC_VER)
+#define TERN_ALIGNAS(n) __declspec(align(n))
+#endif
 /* At most this many layers per model (tern::kMaxLayers). */
 #define TERN_MAX_LAYERS 16
 /* Room for a message, terminating zero included (tern::Status's buffer). */
