@@ -257,6 +257,34 @@ tern_status tern_model_save(const tern_model* model, void* buffer, size_t capaci
 tern_status tern_model_load(tern_model* model, const void* data, size_t size,
                             int optimizer_state, tern_error* err);
 
+/* ---- checkpoints ----------------------------------------------------- */
+/* Training state that survives a power cut (tern/runtime/checkpoint.h): two
+ * slots, each save into the one not holding the newest good checkpoint, a
+ * record believed only when its CRC-32, written last, checks out. A record
+ * holds the model file with optimizer state, a sequence number and an
+ * optional random-generator state. The storage holds two slots, each the
+ * record rounded up to whole erase sectors of erase_bytes (0 or 1:
+ * byte-writable storage, no rounding). */
+
+/* One slot and the two slots' storage for a record of `record_bytes` (the
+ * exported header's <NAME>_CHECKPOINT_RECORD_BYTES) on storage with erase
+ * sectors of `erase_bytes`, as constant expressions for sizing a partition
+ * at compile time: TERN_CHECKPOINT_STORAGE_BYTES equals
+ * tern_checkpoint_storage_bytes(spec, erase_bytes) of the same spec.
+ * Arguments are evaluated more than once. A byte-writable storage divides
+ * by a sector of 1, so that no branch divides by 0. */
+#define TERN_CHECKPOINT_SLOT_BYTES(record_bytes, erase_bytes)                           \
+  (((size_t)(record_bytes) + TERN_CHECKPOINT_SECTOR_(erase_bytes) - 1) /                \
+   TERN_CHECKPOINT_SECTOR_(erase_bytes) * TERN_CHECKPOINT_SECTOR_(erase_bytes))
+#define TERN_CHECKPOINT_STORAGE_BYTES(record_bytes, erase_bytes) \
+  (2 * TERN_CHECKPOINT_SLOT_BYTES(record_bytes, erase_bytes))
+#define TERN_CHECKPOINT_SECTOR_(erase_bytes) ((erase_bytes) <= 1 ? (size_t)1 : (size_t)(erase_bytes))
+
+/* Bytes the storage needs for a training model's checkpoints on storage
+ * with erase sectors of erase_bytes; 0 for an inference spec, an invalid
+ * one, or a size that does not fit a size_t. */
+size_t tern_checkpoint_storage_bytes(const tern_spec* spec, size_t erase_bytes);
+
 #ifdef __cplusplus
 }
 #endif
