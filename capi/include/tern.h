@@ -285,6 +285,70 @@ tern_status tern_model_load(tern_model* model, const void* data, size_t size,
  * one, or a size that does not fit a size_t. */
 size_t tern_checkpoint_storage_bytes(const tern_spec* spec, size_t erase_bytes);
 
+/* Where checkpoints go: a flash partition, an EEPROM, a file, as callbacks
+ * (tern::Storage of tern/runtime/byte_io.h). Each returns TERN_OK or the
+ * status of the failure (TERN_IO_ERROR, typically); it may write its reason
+ * into err->message (err is never NULL, its message starts empty), which
+ * tern then quotes in its own message. A value outside tern_status is
+ * reported as TERN_IO_ERROR.
+ *   read   bytes at offset into data (required)
+ *   write  bytes of data at offset (required for saving)
+ *   sync   optional (NULL): make everything written durable; called once
+ *          after a whole record is written. When it fails, the record just
+ *          written is invalidated and the previous checkpoint stays
+ *   erase  optional (NULL): raw flash, whose bytes must be erased a sector
+ *          at a time before they are programmed; needs erase_bytes > 1.
+ *          A save then erases its slot's sectors and programs each byte
+ *          once, in order, the CRC-32 last
+ *   size   bytes available: at least tern_checkpoint_storage_bytes(spec,
+ *          erase_bytes)
+ *   erase_bytes  the erase sector; 0 or 1 for byte-writable storage (with
+ *          erase NULL and erase_bytes > 1 the write callback does its own
+ *          read-erase-program, and each slot owns whole sectors). */
+typedef struct tern_storage {
+  tern_status (*read)(void* context, size_t offset, void* data, size_t bytes, tern_error* err);
+  tern_status (*write)(void* context, size_t offset, const void* data, size_t bytes,
+                       tern_error* err);
+  tern_status (*sync)(void* context, tern_error* err);
+  tern_status (*erase)(void* context, size_t offset, size_t bytes, tern_error* err);
+  void* context;
+  size_t size;
+  size_t erase_bytes;
+} tern_storage;
+
+/* A PCG32 generator's state (tern::Rng of tern/runtime/rng.h), stored with
+ * a checkpoint so that a resumed run draws the same numbers (shuffles,
+ * samples) as an uninterrupted one. PCG32's increment is odd: an even one is
+ * stored with its lowest bit set. */
+typedef struct tern_rng_state {
+  uint64_t state;
+  uint64_t increment;
+} tern_rng_state;
+
+/* What a save wrote or a load found. */
+typedef struct tern_checkpoint_info {
+  uint64_t sequence; /* 1 for the first save, +1 for each (wrapping after 2^64 - 1) */
+  uint64_t steps;    /* the model's optimizer steps in the checkpoint */
+  uint32_t slot;     /* 0 or 1 */
+  int32_t older;     /* load: 1 when the newest intact record could not be
+                        loaded (a NaN, say) and the older checkpoint was */
+} tern_checkpoint_info;
+
+/* Saves a training model's parameters, optimizer moments and step count,
+ * and the generator state `rng` (may be NULL), into the slot that does not
+ * hold the newest loadable checkpoint: a failure or a power cut at any byte
+ * leaves the previous checkpoint loadable. `info` may be NULL. */
+tern_status tern_checkpoint_save(const tern_model* model, const tern_rng_state* rng,
+                                 const tern_storage* storage, tern_checkpoint_info* info,
+                                 tern_error* err);
+/* Restores the newest loadable checkpoint into a training model of the same
+ * layers and optimizer, and into *rng when rng is not NULL (the checkpoint
+ * must then hold one). When the newest intact record cannot be loaded, the
+ * older one is (info->older). On error the model and *rng are unchanged. */
+tern_status tern_checkpoint_load(tern_model* model, tern_rng_state* rng,
+                                 const tern_storage* storage, tern_checkpoint_info* info,
+                                 tern_error* err);
+
 /* ---- exported parameters -------------------------------------------- */
 /* Copies parameters exported by tern::export_c_header (the arrays of a
  * generated header, compiled into flash) into a model of the same layers,
