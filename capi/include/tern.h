@@ -349,6 +349,27 @@ tern_status tern_checkpoint_load(tern_model* model, tern_rng_state* rng,
                                  const tern_storage* storage, tern_checkpoint_info* info,
                                  tern_error* err);
 
+/* Checkpoint storage in a regular file, for Linux and other hosted
+ * targets (tern::FileStorage): created and zero-extended to `bytes` if
+ * shorter, written in place, synced with fdatasync. Byte-writable
+ * (erase_bytes 0). tern_file_storage_open fills *storage with callbacks
+ * bound to *file, which must stay where it is (not copied) until
+ * tern_file_storage_close; the callbacks of a closed file report
+ * TERN_FAILED_PRECONDITION (a checkpoint call then fails with
+ * TERN_IO_ERROR, quoting it). Errors of open: `file`, `path` or `storage` NULL,
+ * a path that is not a regular file (TERN_INVALID_ARGUMENT); the file
+ * cannot be created, opened or extended (TERN_IO_ERROR, with the system's
+ * reason); a target without a file system (TERN_FAILED_PRECONDITION). On
+ * error *file is closed and *storage has no callbacks. */
+typedef struct tern_file_storage {
+  uint32_t magic;      /* nonzero while open */
+  uint64_t opaque[3];  /* the C++ FileStorage */
+} tern_file_storage;
+tern_status tern_file_storage_open(tern_file_storage* file, const char* path, size_t bytes,
+                                   tern_storage* storage, tern_error* err);
+/* Closes the file (NULL or a closed one: nothing to do). */
+void tern_file_storage_close(tern_file_storage* file);
+
 /* ---- exported parameters -------------------------------------------- */
 /* Copies parameters exported by tern::export_c_header (the arrays of a
  * generated header, compiled into flash) into a model of the same layers,

@@ -9,8 +9,12 @@
 // callback's reason.
 #include "tern.h"
 
+#include <cstdint>
 #include <cstring>
+#include <new>
 
+#include "tern/platform/compiler.h"
+#include "tern/runtime/byte_io.h"
 #include "tern/runtime/checkpoint.h"
 #include "tern/runtime/rng.h"
 
@@ -141,6 +145,101 @@ tern_status tern_checkpoint_load(tern_model* model, tern_rng_state* rng,
   }
   copy_info(loaded, info);
   return report(s, err);
+}
+
+}  // extern "C"
+
+// ---- checkpoint storage in a file ---------------------------------------
+#if TERN_HAS_OS
+namespace {
+
+// "file" in ASCII: marks a tern_file_storage holding an open FileStorage.
+constexpr std::uint32_t kFileMagic = 0x656c6966u;
+
+static_assert(sizeof(tern::FileStorage) <= sizeof(tern_file_storage::opaque),
+              "tern_file_storage's opaque words hold a tern::FileStorage");
+static_assert(alignof(tern::FileStorage) <= alignof(std::uint64_t),
+              "tern_file_storage's opaque words are aligned for a tern::FileStorage");
+
+tern::FileStorage* file_of(tern_file_storage* f) {
+  return f != nullptr && f->magic == kFileMagic ? reinterpret_cast<tern::FileStorage*>(f->opaque)
+                                                : nullptr;
+}
+
+// A Status as the callback's result: its code, its message into err.
+tern_status to_callback(const tern::Status& s, tern_error* err) {
+  return report(s, err);
+}
+tern::Status closed() {
+  return tern::Status::error(tern::StatusCode::kFailedPrecondition,
+                             "storage: the tern_file_storage is closed");
+}
+
+tern_status file_read(void* context, size_t offset, void* data, size_t bytes, tern_error* err) {
+  tern::FileStorage* f = file_of(static_cast<tern_file_storage*>(context));
+  if (f == nullptr) return to_callback(closed(), err);
+  const tern::Storage s = f->storage();
+  return to_callback(s.read(s.context, offset, data, bytes), err);
+}
+tern_status file_write(void* context, size_t offset, const void* data, size_t bytes,
+                       tern_error* err) {
+  tern::FileStorage* f = file_of(static_cast<tern_file_storage*>(context));
+  if (f == nullptr) return to_callback(closed(), err);
+  const tern::Storage s = f->storage();
+  return to_callback(s.write(s.context, offset, data, bytes), err);
+}
+tern_status file_sync(void* context, tern_error* err) {
+  tern::FileStorage* f = file_of(static_cast<tern_file_storage*>(context));
+  if (f == nullptr) return to_callback(closed(), err);
+  const tern::Storage s = f->storage();
+  return to_callback(s.sync(s.context), err);
+}
+
+}  // namespace
+#endif
+
+extern "C" {
+
+tern_status tern_file_storage_open(tern_file_storage* file, const char* path, size_t bytes,
+                                   tern_storage* storage, tern_error* err) {
+  constexpr const char* kCall = "tern_file_storage_open";
+  if (file == nullptr) return report(null_argument(kCall, "file"), err);
+  if (storage == nullptr) return report(null_argument(kCall, "storage"), err);
+  file->magic = 0;
+  *storage = tern_storage{};
+  if (path == nullptr) return report(null_argument(kCall, "path"), err);
+#if TERN_HAS_OS
+  auto* f = new (file->opaque) tern::FileStorage();
+  const tern::Status s = f->open(path, bytes);
+  if (!s.ok()) {
+    f->~FileStorage();
+    return report(s, err);
+  }
+  file->magic = kFileMagic;
+  storage->read = &file_read;
+  storage->write = &file_write;
+  storage->sync = &file_sync;
+  storage->context = file;
+  storage->size = f->storage().size;
+  storage->erase_bytes = 0;
+  return report(tern::Status(), err);
+#else
+  (void)bytes;
+  return report(tern::Status::error(tern::StatusCode::kFailedPrecondition,
+                                    "%s: no file system on this target", kCall),
+                err);
+#endif
+}
+
+void tern_file_storage_close(tern_file_storage* file) {
+#if TERN_HAS_OS
+  tern::FileStorage* f = file_of(file);
+  if (f == nullptr) return;
+  f->~FileStorage();  // closes the descriptor
+  file->magic = 0;
+#else
+  (void)file;
+#endif
 }
 
 }  // extern "C"

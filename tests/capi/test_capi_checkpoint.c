@@ -10,6 +10,8 @@
  *     inference model, a read, write, sync or erase that fails (its reason
  *     quoted), a callback returning a value outside tern_status, corrupted
  *     slots, another architecture, an RNG asked of a checkpoint without one;
+ *   - tern_file_storage: a checkpoint saved to a file, closed, reopened
+ *     and resumed; open's errors and a closed file's callbacks;
  *     a failed call leaves the model, the generator state and the previous
  *     checkpoint as they were.
  * Bit-equality with the C++ API's save_checkpoint is tern-capi-equiv-tests.
@@ -161,7 +163,7 @@ static size_t state_of(const tern_model* m, unsigned char* out) {
   return n;
 }
 
-int main(void) {
+int main(int argc, char** argv) {
   tern_spec spec = {5, ROWS, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_ADAM, kLayers, 2};
   tern_spec infer_spec = spec;
   tern_spec other_spec = spec;
@@ -348,6 +350,48 @@ int main(void) {
   {
     size_t n = state_of(b, file_a);
     CHECK(n == n_b);
+  }
+
+  /* ---- a file: save, close, reopen, resume; the errors of open ---- */
+  {
+    /* A file of its own per run (ctest runs the .scalar twin alongside). */
+    const char* path = argc > 1 ? argv[1] : "tern-capi-checkpoint.storage";
+    tern_file_storage file;
+    tern_storage fs;
+    unsigned char scratch[16];
+    tern_error cb;
+    (void)remove(path);
+    CHECK(tern_file_storage_open(&file, path, need, &fs, &err) == TERN_OK);
+    CHECK(fs.size == need && fs.erase == NULL && fs.erase_bytes == 0 && fs.sync != NULL);
+    CHECK(tern_checkpoint_save(a, &rng, &fs, &info, &err) == TERN_OK && info.sequence == 1);
+    tern_file_storage_close(&file);
+    tern_file_storage_close(&file); /* twice: nothing */
+    tern_file_storage_close(NULL);
+    /* The callbacks of a closed file refuse, naming why. */
+    cb.message[0] = '\0';
+    CHECK(fs.read(fs.context, 0, scratch, sizeof scratch, &cb) == TERN_FAILED_PRECONDITION);
+    CHECK(strstr(cb.message, "closed") != NULL);
+    CHECK_ERROR(tern_checkpoint_load(b, NULL, &fs, NULL, &err), TERN_IO_ERROR,
+                "reading slot 0 failed: storage: the tern_file_storage is closed");
+    CHECK(tern_file_storage_open(&file, path, need, &fs, &err) == TERN_OK);
+    got.state = got.increment = 0;
+    CHECK(tern_checkpoint_load(b, &got, &fs, &info, &err) == TERN_OK && info.sequence == 1);
+    CHECK(got.state == rng.state && got.increment == (rng.increment | 1u));
+    n_a = state_of(a, file_a);
+    n_b = state_of(b, file_b);
+    CHECK(n_a > 0 && n_a == n_b && memcmp(file_a, file_b, n_a) == 0);
+    tern_file_storage_close(&file);
+    CHECK(remove(path) == 0);
+    CHECK_ERROR(tern_file_storage_open(&file, ".", need, &fs, &err), TERN_INVALID_ARGUMENT, "");
+    CHECK(file.magic == 0 && fs.read == NULL);
+    CHECK_ERROR(tern_file_storage_open(&file, "/nonexistent-tern-dir/x", need, &fs, &err),
+                TERN_IO_ERROR, "/nonexistent-tern-dir/x");
+    CHECK_ERROR(tern_file_storage_open(&file, NULL, need, &fs, &err), TERN_INVALID_ARGUMENT,
+                "tern_file_storage_open: path is null");
+    CHECK_ERROR(tern_file_storage_open(NULL, path, need, &fs, &err), TERN_INVALID_ARGUMENT,
+                "tern_file_storage_open: file is null");
+    CHECK_ERROR(tern_file_storage_open(&file, path, need, NULL, &err), TERN_INVALID_ARGUMENT,
+                "tern_file_storage_open: storage is null");
   }
 
   if (failures == 0) printf("tern checkpoints from C: resume bit-identical, every error refused\n");
