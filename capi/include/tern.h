@@ -91,6 +91,7 @@ extern "C" {
 #elif defined(_MSC_VER)
 #define TERN_ALIGNAS(n) __declspec(align(n))
 #endif
+
 /* At most this many layers per model (tern::kMaxLayers). */
 #define TERN_MAX_LAYERS 16
 /* Room for a message, terminating zero included (tern::Status's buffer). */
@@ -344,7 +345,9 @@ tern_status tern_checkpoint_save(const tern_model* model, const tern_rng_state* 
 /* Restores the newest loadable checkpoint into a training model of the same
  * layers and optimizer, and into *rng when rng is not NULL (the checkpoint
  * must then hold one). When the newest intact record cannot be loaded, the
- * older one is (info->older). On error the model and *rng are unchanged. */
+ * older one is (info->older). The optimizer's hyper-parameters are not part
+ * of a checkpoint: set them again (tern_model_set_optimizer) after a resume
+ * into a new model. On error the model and *rng are unchanged. */
 tern_status tern_checkpoint_load(tern_model* model, tern_rng_state* rng,
                                  const tern_storage* storage, tern_checkpoint_info* info,
                                  tern_error* err);

@@ -59,22 +59,22 @@ tern_error fresh_error() {
 
 const tern_storage& c_storage(void* context) { return *static_cast<const tern_storage*>(context); }
 
-tern::Status read(void* context, std::size_t offset, void* data, std::size_t bytes) {
+tern::Status storage_read(void* context, std::size_t offset, void* data, std::size_t bytes) {
   tern_error e = fresh_error();
   const tern_storage& s = c_storage(context);
   return from_callback(s.read(s.context, offset, data, bytes, &e), e, "read", offset, bytes);
 }
-tern::Status write(void* context, std::size_t offset, const void* data, std::size_t bytes) {
+tern::Status storage_write(void* context, std::size_t offset, const void* data, std::size_t bytes) {
   tern_error e = fresh_error();
   const tern_storage& s = c_storage(context);
   return from_callback(s.write(s.context, offset, data, bytes, &e), e, "write", offset, bytes);
 }
-tern::Status sync(void* context) {
+tern::Status storage_sync(void* context) {
   tern_error e = fresh_error();
   const tern_storage& s = c_storage(context);
   return from_callback(s.sync(s.context, &e), e, "sync", 0, 0);
 }
-tern::Status erase(void* context, std::size_t offset, std::size_t bytes) {
+tern::Status storage_erase(void* context, std::size_t offset, std::size_t bytes) {
   tern_error e = fresh_error();
   const tern_storage& s = c_storage(context);
   return from_callback(s.erase(s.context, offset, bytes, &e), e, "erase", offset, bytes);
@@ -84,10 +84,10 @@ tern::Status erase(void* context, std::size_t offset, std::size_t bytes) {
 // null, so the runtime's own checks name it.
 tern::Storage adapt(const tern_storage& c) {
   tern::Storage s;
-  s.read = c.read != nullptr ? &read : nullptr;
-  s.write = c.write != nullptr ? &write : nullptr;
-  s.sync = c.sync != nullptr ? &sync : nullptr;
-  s.erase = c.erase != nullptr ? &erase : nullptr;
+  s.read = c.read != nullptr ? &storage_read : nullptr;
+  s.write = c.write != nullptr ? &storage_write : nullptr;
+  s.sync = c.sync != nullptr ? &storage_sync : nullptr;
+  s.erase = c.erase != nullptr ? &storage_erase : nullptr;
   s.context = const_cast<tern_storage*>(&c);  // read back as const only
   s.size = c.size;
   s.erase_bytes = c.erase_bytes;
