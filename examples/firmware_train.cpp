@@ -16,19 +16,19 @@
 // The same source builds for the host (where it prints to stdout) and for a
 // bare-metal Cortex-M (toolchains/arm-none-eabi-cortex-m.cmake, linked for
 // the MPS2 boards QEMU models, printing through semihosting). Output goes
-// through tern_putchar() — a weak no-op here, putchar on the host, a UART on
-// a board — with integer formatting only (no printf, no float formatting).
+// through tern_putchar() — a weak no-op (firmware/firmware_print.h), putchar
+// on the host, a UART on a board — with integer formatting only (no printf,
+// no float formatting).
 // It prints a checksum of the trained weights' bits: every ISA of the host
 // and the Cortex-M print the same number.
 #include <cstdint>
 #include <cstring>
 
+#include "firmware/firmware_print.h"
 #include "tern/kernels/isa_selection.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"
-
-extern "C" __attribute__((weak)) void tern_putchar(char) {}
 
 namespace {
 
@@ -63,26 +63,10 @@ std::uint32_t sample(tern::Rng& rng, float* point) {
   return point[0] * point[0] + point[1] * point[1] < 0.36f ? 1u : 0u;
 }
 
-void put(const char* s) {
-  while (*s != '\0') tern_putchar(*s++);
-}
-void put_dec(std::uint32_t v) {
-  char digits[10];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) tern_putchar(digits[--n]);
-}
-void put_hex(std::uint32_t v) {
-  put("0x");
-  for (int shift = 28; shift >= 0; shift -= 4) tern_putchar("0123456789abcdef"[(v >> shift) & 0xfu]);
-}
 // v >= 0 with four decimals, by integer arithmetic.
 void put_fixed4(float v) {
   const auto scaled = static_cast<std::uint32_t>(v * 10000.0f + 0.5f);
-  put_dec(scaled / 10000);
+  firmware_put_dec(scaled / 10000);
   tern_putchar('.');
   const std::uint32_t frac = scaled % 10000;
   for (std::uint32_t d = 1000; d > 0; d /= 10) tern_putchar(static_cast<char>('0' + frac / d % 10));
@@ -90,26 +74,20 @@ void put_fixed4(float v) {
 
 // FNV-1a over the bits of every parameter.
 std::uint32_t checksum(const tern::Model& m) {
-  std::uint32_t h = 2166136261u;
+  std::uint32_t h = FIRMWARE_FNV_OFFSET;
   for (std::uint32_t t = 0; t < m.tensor_count(); ++t) {
-    for (float v : m.tensor(t).value) {
-      std::uint32_t b;
-      std::memcpy(&b, &v, sizeof b);
-      for (int byte = 0; byte < 4; ++byte) {
-        h ^= (b >> (8 * byte)) & 0xffu;
-        h *= 16777619u;
-      }
-    }
+    const tern::Span<float> v = m.tensor(t).value;
+    h = firmware_fnv1a_floats(h, v.data, v.size);
   }
   return h;
 }
 
 int report(const char* what, const tern::Status& s) {
-  put("FAILED: ");
-  put(what);
-  put(": ");
-  put(s.message());
-  put("\n");
+  firmware_put("FAILED: ");
+  firmware_put(what);
+  firmware_put(": ");
+  firmware_put(s.message());
+  firmware_put("\n");
   return 1;
 }
 
@@ -157,11 +135,11 @@ int main() {
     }
     loss = sum / float(kSamples / kBatch);
     if (epoch == 0 || (epoch + 1) % 20 == 0) {
-      put("epoch ");
-      put_dec(static_cast<std::uint32_t>(epoch + 1));
-      put(" loss ");
+      firmware_put("epoch ");
+      firmware_put_dec(static_cast<std::uint32_t>(epoch + 1));
+      firmware_put(" loss ");
       put_fixed4(loss);
-      put("\n");
+      firmware_put("\n");
     }
   }
 
@@ -189,24 +167,24 @@ int main() {
   tern::Isa isa = tern::Isa::kScalar;
   tern::SelectionReason reason = tern::SelectionReason::kNone;
   tern::active_isa(&isa, &reason);
-  put("ISA ");
-  put(tern::isa_name(isa));
-  put("; training arena ");
-  put_dec(sizeof g_train_arena);
-  put(" bytes, inference arena ");
-  put_dec(sizeof g_infer_arena);
-  put(" bytes (budget ");
-  put_dec(kRamBudget);
-  put("); model file ");
-  put_dec(static_cast<std::uint32_t>(flash.size()));
-  put(" bytes\nfinal loss ");
+  firmware_put("ISA ");
+  firmware_put(tern::isa_name(isa));
+  firmware_put("; training arena ");
+  firmware_put_dec(sizeof g_train_arena);
+  firmware_put(" bytes, inference arena ");
+  firmware_put_dec(sizeof g_infer_arena);
+  firmware_put(" bytes (budget ");
+  firmware_put_dec(kRamBudget);
+  firmware_put("); model file ");
+  firmware_put_dec(static_cast<std::uint32_t>(flash.size()));
+  firmware_put(" bytes\nfinal loss ");
   put_fixed4(loss);
-  put("; correct on fresh points: ");
-  put_dec(static_cast<std::uint32_t>(correct));
-  put("/");
-  put_dec(kTrials);
-  put("\nchecksum: ");
-  put_hex(checksum(infer));
-  put("\n");
+  firmware_put("; correct on fresh points: ");
+  firmware_put_dec(static_cast<std::uint32_t>(correct));
+  firmware_put("/");
+  firmware_put_dec(kTrials);
+  firmware_put("\nchecksum: ");
+  firmware_put_hex(checksum(infer));
+  firmware_put("\n");
   return correct * 10 >= kTrials * 9 ? 0 : 1;  // at least 90 %
 }

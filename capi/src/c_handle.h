@@ -33,9 +33,17 @@ namespace c_api {
 
 // "tern" in ASCII.
 constexpr std::uint32_t kHandleMagic = 0x6e726574u;
-// The handle occupies whole cache lines so that the model's buffers after
-// it stay 64-byte aligned.
-constexpr std::size_t kHandleBytes = align_up(sizeof(tern_model), TERN_ARENA_ALIGNMENT);
+// The handle's reservation at the start of the arena: tern.h's fixed
+// TERN_HANDLE_BYTES, so that a C program knows the arena size at compile
+// time. Whole cache lines, so the model's buffers after it stay 64-byte
+// aligned.
+constexpr std::size_t kHandleBytes = TERN_HANDLE_BYTES;
+static_assert(kHandleBytes % TERN_ARENA_ALIGNMENT == 0,
+              "TERN_HANDLE_BYTES must be whole 64-byte lines");
+static_assert(sizeof(tern_model) <= kHandleBytes,
+              "the handle has outgrown TERN_HANDLE_BYTES: raise it in tern.h (every C arena "
+              "size grows by the same bytes; say so in CHANGELOG.md)");
+static_assert(alignof(tern_model) <= TERN_ARENA_ALIGNMENT, "the arena's alignment holds the handle");
 
 // Copies the status into *err (when given) and returns its code.
 tern_status report(const Status& s, tern_error* err);

@@ -16,7 +16,7 @@
 // qemu-system-arm in CI) must print the same number — tern's bit-identity
 // promise, checked end to end across architectures.
 //
-// Output goes through tern_putchar(). This file defines it weakly as a no-op,
+// Output goes through tern_putchar() (firmware_print.h): a weak no-op there,
 // so the program links anywhere; a board supplies a UART version, the host
 // build maps it to putchar, the MPS2 startup file to semihosting.
 // The exit status is 0 when training converged and every check held.
@@ -24,11 +24,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "firmware_print.h"
 #include "tern/kernels/dense.h"
 #include "tern/kernels/isa_selection.h"
 #include "tern/runtime/arena.h"
-
-extern "C" __attribute__((weak)) void tern_putchar(char) {}
 
 namespace {
 
@@ -55,29 +54,13 @@ constexpr std::size_t kArenaBytes =
 
 alignas(tern::kCacheLine) unsigned char g_memory[kArenaBytes];
 
-void put(const char* s) {
-  while (*s) tern_putchar(*s++);
-}
-void put_hex(std::uint32_t v) {
-  put("0x");
-  for (int shift = 28; shift >= 0; shift -= 4) tern_putchar("0123456789abcdef"[(v >> shift) & 0xf]);
-}
-void put_dec(std::uint32_t v) {
-  char digits[10];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) tern_putchar(digits[--n]);
-}
 std::uint32_t bits(float f) {
   std::uint32_t b;
   std::memcpy(&b, &f, sizeof b);
   return b;
 }
 // A loss printed as millionths, without printf's float support.
-void put_micro(float v) { put_dec(static_cast<std::uint32_t>(v * 1e6f + 0.5f)); }
+void put_micro(float v) { firmware_put_dec(static_cast<std::uint32_t>(v * 1e6f + 0.5f)); }
 
 // Deterministic data in [-1, 1) from a 32-bit LCG, exact on every target
 // (integer arithmetic and one power-of-two scaling).
@@ -90,24 +73,12 @@ struct Lcg {
   }
 };
 
-// FNV-1a over the bits of a float array.
-std::uint32_t fnv1a(std::uint32_t h, const float* p, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::uint32_t b = bits(p[i]);
-    for (int byte = 0; byte < 4; ++byte) {
-      h ^= (b >> (8 * byte)) & 0xffu;
-      h *= 16777619u;
-    }
-  }
-  return h;
-}
-
 int fail(const char* what, const tern::Status& s) {
-  put("FAILED: ");
-  put(what);
-  put(": ");
-  put(s.message());
-  put("\n");
+  firmware_put("FAILED: ");
+  firmware_put(what);
+  firmware_put(": ");
+  firmware_put(s.message());
+  firmware_put("\n");
   return 1;
 }
 
@@ -134,11 +105,11 @@ int main() {
   if (s.ok()) s = arena.allocate(kN * kK, &dx);
   if (!s.ok()) return fail("allocate", s);
   if (arena.high_water() != kArenaBytes) {
-    put("FAILED: arena used ");
-    put_dec(static_cast<std::uint32_t>(arena.high_water()));
-    put(" bytes, computed ");
-    put_dec(static_cast<std::uint32_t>(kArenaBytes));
-    put("\n");
+    firmware_put("FAILED: arena used ");
+    firmware_put_dec(static_cast<std::uint32_t>(arena.high_water()));
+    firmware_put(" bytes, computed ");
+    firmware_put_dec(static_cast<std::uint32_t>(kArenaBytes));
+    firmware_put("\n");
     return 1;
   }
 
@@ -188,32 +159,32 @@ int main() {
   tern::Isa isa = tern::Isa::kScalar;
   tern::SelectionReason reason;
   tern::active_isa(&isa, &reason);
-  std::uint32_t h = 2166136261u;
-  h = fnv1a(h, w.data, w.size);
-  h = fnv1a(h, b.data, b.size);
-  h = fnv1a(h, dx.data, dx.size);
-  h = fnv1a(h, &loss, 1);
+  std::uint32_t h = FIRMWARE_FNV_OFFSET;
+  h = firmware_fnv1a_floats(h, w.data, w.size);
+  h = firmware_fnv1a_floats(h, b.data, b.size);
+  h = firmware_fnv1a_floats(h, dx.data, dx.size);
+  h = firmware_fnv1a_floats(h, &loss, 1);
 
-  put("tern firmware_dense: 8x16 -> 8 ReLU layer, ");
-  put_dec(kSteps);
-  put(" SGD steps, ISA ");
-  put(tern::isa_name(isa));
-  put("\narena: ");
-  put_dec(static_cast<std::uint32_t>(arena.high_water()));
-  put(" bytes, static\nloss: ");
+  firmware_put("tern firmware_dense: 8x16 -> 8 ReLU layer, ");
+  firmware_put_dec(kSteps);
+  firmware_put(" SGD steps, ISA ");
+  firmware_put(tern::isa_name(isa));
+  firmware_put("\narena: ");
+  firmware_put_dec(static_cast<std::uint32_t>(arena.high_water()));
+  firmware_put(" bytes, static\nloss: ");
   put_micro(first_loss);
-  put("e-6 -> ");
+  firmware_put("e-6 -> ");
   put_micro(loss);
-  put("e-6 (bits ");
-  put_hex(bits(loss));
-  put(")\nrejected bad call: ");
-  put(bad.message());
-  put("\nchecksum: ");
-  put_hex(h);
-  put("\n");
+  firmware_put("e-6 (bits ");
+  firmware_put_hex(bits(loss));
+  firmware_put(")\nrejected bad call: ");
+  firmware_put(bad.message());
+  firmware_put("\nchecksum: ");
+  firmware_put_hex(h);
+  firmware_put("\n");
 
   const bool converged = loss < 1e-3f * first_loss;
   const bool refused = bad.code() == tern::StatusCode::kInvalidArgument;
-  put(converged && refused ? "ok\n" : "FAILED: no convergence or bad call accepted\n");
+  firmware_put(converged && refused ? "ok\n" : "FAILED: no convergence or bad call accepted\n");
   return converged && refused ? 0 : 1;
 }

@@ -49,7 +49,7 @@ int main() {
   write_weights(net);
 
   tern::Rng rng(7);
-  std::uint32_t h = kFnvOffset;
+  std::uint32_t h = FIRMWARE_FNV_OFFSET;
   std::uint32_t inside = 0;
   for (int i = 0; i < kPoints; ++i) {
     float point[2];
@@ -57,18 +57,18 @@ int main() {
     std::uint32_t predicted = 0;
     s = net.predict(point, 2, 1, &predicted);
     if (!s.ok()) return report("inference", s);
-    h = fnv1a(h, net.output().row(0), net.output().cols);
-    h = fnv1a(h, predicted);
+    h = firmware_fnv1a_floats(h, net.output().row(0), net.output().cols);
+    h = firmware_fnv1a(h, predicted);
     inside += predicted;
   }
-  put("tern-mlp-infer: 2-16-16-2 MLP, ");
-  put_dec(kPoints);
-  put(" points, ");
-  put_dec(inside);
-  put(" in class 1; arena ");
-  put_dec(sizeof g_arena);
-  put(" bytes\nchecksum: ");
-  put_hex(h);
-  put("\n");
+  firmware_put("tern-mlp-infer: 2-16-16-2 MLP, ");
+  firmware_put_dec(kPoints);
+  firmware_put(" points, ");
+  firmware_put_dec(inside);
+  firmware_put(" in class 1; arena ");
+  firmware_put_dec(sizeof g_arena);
+  firmware_put(" bytes\nchecksum: ");
+  firmware_put_hex(h);
+  firmware_put("\n");
   return 0;
 }

@@ -82,19 +82,19 @@ int main() {
   }
   std::uint32_t loss_bits;
   std::memcpy(&loss_bits, &loss, sizeof loss_bits);
-  put(TERN_MLP_ADAM ? "tern-mlp-train-adam" : "tern-mlp-train-sgd");
-  put(": 2-16-16-2 MLP, ");
-  put_dec(kEpochs);
-  put(" epochs; arena ");
-  put_dec(sizeof g_arena);
-  put(" bytes; last loss bits ");
-  put_hex(loss_bits);
-  put("; correct on fresh points: ");
-  put_dec(correct);
-  put("/");
-  put_dec(kTrials);
-  put("\nchecksum: ");
-  put_hex(parameter_checksum(net));
-  put("\n");
+  firmware_put(TERN_MLP_ADAM ? "tern-mlp-train-adam" : "tern-mlp-train-sgd");
+  firmware_put(": 2-16-16-2 MLP, ");
+  firmware_put_dec(kEpochs);
+  firmware_put(" epochs; arena ");
+  firmware_put_dec(sizeof g_arena);
+  firmware_put(" bytes; last loss bits ");
+  firmware_put_hex(loss_bits);
+  firmware_put("; correct on fresh points: ");
+  firmware_put_dec(correct);
+  firmware_put("/");
+  firmware_put_dec(kTrials);
+  firmware_put("\nchecksum: ");
+  firmware_put_hex(parameter_checksum(net));
+  firmware_put("\n");
   return correct * 10 >= kTrials * 9 ? 0 : 1;
 }

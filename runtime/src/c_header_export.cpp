@@ -4,6 +4,10 @@
 
 #include <cstring>
 
+#include "tern/runtime/checkpoint.h"
+#include "tern/runtime/model_file.h"
+#include "tern/runtime/plan.h"
+
 #include "byte_io_detail.h"
 #include "le_bytes.h"
 #include "model_checks.h"
@@ -46,6 +50,115 @@ void write_hex_float(detail::ChecksummedWriter& w, float v) {
     w.print("%s0x%cp%+df", sign, lead, power);
   } else {
     w.print("%s0x%c.%0*xp%+df", sign, lead, digits, static_cast<unsigned>(fraction), power);
+  }
+}
+
+// The names tern.h gives the enums' values, indexed by value (tern.h
+// mirrors spec.h value for value; capi/src/c_handle.cpp asserts it). The
+// runtime does not include tern.h: the header names them as text, and a C
+// program includes tern.h before it uses these macros.
+constexpr const char* kCLayerKinds[] = {nullptr, "TERN_LAYER_DENSE", "TERN_LAYER_ACTIVATION",
+                                        "TERN_LAYER_LAYER_NORM", "TERN_LAYER_RESIDUAL"};
+constexpr const char* kCActivations[] = {"TERN_ACT_IDENTITY", "TERN_ACT_RELU", "TERN_ACT_GELU",
+                                         "TERN_ACT_TANH", "TERN_ACT_SIGMOID"};
+constexpr const char* kCInits[] = {"TERN_INIT_AUTO", "TERN_INIT_HE", "TERN_INIT_XAVIER"};
+constexpr const char* kCModes[] = {"TERN_MODE_INFERENCE", "TERN_MODE_TRAINING"};
+constexpr const char* kCLosses[] = {"TERN_LOSS_SOFTMAX_CROSS_ENTROPY", "TERN_LOSS_MSE"};
+constexpr const char* kCOptimizers[] = {"TERN_OPTIMIZER_SGD", "TERN_OPTIMIZER_ADAM",
+                                        "TERN_OPTIMIZER_ADAMW"};
+
+template <std::size_t N>
+const char* c_name(const char* const (&names)[N], unsigned value) {
+  return value < N && names[value] != nullptr ? names[value] : "0 /* unknown */";
+}
+
+// The deployed model of the header: the exported layers (initialisers
+// included), one row, inference, and none of the training options (an
+// inference tern_spec refuses them).
+ModelSpec deployed_spec(const ModelSpec& spec) {
+  ModelSpec d = spec.inference().with_rows(1);
+  d.divergence_guard = false;
+  d.fused_update = false;
+  d.example_rows = 0;
+  d.accumulation_rows = 0;
+  return d;
+}
+
+// The part of the header a C program builds its model from and sizes its
+// memory with (see export_c_header in c_header_export.h).
+void write_c_interface(detail::ChecksummedWriter& w, const ModelSpec& spec, const char* upper) {
+  // tern_spec carries everything a ModelSpec holds (the layers with their
+  // initialisers, rows, mode, loss, optimizer and training options), so the
+  // header describes the exported model exactly.
+  const ModelSpec& c = spec;
+  const ModelSpec deployed = deployed_spec(spec);
+  w.text("\n/* For the C interface: include tern.h before using these macros (they\n"
+         " * name its constants). The tern_spec of this model, and of a one-row\n"
+         " * inference model of the same layers:\n");
+  w.print(" *   static const tern_layer layers[%s_LAYER_COUNT] = %s_LAYERS;\n", upper, upper);
+  w.print(" *   const tern_spec spec = %s_SPEC(layers);\n", upper);
+  w.print(" *   const tern_spec deployed = %s_INFERENCE_SPEC(layers);\n", upper);
+  w.text(" * and the bytes they need: ARENA_BYTES is tern_arena_bytes(&spec) (handle\n"
+         " * included), INFERENCE_ARENA_BYTES tern_arena_bytes(&deployed);\n"
+         " * MODEL_FILE_BYTES and MODEL_FILE_STATE_BYTES tern_model_file_bytes(&spec,\n"
+         " * 0 and 1); CHECKPOINT_RECORD_BYTES one checkpoint record and\n"
+         " * CHECKPOINT_STORAGE_BYTES tern_checkpoint_storage_bytes(&spec, 0) (0 for\n"
+         " * an inference model; on flash with erase sectors of E bytes use\n"
+         " * TERN_CHECKPOINT_STORAGE_BYTES(<record>, E)). */\n");
+  w.print("#define %s_ROWS %uu\n", upper, static_cast<unsigned>(c.rows));
+  w.print("#define %s_MODE %s\n", upper, c_name(kCModes, static_cast<unsigned>(c.mode)));
+  w.print("#define %s_LOSS %s\n", upper, c_name(kCLosses, static_cast<unsigned>(c.loss)));
+  w.print("#define %s_OPTIMIZER %s\n", upper,
+          c_name(kCOptimizers, static_cast<unsigned>(c.optimizer)));
+  w.print("#define %s_LAYER_COUNT %uu\n", upper, static_cast<unsigned>(c.layer_count));
+  // The training options, in tern_spec's order after the layer count.
+  w.print("#define %s_TRAINING_OPTIONS %uu, %uu, %uu, %uu\n", upper,
+          static_cast<unsigned>(c.divergence_guard), static_cast<unsigned>(c.fused_update),
+          static_cast<unsigned>(c.example_rows), static_cast<unsigned>(c.accumulation_rows));
+  w.print("#define %s_LAYERS {", upper);
+  for (std::uint32_t l = 0; l < c.layer_count; ++l) {
+    const LayerSpec& ls = c.layers[l];
+    // tern_layer is {kind, activation, out, from, init}: out for Dense
+    // layers (other kinds keep their width), from for residual layers.
+    w.print("%s{%s, %s, %uu, %uu, %s}", l == 0 ? " \\\n    " : ", \\\n    ",
+            c_name(kCLayerKinds, static_cast<unsigned>(ls.kind)),
+            c_name(kCActivations, static_cast<unsigned>(ls.act)),
+            static_cast<unsigned>(ls.kind == LayerKind::kDense ? ls.out : 0u),
+            static_cast<unsigned>(ls.kind == LayerKind::kResidual ? ls.from : 0u),
+            c_name(kCInits, static_cast<unsigned>(ls.init)));
+  }
+  w.text("}\n");
+  // The two specs, one field per print: with a 48-character name a macro
+  // line would not fit one print (kMaxPrintChars).
+  const char* rows_and_mode[2][2] = {{"_ROWS", "_MODE"}, {"1u", "TERN_MODE_INFERENCE"}};
+  for (int inference = 0; inference < 2; ++inference) {
+    w.print("#define %s_%sSPEC(layers) \\\n    {%s_INPUT_WIDTH, ", upper,
+            inference != 0 ? "INFERENCE_" : "", upper);
+    for (const char* field : rows_and_mode[inference]) {
+      if (inference == 0) w.print("%s%s, ", upper, field);
+      if (inference != 0) w.print("%s, ", field);
+    }
+    w.print("\\\n     %s_LOSS, %s_OPTIMIZER, (layers), %s_LAYER_COUNT, \\\n     ", upper, upper,
+            upper);
+    if (inference == 0) w.print("%s_TRAINING_OPTIONS}\n", upper);
+    if (inference != 0) w.text("0u, 0u, 0u, 0u}\n");
+  }
+  w.print("#define %s_ARENA_BYTES (TERN_HANDLE_BYTES + %lluu)\n", upper,
+          static_cast<unsigned long long>(arena_bytes(c)));
+  w.print("#define %s_INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + %lluu)\n", upper,
+          static_cast<unsigned long long>(arena_bytes(deployed)));
+  const struct {
+    const char* suffix;
+    std::size_t value;
+  } sizes[] = {{"MODEL_FILE_BYTES", model_file_bytes(c, false)},
+               // As tern_model_file_bytes(&spec, 1): 0 for an inference model,
+               // which has no optimizer state to save.
+               {"MODEL_FILE_STATE_BYTES",
+                c.mode == Mode::kTraining ? model_file_bytes(c, true) : 0},
+               {"CHECKPOINT_RECORD_BYTES", checkpoint_record_bytes(c)},
+               {"CHECKPOINT_STORAGE_BYTES", checkpoint_storage_bytes(c, 0)}};
+  for (const auto& m : sizes) {
+    w.print("#define %s_%s %lluu\n", upper, m.suffix, static_cast<unsigned long long>(m.value));
   }
 }
 
@@ -131,6 +244,7 @@ Status export_c_header(const Model& model, const char* name, const ByteSink& sin
   for (const auto& m : macros) {
     w.print("#define %s_%s %lluu\n", upper, m.suffix, static_cast<unsigned long long>(m.value));
   }
+  write_c_interface(w, spec, upper);
   w.print("\nstatic const uint32_t %s_architecture[%zu] = {", name, words);
   for (std::size_t i = 0; i < words; ++i) w.print(i > 0 ? ", %uu" : "%uu", static_cast<unsigned>(arch[i]));
   w.print("};\n\nstatic const float %s_parameters[%zu] = {\n", name, model.parameter_count());

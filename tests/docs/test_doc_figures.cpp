@@ -17,6 +17,7 @@
 
 #include "doctest/doctest.h"
 #include "tern.h"
+#include "c_handle.h"  // the handle itself (capi/src), for its measured size
 #include "tern/kernels/dense.h"
 #include "tern/runtime/plan.h"
 
@@ -191,14 +192,30 @@ TEST_CASE("docs: the firmware example's arenas") {
                  spaced(arena_bytes(train.inference().with_rows(1))) + " bytes)");
 }
 
-#if defined(__x86_64__)
-TEST_CASE("docs: the C handle's size on x86-64") {
+TEST_CASE("docs: the C handle's reservation") {
   static const tern_layer layers[] = {
       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO}};
   const tern_spec c = {2, 1, TERN_MODE_INFERENCE, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
                        layers, 1, 0, 0, 0, 0};
-  const std::uint64_t handle =
-      tern_arena_bytes(&c) - arena_bytes(ModelSpec::input(2, 1).dense(2));
-  check_docs_say(spaced(handle) + " bytes on x86-64");
+  // The C arena is the reservation plus the C++ buffers, exactly.
+  CHECK(tern_arena_bytes(&c) - arena_bytes(ModelSpec::input(2, 1).dense(2)) == TERN_HANDLE_BYTES);
+  // Both reservations, read from tern.h (this build sees only its own).
+  const std::string header = read_file(std::string(TERN_SOURCE_DIR) + "/capi/include/tern.h");
+  const struct {
+    const char* test;
+    const char* sentence;
+  } widths[] = {{"UINTPTR_MAX == 0xffffffffffffffffu", " bytes on 64-bit targets"},
+                {"UINTPTR_MAX == 0xffffffffu", " on 32-bit ones"}};
+  for (const auto& w : widths) {
+    const std::string line = std::string(w.test) + "\n#define TERN_HANDLE_BYTES ";
+    const std::size_t found = header.find(line);
+    REQUIRE_MESSAGE(found != std::string::npos, line);
+    check_docs_say(spaced(std::stoull(header.substr(found + line.size()))) + w.sentence);
+  }
+}
+
+#if defined(__x86_64__)
+TEST_CASE("docs: the C handle's size on x86-64") {
+  check_docs_say("`tern::Arena`, " + spaced(sizeof(tern_model)) + " bytes on x86-64)");
 }
 #endif

@@ -2,7 +2,8 @@
 // Trains the fixture model for a few deterministic steps, then writes
 //   argv[1]: the model as a C header (tern::export_c_header)
 //   argv[2]: a header with the outputs the trained model computes for the
-//            fixture's inputs, as exact hexadecimal float literals.
+//            fixture's inputs, and those inputs, as exact hexadecimal float
+//            literals.
 #include <cstdio>
 #include <vector>
 
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < kRows; ++i) {
     for (std::size_t j = 0; j < y.cols; ++j) std::fprintf(f, "  %af,\n", double(y(i, j)));
   }
+  std::fprintf(f, "};\n");
+  // The inputs too, for programs that cannot call inputs() (C).
+  std::fprintf(f, "static const float exported_inputs[%zu] = {\n", kRows * 6);
+  for (std::size_t i = 0; i < kRows * 6; ++i) std::fprintf(f, "  %af,\n", double(in[i]));
   std::fprintf(f, "};\n");
   std::fclose(f);
   return 0;

@@ -15,6 +15,8 @@
 #include "file_test_util.h"
 #include "runtime_test_util.h"
 #include "tern/runtime/c_header_export.h"
+#include "tern/runtime/checkpoint.h"
+#include "tern/runtime/plan.h"
 
 #if TERN_HAS_OS
 #include <unistd.h>
@@ -72,6 +74,43 @@ TEST_CASE("c_header_export: the whole text of a small model") {
       "#define T_ARCHITECTURE_WORDS 12u\n"
       "#define T_PARAMETER_COUNT 7u\n"
       "\n"
+      "/* For the C interface: include tern.h before using these macros (they\n"
+      " * name its constants). The tern_spec of this model, and of a one-row\n"
+      " * inference model of the same layers:\n"
+      " *   static const tern_layer layers[T_LAYER_COUNT] = T_LAYERS;\n"
+      " *   const tern_spec spec = T_SPEC(layers);\n"
+      " *   const tern_spec deployed = T_INFERENCE_SPEC(layers);\n"
+      " * and the bytes they need: ARENA_BYTES is tern_arena_bytes(&spec) (handle\n"
+      " * included), INFERENCE_ARENA_BYTES tern_arena_bytes(&deployed);\n"
+      " * MODEL_FILE_BYTES and MODEL_FILE_STATE_BYTES tern_model_file_bytes(&spec,\n"
+      " * 0 and 1); CHECKPOINT_RECORD_BYTES one checkpoint record and\n"
+      " * CHECKPOINT_STORAGE_BYTES tern_checkpoint_storage_bytes(&spec, 0) (0 for\n"
+      " * an inference model; on flash with erase sectors of E bytes use\n"
+      " * TERN_CHECKPOINT_STORAGE_BYTES(<record>, E)). */\n"
+      "#define T_ROWS 1u\n"
+      "#define T_MODE TERN_MODE_INFERENCE\n"
+      "#define T_LOSS TERN_LOSS_SOFTMAX_CROSS_ENTROPY\n"
+      "#define T_OPTIMIZER TERN_OPTIMIZER_ADAM\n"
+      "#define T_LAYER_COUNT 2u\n"
+      "#define T_TRAINING_OPTIONS 0u, 0u, 0u, 0u\n"
+      "#define T_LAYERS { \\\n"
+      "    {TERN_LAYER_DENSE, TERN_ACT_TANH, 2u, 0u, TERN_INIT_AUTO}, \\\n"
+      "    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 1u, 0u, TERN_INIT_AUTO}}\n"
+      "#define T_SPEC(layers) \\\n"
+      "    {T_INPUT_WIDTH, T_ROWS, T_MODE, \\\n"
+      "     T_LOSS, T_OPTIMIZER, (layers), T_LAYER_COUNT, \\\n"
+      "     T_TRAINING_OPTIONS}\n"
+      "#define T_INFERENCE_SPEC(layers) \\\n"
+      "    {T_INPUT_WIDTH, 1u, TERN_MODE_INFERENCE, \\\n"
+      "     T_LOSS, T_OPTIMIZER, (layers), T_LAYER_COUNT, \\\n"
+      "     0u, 0u, 0u, 0u}\n"
+      "#define T_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
+      "#define T_INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
+      "#define T_MODEL_FILE_BYTES 116u\n"
+      "#define T_MODEL_FILE_STATE_BYTES 0u\n"
+      "#define T_CHECKPOINT_RECORD_BYTES 0u\n"
+      "#define T_CHECKPOINT_STORAGE_BYTES 0u\n"
+      "\n"
       "static const uint32_t t_architecture[12] = {1u, 2u, 1u, 3u, 1u, 2u, 0u, 1u, 0u, 2u, 1u, 0u};\n"
       "\n"
       "static const float t_parameters[7] = {\n"
@@ -87,6 +126,55 @@ TEST_CASE("c_header_export: the whole text of a small model") {
       "\n"
       "#endif\n";
   CHECK(export_text(a.model, "t") == expected);
+}
+
+TEST_CASE("c_header_export: the C interface's spec and sizes") {
+  // An SGD model with MSE, a residual, a Xavier initialiser on a ReLU layer
+  // and training options: the header's tern_spec carries all of it, so its
+  // sizes are those of the exported spec itself; the deployed spec is one
+  // row of inference without the options.
+  const ModelSpec plain = ModelSpec::input(3, 4)
+                              .dense(5, Pointwise::kRelu, Init::kXavier)
+                              .activation(Pointwise::kTanh)
+                              .residual(1)
+                              .dense(2)
+                              .training(LossKind::kMse, OptimizerKind::kSgd);
+  const ModelSpec with_options = plain.with_divergence_guard().with_fused_update();
+  REQUIRE(arena_bytes(with_options) != arena_bytes(plain));
+  for (const ModelSpec& spec : {plain, with_options, plain.inference().with_rows(3)}) {
+    ModelInArena a(spec);
+    REQUIRE(a.status.ok());
+    a.model.initialize(3);
+    const std::string text = export_text(a.model, "m");
+    const bool training = spec.mode == Mode::kTraining;
+    CHECK(contains_text(text, std::string("#define M_ROWS ") + (training ? "4u" : "3u") + "\n"));
+    CHECK(contains_text(text, std::string("#define M_MODE ") +
+                                  (training ? "TERN_MODE_TRAINING" : "TERN_MODE_INFERENCE") + "\n"));
+    CHECK(contains_text(text, "#define M_LOSS TERN_LOSS_MSE\n#define M_OPTIMIZER TERN_OPTIMIZER_SGD\n"
+                              "#define M_LAYER_COUNT 4u\n"));
+    CHECK(contains_text(text, std::string("#define M_TRAINING_OPTIONS ") +
+                                  (spec.divergence_guard ? "1u, 1u" : "0u, 0u") + ", 0u, 0u\n"));
+    CHECK(contains_text(text, "#define M_LAYERS { \\\n"
+                              "    {TERN_LAYER_DENSE, TERN_ACT_RELU, 5u, 0u, TERN_INIT_XAVIER}, \\\n"
+                              "    {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, 0u, 0u, TERN_INIT_AUTO}, \\\n"
+                              "    {TERN_LAYER_RESIDUAL, TERN_ACT_IDENTITY, 0u, 1u, TERN_INIT_AUTO}, \\\n"
+                              "    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2u, 0u, TERN_INIT_AUTO}}\n"));
+    const auto define = [&](const char* suffix, std::size_t value, bool handle) {
+      return std::string("#define M_") + suffix + (handle ? " (TERN_HANDLE_BYTES + " : " ") +
+             std::to_string(value) + (handle ? "u)\n" : "u\n");
+    };
+    CHECK(contains_text(text, define("ARENA_BYTES", arena_bytes(spec), true)));
+    CHECK(contains_text(text, define("INFERENCE_ARENA_BYTES",
+                                     arena_bytes(plain.inference().with_rows(1)), true)));
+    CHECK(contains_text(text, define("MODEL_FILE_BYTES", model_file_bytes(spec, false), false)));
+    CHECK(contains_text(text, define("MODEL_FILE_STATE_BYTES",
+                                     training ? model_file_bytes(spec, true) : 0, false)));
+    CHECK(contains_text(text,
+                        define("CHECKPOINT_RECORD_BYTES", checkpoint_record_bytes(spec), false)));
+    CHECK(contains_text(text,
+                        define("CHECKPOINT_STORAGE_BYTES", checkpoint_storage_bytes(spec, 0), false)));
+    if (!training) CHECK(checkpoint_record_bytes(spec) == 0u);
+  }
 }
 
 TEST_CASE("c_header_export: float literals are spelled exactly") {
@@ -127,7 +215,7 @@ TEST_CASE("c_header_export: names, non-finite values and a full sink are refused
   ModelInArena a(spec);
   REQUIRE(a.status.ok());
   a.model.initialize(2);
-  std::vector<char> text(1 << 12);
+  std::vector<char> text(1 << 14);  // both headers that succeed, one after the other
   MemorySink sink(text.data(), text.size());
   const std::string longest(48, 'n');
   CHECK(export_c_header(a.model, longest.c_str(), sink.sink()).ok());

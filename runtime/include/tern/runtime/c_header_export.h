@@ -19,6 +19,23 @@ namespace tern {
 //   #define <NAME>_PARAMETER_COUNT / _ARCHITECTURE_WORDS / _INPUT_WIDTH / _OUTPUT_WIDTH
 //   static const uint32_t <name>_architecture[];   // see architecture_words()
 //   static const float <name>_parameters[];        // tensors in model order
+// and, for a C firmware on tern.h, the model as a tern_spec and the bytes
+// it needs, all constant expressions (they name tern.h's constants, so a C
+// program includes tern.h first):
+//   <NAME>_ROWS, _MODE, _LOSS, _OPTIMIZER, _LAYER_COUNT, _TRAINING_OPTIONS
+//   (divergence guard, fused update, example rows, accumulation rows),
+//   _LAYERS (the tern_layer initialisers, weight initialiser included),
+//   _SPEC(layers), _INFERENCE_SPEC(layers) (one row, no training options); _ARENA_BYTES and _INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + the
+//   buffers: tern_arena_bytes of the two specs), _MODEL_FILE_BYTES,
+//   _MODEL_FILE_STATE_BYTES (tern_model_file_bytes without and with the
+//   optimizer state; the latter 0 for an inference model),
+//   _CHECKPOINT_RECORD_BYTES, _CHECKPOINT_STORAGE_BYTES
+//   (tern_checkpoint_storage_bytes on byte-writable storage; 0 for an
+//   inference model).
+// The tern_spec is the exported model's spec, field for field, so its sizes
+// are the model's own. The macros are named <NAME>_..., as the header's
+// other macros: the caller picks the prefix (a name "tern_fan" gives
+// TERN_FAN_ARENA_BYTES).
 // `name` must be a C identifier of at most 48 characters (so every macro
 // and guard built from it stays short). kNonFinite if a parameter is NaN or
 // Inf: C has no literal for them.
