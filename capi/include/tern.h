@@ -218,6 +218,31 @@ tern_status tern_model_save(const tern_model* model, void* buffer, size_t capaci
 tern_status tern_model_load(tern_model* model, const void* data, size_t size,
                             int optimizer_state, tern_error* err);
 
+/* ---- evaluation ----------------------------------------------------- */
+/* What tern_model_evaluate reports (tern::Evaluation): the rows evaluated,
+ * the mean over them of the spec's loss (softmax cross-entropy, or half the
+ * squared error summed over the outputs, as training defines it); for
+ * softmax cross-entropy the rows whose largest output (first on ties) is the
+ * label and that count / rows; for MSE the squared errors summed over rows
+ * and outputs / (rows x output width). The figures of the other loss are 0. */
+typedef struct tern_evaluation {
+  size_t rows;
+  float mean_loss;
+  size_t correct;
+  float accuracy;
+  float mean_squared_error;
+} tern_evaluation;
+/* Evaluates a training or inference model on data->rows >= 1 samples, any
+ * number of them (run in chunks of the model's rows), reading data->labels
+ * or data->targets as the loss needs. Changes no weight, optimizer state or
+ * step count: training afterwards goes on exactly as it would have. The
+ * same bits on every ISA, and for any model rows. A sample whose input,
+ * target, output or loss is not finite (TERN_NON_FINITE) or whose label is
+ * out of range (TERN_INVALID_ARGUMENT) is an error naming its row; *out is
+ * then untouched. */
+tern_status tern_model_evaluate(tern_model* model, const tern_batch* data, tern_evaluation* out,
+                                tern_error* err);
+
 /* ---- summary -------------------------------------------------------- */
 /* The model in words, as a NUL-terminated string in buffer[0 .. capacity):
  * its layers (kind, activation, input and output shape, parameters), the

@@ -45,6 +45,7 @@
 #include "tern/runtime/clipping.h"
 #include "tern/runtime/compiled_plan.h"
 #include "tern/runtime/divergence.h"
+#include "tern/runtime/evaluation.h"
 #include "tern/runtime/plan.h"
 #include "tern/runtime/spec.h"
 #include "tern/runtime/step_features.h"
@@ -58,6 +59,7 @@ namespace tern {
 struct AdamStepConstants;  // tern/kernels/elementwise.h
 namespace runtime_detail {
 struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
+struct EvaluationSums;   // evaluate()'s running sums (evaluation.cpp)
 }  // namespace runtime_detail
 
 // One parameter tensor and its training buffers (empty spans where the
@@ -112,6 +114,15 @@ class Model {
   MatrixView<const float> output() const;
   // forward() then the index of the largest output of each row (first on ties).
   Status predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes);
+  // The mean loss and the accuracy (softmax cross-entropy) or mean squared
+  // error (MSE) over data.rows >= 1 rows, any number of them (or the samples
+  // data.indices selects), in chunks of spec.rows (evaluation.h). Training
+  // and inference models alike; reads data.labels or data.targets as the
+  // spec's loss needs. Changes no parameter, gradient, moment, step count,
+  // divergence-guard or clipping state; output() is empty afterwards. A
+  // non-finite input, target, output or loss, or a label out of range, is
+  // an error naming the batch row and the sample; *out is then untouched.
+  Status evaluate(const Batch& data, Evaluation* out);
 
   // ---- training (Mode::kTraining) ---------------------------------------
   Status set_optimizer(const OptimizerParams& params);
@@ -341,6 +352,10 @@ class Model {
   void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
   // batch_loading.cpp
   Status load_batch(const Batch& batch);
+  // evaluation.cpp: rows first .. first + count - 1 of `data` (count <=
+  // spec.rows; 1 for an inference model whose data has indices).
+  Status evaluate_chunk(const Batch& data, std::size_t first, std::size_t count,
+                        runtime_detail::EvaluationSums* sums);
   // loss.cpp
   void forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum);
   float loss_gradient_scale(std::size_t rows) const;

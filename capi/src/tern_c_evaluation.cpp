@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// tern.h: evaluation (the mean loss and accuracy or mean squared error of a
+// data set of any size), over Model::evaluate().
+#include "tern.h"
+
+#include "tern/runtime/evaluation.h"
+#include "tern/runtime/model.h"
+
+#include "c_handle.h"
+
+using tern::c_api::bad_handle;
+using tern::c_api::live;
+using tern::c_api::null_argument;
+using tern::c_api::report;
+
+extern "C" {
+
+tern_status tern_model_evaluate(tern_model* model, const tern_batch* data, tern_evaluation* out,
+                                tern_error* err) {
+  const char* fn = "tern_model_evaluate";
+  tern::Model* m = live(model);
+  if (m == nullptr) return report(bad_handle(fn), err);
+  if (data == nullptr) return report(null_argument(fn, "data"), err);
+  if (out == nullptr) return report(null_argument(fn, "out"), err);
+  tern::Batch b;
+  b.x = data->x;
+  b.ldx = data->ldx;
+  b.rows = data->rows;
+  b.labels = data->labels;
+  b.targets = data->targets;
+  b.ldt = data->ldt;
+  tern::Evaluation e;
+  const tern::Status s = m->evaluate(b, &e);
+  if (s.ok()) {
+    out->rows = e.rows;
+    out->mean_loss = e.mean_loss;
+    out->correct = e.correct;
+    out->accuracy = e.accuracy;
+    out->mean_squared_error = e.mean_squared_error;
+  }
+  return report(s, err);
+}
+
+}  // extern "C"
