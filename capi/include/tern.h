@@ -190,14 +190,17 @@ tern_status tern_model_train_step(tern_model* model, const tern_batch* batch, fl
                                   tern_error* err);
 
 /* ---- inference ------------------------------------------------------ */
-/* Runs rows x input_width inputs (row stride ldx floats) and writes the
- * rows x output_width outputs to y (row stride ldy floats). Outputs that are
- * not finite (weights or inputs that overflow float) are TERN_NON_FINITE,
- * and y is then left untouched. */
+/* Runs rows x input_width inputs (row stride ldx floats), any number of
+ * rows >= 1 (in chunks of the model's rows), and writes the rows x
+ * output_width outputs to y (row stride ldy floats). Every input is checked
+ * finite first. An output that is not finite (weights or inputs that
+ * overflow float) is TERN_NON_FINITE naming its row r: y's rows before r
+ * then hold their outputs, rows r onwards are untouched. */
 tern_status tern_model_infer(tern_model* model, const float* x, size_t ldx, size_t rows, float* y,
                              size_t ldy, tern_error* err);
-/* The index of the largest output of each row (first on ties); outputs that
- * are not finite are TERN_NON_FINITE, never a class. */
+/* The index of the largest output of each row (first on ties), any number
+ * of rows; outputs that are not finite are TERN_NON_FINITE, never a class
+ * (classes before the named row are written, the rest untouched). */
 tern_status tern_model_predict(tern_model* model, const float* x, size_t ldx, size_t rows,
                                uint32_t* classes, tern_error* err);
 

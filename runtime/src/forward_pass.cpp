@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The forward pass: point l+1 = layer l (point l), for inference (forward,
-// predict) and as the first part of a training step. Shapes were validated
-// by Model::build(), so the dense-layer kernels are called through the
-// kernel table without further checks.
+// The forward pass: point l+1 = layer l (point l), for inference (forward;
+// infer and predict run it in chunks, chunked_inference.cpp) and as the
+// first part of a training step. Shapes were validated by Model::build(),
+// so the dense-layer kernels are called through the kernel table without
+// further checks.
 #include "input_checks.h"
 #include "portable_ops.h"
 #include "tern/kernels/kernel_table.h"
@@ -84,25 +85,6 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
                            "float)",
                            op, i, j, format_arg(y(i, j)));
     }
-  }
-  return Status();
-}
-
-Status Model::predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes) {
-  if (classes == nullptr) {
-    return Status::error(StatusCode::kInvalidArgument, "predict: classes is null");
-  }
-  TERN_RETURN_IF_ERROR(check_aligned("predict", "classes", classes));
-  TERN_RETURN_IF_ERROR(forward(x, ldx, rows));
-  // forward() has checked every output finite: the comparisons below are
-  // between numbers (a NaN would compare false and give class 0).
-  const MatrixView<const float> y = output();
-  for (std::size_t i = 0; i < rows; ++i) {
-    std::uint32_t best = 0;
-    for (std::size_t j = 1; j < y.cols; ++j) {
-      if (y(i, j) > y(i, best)) best = static_cast<std::uint32_t>(j);
-    }
-    classes[i] = best;
   }
   return Status();
 }

@@ -222,7 +222,7 @@ TEST_CASE("C API: Inf/NaN outputs, a misaligned y and a y stride that wraps are 
   CHECK(tern_model_infer(model, x.data(), 4, 2, y.data(), 3, &err) == TERN_NON_FINITE);
   CHECK(err.code == TERN_NON_FINITE);
   CHECK(std::string(err.message) ==
-        "forward: output row 0 column 0 is inf (the weights or inputs overflow float)");
+        "infer: output row 0 column 0 is inf (the weights or inputs overflow float)");
   for (float v : y) CHECK(v == -7.0f);  // untouched
   std::uint32_t classes[2] = {5, 5};
   CHECK(tern_model_predict(model, x.data(), 4, 2, classes, &err) == TERN_NON_FINITE);
@@ -239,18 +239,18 @@ TEST_CASE("C API: Inf/NaN outputs, a misaligned y and a y stride that wraps are 
   float* odd = reinterpret_cast<float*>(raw + 1);
   CHECK(tern_model_infer(model, x.data(), 4, 2, odd, 3, &err) == TERN_MISALIGNED);
   char expect[160];
-  std::snprintf(expect, sizeof expect, "tern_model_infer: y at %p is not 4-byte aligned",
+  std::snprintf(expect, sizeof expect, "infer: y at %p is not 4-byte aligned",
                 static_cast<void*>(odd));
   CHECK(std::string(err.message) == expect);
   // A y stride of 2^62: row 1 would land on row 0 (the byte offset wraps).
   CHECK(tern_model_infer(model, x.data(), 4, 2, y.data(), kQuarter, &err) ==
         TERN_INVALID_ARGUMENT);
-  CHECK(std::string(err.message) == "tern_model_infer: y of 2 rows with row stride " +
+  CHECK(std::string(err.message) == "infer: y of 2 rows with row stride " +
                                         std::to_string(kQuarter) +
                                         " does not fit in the address space");
   CHECK(tern_model_infer(model, x.data(), kQuarter, 2, y.data(), 3, &err) ==
         TERN_INVALID_ARGUMENT);
-  CHECK(std::string(err.message) == "forward: input of 2 rows with row stride " +
+  CHECK(std::string(err.message) == "infer: input of 2 rows with row stride " +
                                         std::to_string(kQuarter) +
                                         " does not fit in the address space");
 }

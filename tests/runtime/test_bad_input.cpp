@@ -406,7 +406,7 @@ TEST_CASE("bad input: Batch strides and counts whose extent wraps, in every Batc
   is(m.model.forward(d.x.data(), kQuarter, 2), StatusCode::kInvalidArgument,
      does_not_fit("forward", "input", 2, kQuarter));
   is(m.model.predict(d.x.data(), kEighth, 2, classes), StatusCode::kInvalidArgument,
-     does_not_fit("forward", "input", 2, kEighth));
+     does_not_fit("predict", "input", 2, kEighth));
   CHECK(classes[0] == 7);
   CHECK(State(m.model) == before);
 }
@@ -524,13 +524,15 @@ TEST_CASE("bad input: outputs that overflow to Inf or NaN are non_finite, never 
   const Status s = m.model.predict(x.data(), 4, 2, classes);
   CHECK(s.code() == StatusCode::kNonFinite);
   const std::string msg = s.message();
-  CHECK(msg.rfind("forward: output row 1 column 0 is ", 0) == 0);
+  CHECK(msg.rfind("predict: output row 1 column 0 is ", 0) == 0);
   CHECK(msg.find("nan (the weights or inputs overflow float)") != std::string::npos);
-  CHECK(classes[0] == 9);
-  CHECK(classes[1] == 9);
-  // Row 0 alone is finite and predicts.
-  REQUIRE(m.model.predict(x.data(), 4, 1, classes).ok());
+  // The row before the named one has its class; the named row is untouched.
   CHECK(classes[0] != 9);
+  CHECK(classes[1] == 9);
+  // Row 0 alone is finite and predicts the same class.
+  std::uint32_t alone = 9;
+  REQUIRE(m.model.predict(x.data(), 4, 1, &alone).ok());
+  CHECK(alone == classes[0]);
 }
 
 TEST_CASE("bad input: a failed rebuild leaves the built model intact and working") {

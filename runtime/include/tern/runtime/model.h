@@ -112,7 +112,21 @@ class Model {
   Status forward(const float* x, std::size_t ldx, std::size_t rows);
   // The output point of the last forward(): rows x output_width.
   MatrixView<const float> output() const;
-  // forward() then the index of the largest output of each row (first on ties).
+  // Any number of rows (>= 1) through the layers, in chunks of spec.rows:
+  // y (rows x output_width, row stride ldy >= output_width) receives the
+  // outputs, the same bits as forward() on each row. Every input is checked
+  // finite before any output is written. An output that is not finite is
+  // kNonFinite naming its row r; y's rows before r then hold their outputs
+  // and rows r onwards are untouched. (Decision: rows are computed
+  // independently, so the rows before r are the model's answers whatever the
+  // chunking; keeping y whole would need all outputs buffered or computed
+  // twice, and a rule that depended on spec.rows would differ between a
+  // training and an inference model of the same weights.) output() holds the
+  // last chunk that ran.
+  Status infer(const float* x, std::size_t ldx, std::size_t rows, float* y, std::size_t ldy);
+  // infer() giving the index of the largest output of each row (first on
+  // ties) into classes[0 .. rows): any number of rows, the same rule on
+  // error (classes before the named row written, the rest untouched).
   Status predict(const float* x, std::size_t ldx, std::size_t rows, std::uint32_t* classes);
   // The mean loss and the accuracy (softmax cross-entropy) or mean squared
   // error (MSE) over data.rows >= 1 rows, any number of them (or the samples
@@ -352,6 +366,11 @@ class Model {
   void run_forward(const float* x0, std::size_t ld0, std::size_t rows);
   // batch_loading.cpp
   Status load_batch(const Batch& batch);
+  // chunked_inference.cpp
+  Status check_inference_input(const char* op, const float* x, std::size_t ldx,
+                               std::size_t rows) const;
+  Status forward_chunk(const char* op, const float* x, std::size_t ldx, std::size_t first,
+                       std::size_t count, std::size_t* finite_rows);
   // evaluation.cpp: rows first .. first + count - 1 of `data` (count <=
   // spec.rows; 1 for an inference model whose data has indices).
   Status evaluate_chunk(const Batch& data, std::size_t first, std::size_t count,
