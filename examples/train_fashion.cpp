@@ -253,6 +253,14 @@ void progress(int epoch, int epochs, std::size_t done, std::size_t total, double
   std::fflush(stdout);
 }
 
+// A loss for the epoch lines: 4 decimals, as the progress bar prints it,
+// or 3 significant digits in exponent form below 0.001, where 4 decimals
+// would print a loss that still falls as 0.0000.
+const char* loss_text(double loss, char* out, std::size_t capacity) {
+  std::snprintf(out, capacity, std::fabs(loss) >= 1e-3 ? "%.4f" : "%.2e", loss);
+  return out;
+}
+
 // The C header export's size, for the probe write before training: each
 // parameter is a hexadecimal float literal of at most 20 characters with
 // its separator and line break, plus a few KiB of declarations.
@@ -459,7 +467,9 @@ int main(int argc, char** argv) {
                  tty, last);
       }
     }
-    std::printf("epoch %d/%d train loss %.4f", epoch, opt.epochs, loss_sum / double(loss_rows));
+    char text[32];
+    std::printf("epoch %d/%d train loss %s", epoch, opt.epochs,
+                loss_text(loss_sum / double(loss_rows), text, sizeof text));
     bool stop = false;
     if (validation_rows != 0) {
       tern::Evaluation e;
@@ -471,16 +481,18 @@ int main(int argc, char** argv) {
         if (!s.ok()) return fail("keeping the best weights", s);
       }
       stop = d.stop;
-      std::printf(", validation loss %.4g accuracy %.2f%%%s", double(e.mean_loss),
+      std::printf(", validation loss %s accuracy %.2f%%%s",
+                  loss_text(e.mean_loss, text, sizeof text),
                   100.0 * double(e.accuracy), d.improved ? " (best)" : "");
     }
     s = test_accuracy();
     if (!s.ok()) return fail("evaluating", s);
     std::printf("; test accuracy %.2f%% (%zu/%zu)\n", 100.0 * accuracy, correct, test.count);
     if (stop) {
-      std::printf("early stopping: no lower validation loss for %u epochs (the best, %.4g, at "
+      std::printf("early stopping: no lower validation loss for %u epochs (the best, %s, at "
                   "epoch %u)\n",
-                  static_cast<unsigned>(opt.patience), stopping.best_loss(),
+                  static_cast<unsigned>(opt.patience),
+                  loss_text(stopping.best_loss(), text, sizeof text),
                   static_cast<unsigned>(stopping.best_epoch()));
       break;
     }
@@ -491,9 +503,11 @@ int main(int argc, char** argv) {
     if (!s.ok()) return fail("restoring the best weights", s);
     s = test_accuracy();
     if (!s.ok()) return fail("evaluating", s);
-    std::printf("restored the weights of epoch %u (validation loss %.4g): test accuracy %.2f%% "
+    char text[32];
+    std::printf("restored the weights of epoch %u (validation loss %s): test accuracy %.2f%% "
                 "(%zu/%zu)\n",
-                static_cast<unsigned>(stopping.best_epoch()), stopping.best_loss(),
+                static_cast<unsigned>(stopping.best_epoch()),
+                loss_text(stopping.best_loss(), text, sizeof text),
                 100.0 * accuracy, correct, test.count);
   }
   const double total = std::chrono::duration<double>(clock::now() - t_start).count();
