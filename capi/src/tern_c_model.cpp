@@ -72,7 +72,7 @@ tern_status tern_model_create(const tern_spec* spec, void* arena, size_t arena_b
   st = handle->arena.attach(rest, arena_bytes - kHandleBytes);
   if (st.ok()) st = handle->model.build(s, handle->arena);
   if (!st.ok()) return report(st, err);
-  handle->model.initialize(1);
+  // build() has initialised the weights with tern::kDefaultInitSeed (1).
   handle->magic = kHandleMagic;
   *model = handle;
   return report(tern::Status(), err);

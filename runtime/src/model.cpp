@@ -62,9 +62,10 @@ Status Model::build(const ModelSpec& spec, Arena& arena) {
     deltas_[p] = at(plan.deltas[p]);
   }
 
-  // Parameters, gradients and optimizer moments start at zero (padding
-  // included, so a whole group can be handled as one span). The four groups
-  // are contiguous, in this order, from the parameters on.
+  // Parameters, gradients and optimizer moments are zeroed (padding
+  // included, so a whole group can be handled as one span; the four groups
+  // are contiguous, in this order, from the parameters on), then adopt()
+  // initialises the parameters with kDefaultInitSeed.
   const Region& params = plan[ModelBuffer::kParameters];
   adopt(spec, isa, base, total, plan.tensor_count, plan.parameter_floats,
         static_cast<std::size_t>(params.offset),
@@ -129,8 +130,11 @@ void Model::adopt(const ModelSpec& spec, Isa isa, unsigned char* base, std::size
   guard_.snapshot = reinterpret_cast<unsigned char*>(buffer(ModelBuffer::kSnapshot).data);
   tensor_count_ = tensor_count;
   parameter_count_ = static_cast<std::size_t>(parameter_floats);
+  // Zero first, padding included (a whole group can be handled as one
+  // span), then the weights every build starts from (kDefaultInitSeed).
   std::memset(base + zero_offset, 0, zero_bytes);
   steps_ = 0;
+  initialize(kDefaultInitSeed);
 }
 
 Status Model::check_training(const char* op) const {

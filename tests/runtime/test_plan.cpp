@@ -148,10 +148,18 @@ void check_compiled_plan(const ModelSpec& spec, const CompiledPlan<N>& plan) {
     CHECK(offset_in(a0, by_spec.model.point(p).data) == offset_in(b0, by_plan.model.point(p).data));
     CHECK(offset_in(a0, by_spec.model.delta(p).data) == offset_in(b0, by_plan.model.delta(p).data));
   }
-  // Parameters, gradients and moments start at zero either way.
+  // Both start from the same kDefaultInitSeed weights, with gradients and
+  // moments at zero, and the weights are not all zero.
+  bool nonzero = false;
   for (std::uint32_t t = 0; t < by_plan.model.tensor_count(); ++t) {
-    for (const float v : by_plan.model.tensor(t).value) REQUIRE(v == 0.0f);
+    const Tensor a = by_spec.model.tensor(t), b = by_plan.model.tensor(t);
+    REQUIRE(std::memcmp(a.value.data, b.value.data, a.value.size * sizeof(float)) == 0);
+    for (const float v : b.value) nonzero = nonzero || v != 0.0f;
+    for (const Span<float>& s : {b.grad, b.moment1, b.moment2}) {
+      for (const float v : s) REQUIRE(v == 0.0f);
+    }
   }
+  CHECK(nonzero);
   by_spec.model.initialize(5);
   by_plan.model.initialize(5);
   const tern::test::SyntheticData d = tern::test::synthetic_data(spec, 4 * spec.rows, 11, 1);

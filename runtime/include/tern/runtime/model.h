@@ -62,6 +62,15 @@ struct UpdateConstants;  // one optimizer step's constants (optimizer_step.h)
 struct EvaluationSums;   // evaluate()'s running sums (evaluation.cpp)
 }  // namespace runtime_detail
 
+// The seed build() initialises every model with (the C API's since 0.1.0,
+// when tern_model_create initialised with seed 1 and build() left zeros).
+// Decision: a built model is always a trainable model. Zero weights train
+// nothing (every hidden unit gets the same gradient: XOR sits at loss
+// ln 2 = 0.6931 without an error), and a C++ program that forgot
+// initialize() would train them silently while the same spec through the C
+// API would learn. initialize(seed) chooses another seed.
+constexpr std::uint64_t kDefaultInitSeed = 1;
+
 // One parameter tensor and its training buffers (empty spans where the
 // mode or optimizer has none).
 struct Tensor {
@@ -77,8 +86,9 @@ class Model {
   Model& operator=(const Model&) = delete;
 
   // Validates `spec` and takes arena_bytes(spec) bytes from `arena`
-  // (kOutOfMemory names the bytes needed). Parameters are zero and the
-  // optimizer state is reset; call initialize() before training.
+  // (kOutOfMemory names the bytes needed), then initialize(kDefaultInitSeed):
+  // the parameters are He/Xavier uniform from seed 1, the optimizer state is
+  // zero. Ready to train or to load weights into.
   // A failed build changes nothing: everything (the spec, the kernel table,
   // the arena's space) is checked before any member or arena byte changes,
   // so a built model stays built, with its parameters, and keeps working.
@@ -86,8 +96,8 @@ class Model {
   // fail every later call far from the cause.)
   Status build(const ModelSpec& spec, Arena& arena);
   // build() with a plan the compiler worked out (tern::compile_plan<kSpec>(),
-  // compiled_plan.h): the same model, the same bits, and neither the planner nor the
-  // spec check is linked. The same errors for the arena and the kernels.
+  // compiled_plan.h): the same model, the same bits (initialised the same
+  // way), and neither the planner nor the spec check is linked. The same errors for the arena and the kernels.
   template <std::size_t N>
   Status build(const CompiledPlan<N>& plan, Arena& arena) {
     return build_compiled(plan.spec, plan.facts, plan.entries, N, arena);

@@ -58,8 +58,9 @@ constexpr std::uint32_t kModelFormatOldestVersion = 1;
 // The first 8 bytes of every model file.
 constexpr char kModelMagic[8] = {'T', 'E', 'R', 'N', 'M', 'O', 'D', 'L'};
 
-// Header bytes and total file bytes for a spec (0 for an invalid spec);
-// constexpr, so firmware can reserve a flash or RAM buffer for the file.
+// Header bytes and total file bytes for a spec; constexpr, so firmware can
+// reserve a flash or RAM buffer for the file (an invalid spec: a compile
+// error there, 0 at run time).
 // 52: the fixed fields (magic 8; version, flags, input width, layer count,
 // optimizer kind: 4 each; steps, parameter and state counts: 8 each); 16
 // per layer; 4 per float; 4 for the trailing CRC-32. Version 1 had a 4-byte
@@ -68,14 +69,26 @@ constexpr std::size_t model_file_header_bytes(std::uint32_t layers,
                                               std::uint32_t version = kModelFormatVersion) {
   return (version == 1 ? 48 : 52) + 16 * std::size_t{layers};
 }
+
+namespace model_file_detail {
+
+// Reached by model_file_bytes() for an invalid spec, or one whose file
+// size does not fit a size_t. Not constexpr: in a constant expression (a
+// buffer's bound) that is a compile error naming the function; at run time
+// they give 0 (plan.h, arena_bytes_needs_a_valid_spec, has the reason).
+inline std::size_t model_file_bytes_needs_a_valid_spec() { return 0; }
+inline std::size_t model_file_bytes_overflow_size_t() { return 0; }
+
+}  // namespace model_file_detail
+
 constexpr std::size_t model_file_bytes(const ModelSpec& spec, bool optimizer_state) {
-  if (!check_spec(spec).ok()) return 0;
+  if (!check_spec(spec).ok()) return model_file_detail::model_file_bytes_needs_a_valid_spec();
   const std::uint64_t params = parameter_floats(spec);
   // SGD keeps one moment (momentum) per parameter; Adam and AdamW two.
   const std::uint64_t moments = spec.optimizer == OptimizerKind::kSgd ? 1 : 2;
   // 3 floats of 4 bytes per parameter at most: beyond SIZE_MAX / 12 the
   // byte count would not fit a size_t (only possible on 32-bit targets).
-  if (params > SIZE_MAX / 12) return 0;
+  if (params > SIZE_MAX / 12) return model_file_detail::model_file_bytes_overflow_size_t();
   const std::uint64_t state = optimizer_state ? moments * params : 0;
   return model_file_header_bytes(spec.layer_count) +
          static_cast<std::size_t>(4 * (params + state)) + 4;

@@ -324,11 +324,26 @@ constexpr std::uint64_t parameter_floats(const ModelSpec& spec) {
   return total;
 }
 
+namespace plan_detail {
+
+// Reached by arena_bytes() for a spec plan_model() rejects. Not constexpr,
+// so that arena_bytes(bad_spec) in a constant expression (an array bound, a
+// static_assert, a constexpr variable) is a compile error naming this
+// function; at run time it gives 0. (A zero-length array is only a
+// -Wpedantic warning, so a bound of 0 alone would compile a bad spec into a
+// program whose build() then fails on the device.)
+inline std::size_t arena_bytes_needs_a_valid_spec() { return 0; }
+
+}  // namespace plan_detail
+
 // Bytes of arena a model of this spec needs: exactly what Model::build()
-// takes (0 for an invalid spec, so a static array sized by it fails to
-// compile). The arena itself must be 64-byte aligned.
+// takes. An invalid spec (or one whose plan overflows) does not compile in
+// a constant expression and gives 0 at run time. The arena itself must be
+// 64-byte aligned.
 constexpr std::size_t arena_bytes(const ModelSpec& spec) {
-  return static_cast<std::size_t>(plan_model(spec).total);
+  const ModelPlan plan = plan_model(spec);
+  if (!plan.check.ok()) return plan_detail::arena_bytes_needs_a_valid_spec();
+  return static_cast<std::size_t>(plan.total);
 }
 
 }  // namespace tern
