@@ -23,7 +23,6 @@
 // without improvement (examples/training/early_stopping.h).
 #include <algorithm>
 #include <chrono>
-#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -56,9 +55,8 @@ constexpr std::uint64_t kMaxEpochs = 10000;
 // also bounded by the training set's size once it is loaded.
 constexpr std::uint64_t kMaxBatch = 65536;
 // Learning rate: 1e-20 is far below any rate that trains, and a normal
-// float (strtof("1e-45") is a denormal that the cosine schedule rounds to
-// 0, which set_optimizer refuses); above 1e6 no optimizer here does
-// anything but diverge. The schedule also never goes below FLT_MIN.
+// float (strtof("1e-45") is a denormal, a rate only in name); above 1e6 no
+// optimizer here does anything but diverge.
 constexpr tern::cli::RealRange kLearningRates{1e-20, 1e6};
 // Momentum and weight decay: set_optimizer's own ranges ([0, 1) and >= 0);
 // a decay above 1 per unit of learning rate removes more than the weight.
@@ -384,6 +382,16 @@ int main(int argc, char** argv) {
   params.weight_decay = opt.weight_decay;
   s = model.set_optimizer(params);
   if (!s.ok()) return fail("optimizer", s);
+  if (opt.cosine) {
+    // Cosine annealing over the whole run, a factor per step from 1 down
+    // to 0 at the last step (the runtime's schedule: tern's own cosine).
+    tern::LearningRateSchedule schedule;
+    schedule.kind = tern::ScheduleKind::kCosine;
+    const std::uint64_t steps_per_epoch = (train_rows + opt.batch - 1) / opt.batch;
+    schedule.total_steps = std::uint64_t(opt.epochs) * steps_per_epoch;
+    s = model.set_schedule(schedule);
+    if (!s.ok()) return fail("schedule", s);
+  }
 
   const char* opt_names[3] = {"sgd", "adam", "adamw"};
   std::printf("tern-train-fashion: MLP 784-256-128-10 (ReLU, softmax cross-entropy)\n");
@@ -440,19 +448,6 @@ int main(int argc, char** argv) {
       b.indices = order.data() + start;
       b.samples = train.count;
       b.rows = std::min<std::size_t>(opt.batch, train_rows - start);
-      if (opt.cosine) {
-        // Cosine annealing over the whole run, updated every step.
-        const double progress_all =
-            (double(epoch - 1) * double(train_rows) + double(start)) /
-            (double(opt.epochs) * double(train_rows));
-        // Never below the smallest normal float: set_optimizer refuses 0,
-        // which a tiny rate times a factor near 0 could round to.
-        params.learning_rate = std::max(
-            float(0.5 * double(opt.learning_rate) * (1.0 + std::cos(3.141592653589793 * progress_all))),
-            FLT_MIN);
-        s = model.set_optimizer(params);
-        if (!s.ok()) return fail("optimizer", s);
-      }
       float loss = 0;
       s = model.train_step(b, &loss);
       if (!s.ok()) return fail("training", s);

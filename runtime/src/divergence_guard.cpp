@@ -59,10 +59,12 @@ void Model::restart_divergence_history() {
   guard_.report.stopped = false;
 }
 
-// The learning rate the optimizer uses: the one set, times the guard's
-// scale (1 without reductions: an exact multiplication, the same bits).
-float Model::effective_learning_rate() const {
-  return opt_.learning_rate * guard_.report.learning_rate_scale;
+// The learning rate step `step` uses: the one set, times the schedule's
+// factor, times the guard's scale (schedule.h; a factor or scale of 1 is an
+// exact multiplication, the same bits as without).
+float Model::effective_learning_rate(std::uint64_t step) const {
+  return opt_.learning_rate * schedule_factor(schedule_, step) *
+         guard_.report.learning_rate_scale;
 }
 
 // Whether the parameters and moments are all finite. The groups are whole

@@ -18,6 +18,12 @@ bool finite_positive(float v) { return std::isfinite(v) && v > 0.0f; }
 bool unit_interval(float v) { return std::isfinite(v) && v >= 0.0f && v < 1.0f; }
 }  // namespace
 
+Status Model::set_schedule(const LearningRateSchedule& schedule) {
+  TERN_RETURN_IF_ERROR(check_schedule(schedule));
+  schedule_ = schedule;
+  return Status();
+}
+
 Status Model::set_optimizer(const OptimizerParams& p) {
   if (!finite_positive(p.learning_rate)) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -47,9 +53,10 @@ Status Model::start_update(UpdateConstants* update) {
                          "a smaller count to go on",
                          static_cast<unsigned long long>(steps_));
   }
+  // The schedule's step is the count before this one (0 first); the
+  // divergence guard's reductions scale whatever rate results (model.h).
+  const float learning_rate = effective_learning_rate(steps_);
   ++steps_;
-  // The divergence guard's reductions scale whatever rate is set (model.h).
-  const float learning_rate = effective_learning_rate();
   for (int decayed = 0; decayed < 2; ++decayed) {
     SgdParams& sgd = update->sgd[decayed];
     sgd.learning_rate = learning_rate;

@@ -47,6 +47,7 @@
 #include "tern/runtime/divergence.h"
 #include "tern/runtime/evaluation.h"
 #include "tern/runtime/plan.h"
+#include "tern/runtime/schedule.h"
 #include "tern/runtime/spec.h"
 #include "tern/runtime/step_features.h"
 #include "tern/runtime/training_inputs.h"
@@ -151,6 +152,16 @@ class Model {
   // ---- training (Mode::kTraining) ---------------------------------------
   Status set_optimizer(const OptimizerParams& params);
   const OptimizerParams& optimizer() const { return opt_; }
+  // The learning-rate schedule of the following steps (schedule.h): step s
+  // uses optimizer().learning_rate * schedule_factor(schedule, s) * the
+  // guard's scale, s = steps(). Validated (check_schedule); like
+  // set_optimizer() it keeps the moments and the step count, is accepted in
+  // any state and is kept by build() and initialize(). Default: constant.
+  Status set_schedule(const LearningRateSchedule& schedule);
+  const LearningRateSchedule& schedule() const { return schedule_; }
+  // The rate the next optimizer step will use (the product above at
+  // s = steps()).
+  float learning_rate() const { return effective_learning_rate(steps_); }
   // Forward, loss and backward: the gradients of the mean loss over the
   // batch replace the previous ones. *mean_loss may be null.
   Status compute_gradients(const Batch& batch, float* mean_loss);
@@ -430,7 +441,7 @@ class Model {
   // divergence_guard.cpp
   Status guarded_step(const Batch& batch, float* mean_loss);
   Status guard_recover(std::uint64_t step, float mean, const LossHistory* judged);
-  float effective_learning_rate() const;
+  float effective_learning_rate(std::uint64_t step) const;
   bool state_finite() const;
   void save_state();
   void restore_state();
@@ -455,6 +466,7 @@ class Model {
   std::uint32_t tensor_count_ = 0;
   std::size_t parameter_count_ = 0;
   OptimizerParams opt_;
+  LearningRateSchedule schedule_;
   std::uint64_t steps_ = 0;
 };
 
