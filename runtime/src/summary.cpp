@@ -31,7 +31,9 @@ struct Occupant {
 
 // Every Region of a ModelPlan has a number: the layer buffers layer by
 // layer, then the model buffers, the points and the deltas.
-constexpr std::uint32_t kLayerOccupants = kMaxLayers * kLayerBufferCount;
+// Buffers per layer, as the 32-bit occupant numbers count them.
+constexpr std::uint32_t kBuffersPerLayer = static_cast<std::uint32_t>(kLayerBufferCount);
+constexpr std::uint32_t kLayerOccupants = kMaxLayers * kBuffersPerLayer;
 constexpr std::uint32_t kModelOccupantsEnd = kLayerOccupants + kModelBufferCount;
 constexpr std::uint32_t kPointOccupantsEnd = kModelOccupantsEnd + kMaxLayers + 1;
 constexpr std::uint32_t kOccupantCount = kPointOccupantsEnd + kMaxLayers + 1;
@@ -48,8 +50,8 @@ Occupant occupant(const ModelPlan& plan, std::uint32_t i) {
   Occupant o;
   if (i < kLayerOccupants) {
     o.owner = Owner::kLayer;
-    o.index = i / kLayerBufferCount;
-    o.buffer = i % kLayerBufferCount;
+    o.index = i / kBuffersPerLayer;
+    o.buffer = i % kBuffersPerLayer;
     o.region = plan.layers[o.index].buffers[o.buffer];
   } else if (i < kModelOccupantsEnd) {
     o.owner = Owner::kModel;
