@@ -19,16 +19,19 @@
  * and an array of tern_layer descriptors:
  *
  *   static const tern_layer layers[] = {
- *       {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
- *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+ *       {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+ *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
  *   };
  *   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
- *                     TERN_OPTIMIZER_SGD, layers, 2};
+ *                     TERN_OPTIMIZER_SGD, layers, 2, 0, 0, 0, 0};
  *   static unsigned char arena[8192] __attribute__((aligned(64)));
  *   tern_model* model;
  *   tern_error err;
  *   if (tern_model_create(&spec, arena, sizeof arena, &model, &err) != TERN_OK)
  *       puts(err.message);   // says how many bytes the model needs
+ *
+ * Structs only ever grow at the end, and 0 is the default of every field
+ * added, so an initialiser written for an older tern.h keeps its meaning.
  *
  * Saved models use tern's versioned file format (format version
  * TERN_MODEL_FORMAT_VERSION, checked by the loader together with a CRC-32),
@@ -104,17 +107,29 @@ typedef enum tern_optimizer {
   TERN_OPTIMIZER_ADAMW = 2
 } tern_optimizer;
 
+/* Kinds, activations and the other enums below are stored in the structs
+ * as int32_t, so that the struct layout does not depend on enum sizes. */
+/* How a Dense layer's weights are initialised (tern::Init). AUTO: He for
+ * ReLU and GELU layers, Xavier otherwise; both uniform. */
+typedef enum tern_init { TERN_INIT_AUTO = 0, TERN_INIT_HE = 1, TERN_INIT_XAVIER = 2 } tern_init;
+
 /* One layer. `out` is the output width of a Dense layer; other kinds keep
  * their input width (leave `out` 0 or give that width). `from` is used by
- * residual layers only. Kinds and activations are the enums above, stored
- * as int32_t so that the struct layout does not depend on enum sizes. */
+ * residual layers only, `init` (a tern_init) by Dense layers only: other
+ * kinds leave it 0. Fields are only ever appended, so an initialiser that
+ * stops early gives the later fields 0, their default. */
 typedef struct tern_layer {
   int32_t kind;
   int32_t activation;
   uint32_t out;
   uint32_t from;
+  int32_t init;
 } tern_layer;
 
+/* The fields after layer_count are training options (tern::ModelSpec's),
+ * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard,
+ * which an inference spec ignores (so a training spec copied for inference
+ * with only its mode changed stays valid). */
 typedef struct tern_spec {
   uint32_t input_width;
   uint32_t rows; /* rows per call: the batch size */
@@ -123,6 +138,19 @@ typedef struct tern_spec {
   int32_t optimizer;
   const tern_layer* layers;
   uint32_t layer_count;
+  /* 0 or 1: the arena holds a snapshot of the last good state, restored
+   * when training diverges (see "divergence guard" below). */
+  int32_t divergence_guard;
+  /* 0 or 1: each Dense layer is updated during the backward pass, without
+   * a weight-gradient buffer; the same bits as the plain step. */
+  int32_t fused_update;
+  /* Rows per example for per-example gradient norms and clipping (1 for an
+   * MLP over samples); must divide rows. 0 = off. */
+  uint32_t example_rows;
+  /* Factor rows kept for gradient accumulation (tern_model_accumulate),
+   * >= rows; a multiple of example_rows when both are set; not with the
+   * divergence guard. 0 = off. */
+  uint32_t accumulation_rows;
 } tern_spec;
 
 typedef struct tern_optimizer_params {
@@ -136,7 +164,11 @@ typedef struct tern_optimizer_params {
 
 /* A training batch of `rows` samples: sample s is the row x + s * ldx, its
  * label labels[s] (softmax cross-entropy) or its target row
- * targets + s * ldt (MSE). */
+ * targets + s * ldt (MSE). With `indices` (may be NULL), the batch is the
+ * samples indices[0 .. rows) of a data set of `samples` rows instead: a
+ * shuffled epoch without copying the data (an index >= samples is
+ * TERN_INVALID_ARGUMENT, before the step changes anything). Without indices
+ * `samples` is not read. */
 typedef struct tern_batch {
   const float* x;
   size_t ldx;
@@ -144,6 +176,8 @@ typedef struct tern_batch {
   const uint32_t* labels;
   const float* targets;
   size_t ldt;
+  const uint32_t* indices;
+  size_t samples;
 } tern_batch;
 
 /* Opaque; lives inside the caller's arena. */
@@ -221,6 +255,165 @@ tern_status tern_model_save(const tern_model* model, void* buffer, size_t capaci
 tern_status tern_model_load(tern_model* model, const void* data, size_t size,
                             int optimizer_state, tern_error* err);
 
+/* ---- saving to and loading from a file ------------------------------- */
+/* Only where there is an operating system: a build for bare metal
+ * (TERN_BARE_METAL defined non-zero, as the Cortex-M toolchain file does)
+ * has no files, and these are then not declared (TERN_HAS_FILES 0). */
+#if defined(TERN_BARE_METAL) && TERN_BARE_METAL
+#define TERN_HAS_FILES 0
+#else
+#define TERN_HAS_FILES 1
+/* Writes the model file (the bytes of tern_model_save) to `path`
+ * atomically: everything is checked first (nothing is created when the
+ * model cannot be saved), then it is written to a temporary file beside
+ * `path`, flushed to storage and renamed over it. On any failure the file
+ * that was at `path` is left as it was. TERN_IO_ERROR names the path and
+ * the system's reason. */
+tern_status tern_model_save_file(const tern_model* model, const char* path, int optimizer_state,
+                                 tern_error* err);
+/* tern_model_load from the file at `path` (validated completely before any
+ * weight changes). A path that is not a regular file is refused before it is
+ * read. */
+tern_status tern_model_load_file(tern_model* model, const char* path, int optimizer_state,
+                                 tern_error* err);
+#endif
+
+/* ---- kernel ISA ----------------------------------------------------- */
+/* The kernel instruction sets (tern::Isa). A mask has bit (1u << isa) for
+ * each ISA in it. */
+typedef enum tern_isa {
+  TERN_ISA_SCALAR = 0,
+  TERN_ISA_AVX2 = 1,   /* with FMA */
+  TERN_ISA_AVX512 = 2,
+  TERN_ISA_NEON = 3    /* with FMA */
+} tern_isa;
+/* Why the active ISA is active (tern::SelectionReason). */
+typedef enum tern_isa_reason {
+  TERN_ISA_REASON_NONE = 0,        /* nothing selected yet */
+  TERN_ISA_REASON_DEFAULT = 1,     /* the widest ISA built and supported */
+  TERN_ISA_REASON_ENVIRONMENT = 2, /* the TERN_ISA environment variable */
+  TERN_ISA_REASON_API = 3          /* tern_isa_select */
+} tern_isa_reason;
+
+/* ISAs compiled into this library. */
+uint32_t tern_isa_built(void);
+/* ISAs this CPU (and OS) can execute; always has TERN_ISA_SCALAR. */
+uint32_t tern_isa_supported(void);
+/* Built and supported: the ISAs tern_isa_select accepts. */
+uint32_t tern_isa_available(void);
+/* "scalar", "avx2", "avx512", "neon"; "unknown" for another value. */
+const char* tern_isa_name(int32_t isa);
+/* Makes `isa` the kernel ISA of every model created after the call
+ * (process-wide; a model keeps the ISA it was created with).
+ * TERN_UNSUPPORTED_ISA, naming the available ISAs, when it is not built or
+ * not supported (the selection is then unchanged). */
+tern_status tern_isa_select(int32_t isa, tern_error* err);
+/* The same by name ("avx2"); an unknown name is TERN_UNSUPPORTED_ISA. */
+tern_status tern_isa_select_name(const char* name, tern_error* err);
+/* Forgets tern_isa_select: the next model created selects again, from the
+ * TERN_ISA environment variable or the default. */
+void tern_isa_select_auto(void);
+/* The ISA models created now get, and why (`reason` may be NULL); selects
+ * first if nothing is selected. TERN_UNSUPPORTED_ISA when that selection
+ * fails (TERN_ISA names an ISA that is unknown, not built or not supported). */
+tern_status tern_isa_active(int32_t* isa, int32_t* reason, tern_error* err);
+
+/* ---- divergence guard ----------------------------------------------- */
+/* Needs a spec with divergence_guard. The rule, in full: the header
+ * tern/runtime/divergence.h; in short, a step diverges when its loss is not
+ * finite, when the smoothed loss exceeds loss_factor x the reference (a
+ * slowly forgetting minimum of it), or when the update leaves a parameter
+ * or moment that is not finite. The last good state is then restored and
+ * the action taken. */
+typedef enum tern_divergence_action {
+  TERN_DIVERGENCE_STOP = 0, /* restore, return TERN_NON_FINITE; later steps are
+                               TERN_FAILED_PRECONDITION until the stop is cleared */
+  TERN_DIVERGENCE_REDUCE_LEARNING_RATE = 1 /* restore, scale the learning rate, return OK */
+} tern_divergence_action;
+typedef struct tern_divergence_policy {
+  int32_t action;             /* a tern_divergence_action; default REDUCE_LEARNING_RATE */
+  float learning_rate_factor; /* in (0, 1), default 0.5 */
+  uint32_t max_recoveries;    /* then it stops anyway; default 8 */
+  float loss_factor;          /* 0 (only NaN/Inf) or finite and > 1; default 4 */
+  uint32_t loss_smoothing;    /* steps, >= 1; default 8 */
+  uint32_t reference_window;  /* steps, >= 1; default 1000 */
+  float loss_floor;           /* finite, >= 0; default 0.01 */
+} tern_divergence_policy;
+/* What the guard has seen since the model was created or initialised. */
+typedef struct tern_divergence_report {
+  uint32_t recoveries;       /* times training went on from the restored state
+                                (REDUCE_LEARNING_RATE; a stop is not counted) */
+  uint64_t last_step;        /* the step that diverged last */
+  float last_loss;           /* its mean loss */
+  int32_t stopped;           /* 1: training is stopped until cleared */
+  float learning_rate_scale; /* the product of the reductions so far */
+  float smoothed_loss;       /* the rule's running figures */
+  float reference_loss;
+} tern_divergence_report;
+
+/* The defaults listed in tern_divergence_policy. */
+tern_divergence_policy tern_divergence_policy_defaults(void);
+tern_status tern_model_set_divergence_policy(tern_model* model,
+                                             const tern_divergence_policy* policy,
+                                             tern_error* err);
+/* Copies the report into *report (any model: a model without a guard
+ * reports zeros and a scale of 1). */
+tern_status tern_model_divergence(const tern_model* model, tern_divergence_report* report,
+                                  tern_error* err);
+/* Lets training continue after a stop, from the restored last good state
+ * (lower the learning rate or raise max_recoveries first). */
+tern_status tern_model_clear_divergence_stop(tern_model* model, tern_error* err);
+
+/* ---- rank-1 features: clipping, accumulation, edits ------------------ */
+/* Per-example and global-norm clipping with Gaussian noise
+ * (tern::ClipParams; docs/rank1.md). 0 is off for each bound. */
+typedef struct tern_clip_params {
+  float example_clip;     /* needs spec.example_rows */
+  float noise_multiplier; /* needs example_clip > 0; noise deviation is
+                             noise_multiplier * example_clip */
+  uint64_t noise_seed;    /* keep it secret: the noise is predictable from it */
+  float global_clip;      /* not with a fused update without example gradients */
+} tern_clip_params;
+
+/* Clipping and noise for the following steps. */
+tern_status tern_model_set_clipping(tern_model* model, const tern_clip_params* params,
+                                    tern_error* err);
+/* Copies the per-example gradient norms of the last step (spec.example_rows)
+ * into norms: one row per example of the last batch, layer_count + 1
+ * columns (column l: the norm over layer l's parameters, 0 for a layer
+ * without; the last: the whole model). *examples (may be NULL) gets the
+ * rows. `capacity` is in floats; at most rows / example_rows examples. */
+tern_status tern_model_example_norms(const tern_model* model, float* norms, size_t capacity,
+                                     size_t* examples, tern_error* err);
+/* The norm of the last step's gradient before global clipping (computed
+ * only with a global clip set); 0 otherwise or for a bad handle. */
+float tern_model_gradient_norm(const tern_model* model);
+/* spec.accumulation_rows: forward and backward on a micro-batch, keeping
+ * its factors; nothing is updated. *mean_loss may be NULL. */
+tern_status tern_model_accumulate(tern_model* model, const tern_batch* batch, float* mean_loss,
+                                  tern_error* err);
+/* One optimizer step on the mean gradient of every row accumulated since
+ * the last flush; nothing accumulated: nothing happens. */
+tern_status tern_model_flush(tern_model* model, tern_error* err);
+/* Rows accumulated since the last flush; 0 for a bad handle. */
+uint32_t tern_model_accumulated_rows(const tern_model* model);
+/* W += scale * sum_j a_j^T b_j for Dense layer `layer` (W is in x out):
+ * `count` rank-1 terms, a_j = a + j * lda (in floats), b_j = b + j * ldb
+ * (out floats). Either mode; an edit that could overflow a weight is
+ * refused before W changes. */
+tern_status tern_model_rank1_edit(tern_model* model, uint32_t layer, size_t count, const float* a,
+                                  size_t lda, const float* b, size_t ldb, float scale,
+                                  tern_error* err);
+/* Training models: the factors of Dense layer `layer` for a batch, u
+ * (batch.rows x in floats) and delta (batch.rows x out floats), so that
+ * tern_model_rank1_edit(model, layer, rows, u, in, delta, out, -step) is one
+ * gradient step of that layer on that batch. The parameters do not change. */
+tern_status tern_model_edit_factors(tern_model* model, const tern_batch* batch, uint32_t layer,
+                                    float* u, float* delta, tern_error* err);
+/* Optimizer steps taken since creation or tern_model_initialize (or as a
+ * loaded training state says); 0 for a bad handle. */
+uint64_t tern_model_steps(const tern_model* model);
+
 /* ---- evaluation ----------------------------------------------------- */
 /* What tern_model_evaluate reports (tern::Evaluation): the rows evaluated,
  * the mean over them of the spec's loss (softmax cross-entropy, or half the
@@ -236,8 +429,9 @@ typedef struct tern_evaluation {
   float mean_squared_error;
 } tern_evaluation;
 /* Evaluates a training or inference model on data->rows >= 1 samples, any
- * number of them (run in chunks of the model's rows), reading data->labels
- * or data->targets as the loss needs. Changes no weight, optimizer state or
+ * number of them (run in chunks of the model's rows; the samples
+ * data->indices selects when given), reading data->labels or data->targets
+ * as the loss needs. Changes no weight, optimizer state or
  * step count: training afterwards goes on exactly as it would have. The
  * same bits on every ISA, and for any model rows. A sample whose input,
  * target, output or loss is not finite (TERN_NON_FINITE) or whose label is
@@ -270,7 +464,8 @@ tern_schedule tern_schedule_defaults(void);
 /* The schedule of the following steps. Keeps the optimizer moments and the
  * step count (a model loaded with its optimizer state continues the
  * schedule; set it again after a load, it is not saved). An invalid schedule
- * is TERN_INVALID_ARGUMENT naming the field, and changes nothing. */
+ * is TERN_INVALID_ARGUMENT naming the field, and changes nothing; an
+ * inference model is TERN_FAILED_PRECONDITION. */
 tern_status tern_model_set_schedule(tern_model* model, const tern_schedule* schedule,
                                     tern_error* err);
 /* The learning rate the next training step will use: the optimizer's rate

@@ -25,6 +25,10 @@ static_assert(static_cast<int>(TERN_ACT_SIGMOID) == static_cast<int>(tern::Point
               "tern_activation mirrors tern::Pointwise");
 static_assert(static_cast<int>(TERN_OPTIMIZER_ADAMW) == static_cast<int>(tern::OptimizerKind::kAdamW),
               "tern_optimizer mirrors tern::OptimizerKind");
+static_assert(static_cast<int>(TERN_INIT_AUTO) == static_cast<int>(tern::Init::kAuto) &&
+                  static_cast<int>(TERN_INIT_HE) == static_cast<int>(tern::Init::kHe) &&
+                  static_cast<int>(TERN_INIT_XAVIER) == static_cast<int>(tern::Init::kXavier),
+              "tern_init mirrors tern::Init");
 
 tern_status report(const tern::Status& s, tern_error* err) {
   const auto code = static_cast<tern_status>(s.code());
@@ -44,6 +48,42 @@ tern::Status bad_handle(const char* function) {
                              "%s: the model handle is null or not a model made by "
                              "tern_model_create",
                              function);
+}
+
+// check_spec() found the training options inconsistent: which one, with
+// the values (the rules of check_spec, in its order).
+static tern::Status training_option_problem(const tern_spec& c) {
+  const auto invalid = tern::StatusCode::kInvalidArgument;
+  if (c.mode != TERN_MODE_TRAINING) {
+    return tern::Status::error(invalid,
+                               "tern_spec: fused_update %d, example_rows %u and accumulation_rows "
+                               "%u are training options, and the mode is inference",
+                               static_cast<int>(c.fused_update),
+                               static_cast<unsigned>(c.example_rows),
+                               static_cast<unsigned>(c.accumulation_rows));
+  }
+  if (c.example_rows != 0 && c.rows % c.example_rows != 0) {
+    return tern::Status::error(invalid, "tern_spec: example_rows %u does not divide rows %u",
+                               static_cast<unsigned>(c.example_rows),
+                               static_cast<unsigned>(c.rows));
+  }
+  if (c.divergence_guard != 0) {
+    return tern::Status::error(invalid,
+                               "tern_spec: accumulation_rows %u with divergence_guard: the guard "
+                               "restores around one step, accumulation updates in "
+                               "tern_model_flush",
+                               static_cast<unsigned>(c.accumulation_rows));
+  }
+  if (c.accumulation_rows < c.rows || c.accumulation_rows > tern::kMaxDimension) {
+    return tern::Status::error(invalid, "tern_spec: accumulation_rows %u must be in rows %u .. %u",
+                               static_cast<unsigned>(c.accumulation_rows),
+                               static_cast<unsigned>(c.rows),
+                               static_cast<unsigned>(tern::kMaxDimension));
+  }
+  return tern::Status::error(invalid,
+                             "tern_spec: accumulation_rows %u is not a multiple of example_rows %u",
+                             static_cast<unsigned>(c.accumulation_rows),
+                             static_cast<unsigned>(c.example_rows));
 }
 
 // The C descriptors as a ModelSpec. Enum values are range-checked here,
@@ -75,9 +115,23 @@ tern::Status to_spec(const tern_spec* c, tern::ModelSpec* out) {
                                  static_cast<unsigned>(l), static_cast<int>(L.kind),
                                  static_cast<int>(L.activation));
     }
+    if (L.init < TERN_INIT_AUTO || L.init > TERN_INIT_XAVIER) {
+      return tern::Status::error(tern::StatusCode::kInvalidArgument,
+                                 "tern_spec: layer %u has init %d; inits are 0..2 (auto, He, "
+                                 "Xavier)",
+                                 static_cast<unsigned>(l), static_cast<int>(L.init));
+    }
+    if (L.kind != TERN_LAYER_DENSE && L.init != TERN_INIT_AUTO) {
+      return tern::Status::error(tern::StatusCode::kInvalidArgument,
+                                 "tern_spec: layer %u (%s) has init %d, but only Dense layers "
+                                 "have weights to initialise",
+                                 static_cast<unsigned>(l),
+                                 tern::layer_kind_name(static_cast<tern::LayerKind>(L.kind)),
+                                 static_cast<int>(L.init));
+    }
     const auto act = static_cast<tern::Pointwise>(L.activation);
     switch (static_cast<tern_layer_kind>(L.kind)) {
-      case TERN_LAYER_DENSE: s = s.dense(L.out, act); break;
+      case TERN_LAYER_DENSE: s = s.dense(L.out, act, static_cast<tern::Init>(L.init)); break;
       case TERN_LAYER_ACTIVATION: s = s.activation(act); break;
       case TERN_LAYER_LAYER_NORM: s = s.layer_norm(); break;
       case TERN_LAYER_RESIDUAL: s = s.residual(L.from); break;
@@ -96,7 +150,20 @@ tern::Status to_spec(const tern_spec* c, tern::ModelSpec* out) {
   s.mode = static_cast<tern::Mode>(c->mode);
   s.loss = static_cast<tern::LossKind>(c->loss);
   s.optimizer = static_cast<tern::OptimizerKind>(c->optimizer);
+  // The flags are 0 or 1 (a bool has no other value to narrow to).
+  if (c->divergence_guard < 0 || c->divergence_guard > 1 || c->fused_update < 0 ||
+      c->fused_update > 1) {
+    return tern::Status::error(tern::StatusCode::kInvalidArgument,
+                               "tern_spec: divergence_guard %d and fused_update %d must be 0 or 1",
+                               static_cast<int>(c->divergence_guard),
+                               static_cast<int>(c->fused_update));
+  }
+  s.divergence_guard = c->divergence_guard != 0;
+  s.fused_update = c->fused_update != 0;
+  s.example_rows = c->example_rows;
+  s.accumulation_rows = c->accumulation_rows;
   const tern::SpecCheck check = tern::check_spec(s);
+  if (check.error == tern::SpecError::kBadTrainingOption) return training_option_problem(*c);
   if (!check.ok()) {
     return tern::Status::error(tern::StatusCode::kInvalidArgument, "tern_spec: layer %u: %s",
                                static_cast<unsigned>(check.layer),
@@ -104,6 +171,19 @@ tern::Status to_spec(const tern_spec* c, tern::ModelSpec* out) {
   }
   *out = s;
   return tern::Status();
+}
+
+tern::Batch to_batch(const tern_batch& c) {
+  tern::Batch b;
+  b.x = c.x;
+  b.ldx = c.ldx;
+  b.rows = c.rows;
+  b.labels = c.labels;
+  b.targets = c.targets;
+  b.ldt = c.ldt;
+  b.indices = c.indices;
+  b.samples = c.samples;
+  return b;
 }
 
 }  // namespace c_api

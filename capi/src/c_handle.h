@@ -19,6 +19,7 @@
 #include "tern/runtime/arena.h"
 #include "tern/runtime/model.h"
 #include "tern/runtime/spec.h"
+#include "tern/runtime/training_inputs.h"
 
 struct tern_model {
   // Distinguishes a live handle from arbitrary memory passed in by mistake.
@@ -56,6 +57,11 @@ inline const Model* live(const tern_model* m) {
 // The C descriptors as a ModelSpec. Enum values are range-checked before
 // they are narrowed; the result has passed check_spec().
 Status to_spec(const tern_spec* c, ModelSpec* out);
+
+// The C batch as a Batch, field for field (indices and samples included);
+// every training call converts through here. The batch itself is checked
+// by the runtime entry that takes it.
+Batch to_batch(const tern_batch& c);
 
 }  // namespace c_api
 }  // namespace tern

@@ -22,15 +22,8 @@ tern_status tern_model_evaluate(tern_model* model, const tern_batch* data, tern_
   if (m == nullptr) return report(bad_handle(fn), err);
   if (data == nullptr) return report(null_argument(fn, "data"), err);
   if (out == nullptr) return report(null_argument(fn, "out"), err);
-  tern::Batch b;
-  b.x = data->x;
-  b.ldx = data->ldx;
-  b.rows = data->rows;
-  b.labels = data->labels;
-  b.targets = data->targets;
-  b.ldt = data->ldt;
   tern::Evaluation e;
-  const tern::Status s = m->evaluate(b, &e);
+  const tern::Status s = m->evaluate(tern::c_api::to_batch(*data), &e);
   if (s.ok()) {
     out->rows = e.rows;
     out->mean_loss = e.mean_loss;

@@ -19,15 +19,28 @@ extern "C" {
 size_t tern_model_file_bytes(const tern_spec* spec, int optimizer_state) {
   tern::ModelSpec s;
   if (!to_spec(spec, &s).ok()) return 0;
+  // Decision: 0, as for an invalid spec. An inference model has no moments,
+  // so a file with optimizer state cannot be saved from it (or loaded into
+  // it): a size without the moments would size a buffer for a save that
+  // tern_model_save refuses.
+  if (optimizer_state != 0 && s.mode != tern::Mode::kTraining) return 0;
   return tern::model_file_bytes(s, optimizer_state != 0);
 }
 
 tern_status tern_model_save(const tern_model* model, void* buffer, size_t capacity,
                             int optimizer_state, size_t* written, tern_error* err) {
+  // Set first: every error, a bad handle included, leaves *written 0.
+  if (written != nullptr) *written = 0;
   const tern::Model* m = live(model);
   if (m == nullptr) return report(bad_handle("tern_model_save"), err);
   if (buffer == nullptr) return report(null_argument("tern_model_save", "buffer"), err);
-  if (written != nullptr) *written = 0;
+  // The state before the size: no buffer, however large, makes this save
+  // possible (the message is save_model's own).
+  if (optimizer_state != 0 && m->spec().mode != tern::Mode::kTraining) {
+    return report(tern::Status::error(tern::StatusCode::kFailedPrecondition,
+                                      "save: an inference model has no optimizer state to save"),
+                  err);
+  }
   // The size is known up front: a short buffer is refused with the bytes
   // the file needs, before anything is written.
   const std::size_t need = tern::model_file_bytes(m->spec(), optimizer_state != 0);
@@ -40,7 +53,7 @@ tern_status tern_model_save(const tern_model* model, void* buffer, size_t capaci
   }
   tern::MemorySink sink(buffer, capacity);
   const tern::Status st = tern::save_model(*m, sink.sink(), optimizer_state != 0);
-  if (written != nullptr) *written = st.ok() ? sink.size() : 0;
+  if (st.ok() && written != nullptr) *written = sink.size();
   return report(st, err);
 }
 

@@ -38,6 +38,15 @@ tern_status tern_model_set_schedule(tern_model* model, const tern_schedule* sche
   tern::Model* m = live(model);
   if (m == nullptr) return report(bad_handle(fn), err);
   if (schedule == nullptr) return report(null_argument(fn, "schedule"), err);
+  // Refused like tern_model_set_optimizer: an inference model never steps,
+  // so a schedule given to it would be silently lost.
+  if (m->spec().mode != tern::Mode::kTraining) {
+    return report(tern::Status::error(tern::StatusCode::kFailedPrecondition,
+                                      "%s: an inference model has no optimizer (create it with "
+                                      "TERN_MODE_TRAINING)",
+                                      fn),
+                  err);
+  }
   // The kind is range-checked before it is narrowed to the enum.
   if (schedule->kind < TERN_SCHEDULE_CONSTANT || schedule->kind > TERN_SCHEDULE_COSINE) {
     return report(tern::Status::error(tern::StatusCode::kInvalidArgument,

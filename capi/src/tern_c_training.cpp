@@ -24,6 +24,14 @@ tern_status tern_model_set_optimizer(tern_model* model, const tern_optimizer_par
   tern::Model* m = live(model);
   if (m == nullptr) return report(bad_handle("tern_model_set_optimizer"), err);
   if (params == nullptr) return report(null_argument("tern_model_set_optimizer", "params"), err);
+  // Decision: refused rather than accepted without effect. An inference
+  // model never steps, so settings given to it would be silently lost.
+  if (m->spec().mode != tern::Mode::kTraining) {
+    return report(tern::Status::error(tern::StatusCode::kFailedPrecondition,
+                                      "tern_model_set_optimizer: an inference model has no "
+                                      "optimizer (create it with TERN_MODE_TRAINING)"),
+                  err);
+  }
   tern::OptimizerParams p;
   p.learning_rate = params->learning_rate;
   p.momentum = params->momentum;
@@ -39,14 +47,7 @@ tern_status tern_model_train_step(tern_model* model, const tern_batch* batch, fl
   tern::Model* m = live(model);
   if (m == nullptr) return report(bad_handle("tern_model_train_step"), err);
   if (batch == nullptr) return report(null_argument("tern_model_train_step", "batch"), err);
-  tern::Batch b;
-  b.x = batch->x;
-  b.ldx = batch->ldx;
-  b.rows = batch->rows;
-  b.labels = batch->labels;
-  b.targets = batch->targets;
-  b.ldt = batch->ldt;
-  return report(m->train_step(b, mean_loss), err);
+  return report(m->train_step(tern::c_api::to_batch(*batch), mean_loss), err);
 }
 
 }  // extern "C"

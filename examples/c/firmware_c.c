@@ -30,8 +30,8 @@ static float xs[SAMPLES][2];
 static uint32_t ys[SAMPLES];
 
 static const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
 };
 
 /* The board's own generator would do; this is a 32-bit LCG. */
@@ -53,7 +53,7 @@ static int fail(const char* what, const tern_error* err) {
 
 int main(void) {
   tern_spec spec = {2, BATCH, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                    TERN_OPTIMIZER_SGD, kLayers, 2};
+                    TERN_OPTIMIZER_SGD, kLayers, 2, 0, 0, 0, 0};
   tern_spec infer_spec = spec;
   tern_model* net;
   tern_model* infer;

@@ -31,6 +31,10 @@ Status Model::accumulate(const Batch& batch, float* mean_loss) {
 
 Status Model::accumulate_rows(const char* op, const Batch& batch, float* mean_loss) {
   const std::uint32_t K = spec_.accumulation_rows;
+  // A micro-batch of more rows than a step takes (spec.rows <= K) can never
+  // be accumulated, flushed or not: a wrong argument, named as the batch
+  // loader names it. Only filling the accumulator across calls is a state.
+  TERN_RETURN_IF_ERROR(check_rows("train", batch.rows, spec_.rows));
   if (batch.rows > K - accumulated_) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "%s: %zu rows do not fit: %u of %u factor rows are in use; flush() first",

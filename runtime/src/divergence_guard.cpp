@@ -59,12 +59,11 @@ void Model::restart_divergence_history() {
   guard_.report.stopped = false;
 }
 
-// The learning rate step `step` uses: the one set, times the schedule's
-// factor, times the guard's scale (schedule.h; a factor or scale of 1 is an
-// exact multiplication, the same bits as without).
-float Model::effective_learning_rate(std::uint64_t step) const {
-  return opt_.learning_rate * schedule_factor(schedule_, step) *
-         guard_.report.learning_rate_scale;
+// The learning rate a step uses: the one set, times the schedule's factor,
+// times the guard's scale, in that order (schedule.h; a factor or scale of
+// 1 is an exact multiplication, the same bits as without).
+float Model::scaled_learning_rate(float schedule_factor) const {
+  return opt_.learning_rate * schedule_factor * guard_.report.learning_rate_scale;
 }
 
 // Whether the parameters and moments are all finite. The groups are whole

@@ -24,6 +24,10 @@ Status Model::set_schedule(const LearningRateSchedule& schedule) {
   return Status();
 }
 
+float Model::learning_rate() const {
+  return scaled_learning_rate(schedule_factor(schedule_, steps_));
+}
+
 Status Model::set_optimizer(const OptimizerParams& p) {
   if (!finite_positive(p.learning_rate)) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -54,8 +58,12 @@ Status Model::start_update(UpdateConstants* update) {
                          static_cast<unsigned long long>(steps_));
   }
   // The schedule's step is the count before this one (0 first); the
-  // divergence guard's reductions scale whatever rate results (model.h).
-  const float learning_rate = effective_learning_rate(steps_);
+  // divergence guard's reductions scale whatever rate results (model.h). A
+  // constant schedule's factor is 1 without linking the schedule's code.
+  const float factor = schedule_is_constant(schedule_)
+                           ? 1.0f
+                           : step_parts_->schedule_factor(schedule_, steps_);
+  const float learning_rate = scaled_learning_rate(factor);
   ++steps_;
   for (int decayed = 0; decayed < 2; ++decayed) {
     SgdParams& sgd = update->sgd[decayed];

@@ -65,6 +65,8 @@ Status Model::use_step_parts(const char* op, const StepParts& parts) {
     missing = "kStepGlobalClipping";
   } else if (spec_.optimizer != OptimizerKind::kSgd && parts.adam_constants == nullptr) {
     missing = "kStepAdam";
+  } else if (!schedule_is_constant(schedule_) && parts.schedule_factor == nullptr) {
+    missing = "kStepSchedule";
   }
   if (missing != nullptr) {
     return Status::error(StatusCode::kFailedPrecondition,

@@ -11,7 +11,9 @@
  *     here from the weights read out of the saved file (whose layout is
  *     documented in tern/runtime/persist.h), to float rounding;
  *   - a saved model loads into a one-row inference model that gives the same
- *     bits; a corrupted file is refused and leaves the model unchanged.
+ *     bits; a corrupted file is refused and leaves the model unchanged;
+ *   - initialisers that stop before the fields added later still compile
+ *     and describe the same model.
  * Exit status 0 on success; every failure prints what differed. */
 #include <math.h>
 #include <stdio.h>
@@ -288,8 +290,47 @@ static void test_train_save_load(void) {
   }
 }
 
+/* Initialisers written before tern_layer and tern_spec grew fields (the
+ * layers of kLayers too): the fields they leave out are 0, off and auto, so
+ * they describe the model an initialiser with every field does. */
+static void test_short_initialisers(void) {
+  static const tern_layer full_layers[] = {
+      {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
+  };
+  const tern_spec short_spec = {2, BATCH, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
+                                TERN_OPTIMIZER_ADAM, kLayers, 3};
+  const tern_spec full_spec = {2, BATCH, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
+                               TERN_OPTIMIZER_ADAM, full_layers, 3, 0, 0, 0, 0};
+  const float x[2] = {0.25f, -0.5f};
+  const uint32_t label = 1;
+  const tern_batch short_batch = {x, 2, 1, &label, NULL, 0};
+  static unsigned char saved_short[16 * 1024], saved_full[16 * 1024];
+  size_t short_size = 0, full_size = 0;
+  tern_model* model = NULL;
+  tern_error err;
+  int pass;
+  CHECK(memcmp(&kLayers[0], &full_layers[0], sizeof full_layers) == 0);
+  CHECK(tern_arena_bytes(&short_spec) == tern_arena_bytes(&full_spec));
+  CHECK(tern_arena_bytes(&short_spec) != 0);
+  CHECK(tern_model_file_bytes(&short_spec, 1) == tern_model_file_bytes(&full_spec, 1));
+  /* The short batch has no indices: one step on sample 0. */
+  for (pass = 0; pass < 2; ++pass) {
+    CHECK_STATUS(tern_model_create(pass == 0 ? &short_spec : &full_spec, train_arena,
+                                   sizeof train_arena, &model, &err),
+                 TERN_OK, err);
+    CHECK_STATUS(tern_model_train_step(model, &short_batch, NULL, &err), TERN_OK, err);
+    CHECK_STATUS(tern_model_save(model, pass == 0 ? saved_short : saved_full, sizeof saved_short,
+                                 1, pass == 0 ? &short_size : &full_size, &err),
+                 TERN_OK, err);
+  }
+  CHECK(short_size == full_size && memcmp(saved_short, saved_full, short_size) == 0);
+}
+
 int main(void) {
   test_version();
+  test_short_initialisers();
   test_errors();
   test_train_save_load();
   if (failures != 0) {

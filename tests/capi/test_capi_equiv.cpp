@@ -32,14 +32,14 @@ struct IsaScope {
 // GELU) trained with AdamW on MSE: every layer kind the C spec can describe.
 constexpr std::uint32_t kRows = 5, kWidth = 12, kInner = 20;
 const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_GELU, kInner, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, kWidth, 0},
-    {TERN_LAYER_RESIDUAL, TERN_ACT_IDENTITY, 0, 0},
-    {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0},
-    {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, kWidth, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_GELU, kInner, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, kWidth, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_RESIDUAL, TERN_ACT_IDENTITY, 0, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, kWidth, 0, TERN_INIT_AUTO},
 };
 constexpr tern_spec kCSpec = {kWidth, kRows, TERN_MODE_TRAINING, TERN_LOSS_MSE,
-                              TERN_OPTIMIZER_ADAMW, kLayers, 5};
+                              TERN_OPTIMIZER_ADAMW, kLayers, 5, 0, 0, 0, 0};
 constexpr tern::ModelSpec kSpec =
     tern::ffn(kRows, kWidth, kInner, tern::Mode::kTraining, tern::Pointwise::kGelu,
               tern::LossKind::kMse, tern::OptimizerKind::kAdamW)
@@ -181,11 +181,11 @@ namespace {
 constexpr std::size_t kQuarter = SIZE_MAX / 4 + 1;  // 2^62 on 64-bit: x 4 bytes wraps to 0
 
 const tern_layer kSmallLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 6, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 6, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0, TERN_INIT_AUTO},
 };
 constexpr tern_spec kSmallCSpec = {4, 2, TERN_MODE_INFERENCE, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                   TERN_OPTIMIZER_SGD, kSmallLayers, 2};
+                                   TERN_OPTIMIZER_SGD, kSmallLayers, 2, 0, 0, 0, 0};
 constexpr tern::ModelSpec kSmallSpec =
     tern::mlp({4, 6, 3}, 2, tern::Mode::kInference, tern::Pointwise::kRelu,
               tern::LossKind::kSoftmaxCrossEntropy, tern::OptimizerKind::kSgd);

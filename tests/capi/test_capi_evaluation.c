@@ -3,7 +3,8 @@
  *   - the mean loss and accuracy of a 2-8-3 classifier over 3 chunks and one
  *     row agree with a double-precision forward pass written here from the
  *     weights read out of the saved file;
- *   - a one-row inference model loaded from that file reports the same bits;
+ *   - a one-row inference model loaded from that file reports the same bits,
+ *     also with the samples selected by index;
  *   - an MSE model's mean squared error is twice its mean loss per output;
  *   - evaluating changes no weight and no step: a model that evaluated and
  *     its twin that did not train on to the same file;
@@ -47,11 +48,11 @@ static float uniform_symmetric(void) {
 #define SAMPLES (3 * ROWS + 1) /* three whole chunks and one row */
 #define CLASSES 3
 static const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 8, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 8, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kSpec = {2, ROWS, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                TERN_OPTIMIZER_ADAM, kLayers, 2};
+                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
 
 static unsigned char arena_a[32 * 1024] __attribute__((aligned(64)));
 static unsigned char arena_b[32 * 1024] __attribute__((aligned(64)));
@@ -180,6 +181,22 @@ static void test_against_reference(void) {
     CHECK(same_bits(&again, &e));
   }
 
+  /* Samples by index: every sample in order gives the same bits; an index
+   * past the samples is refused, naming the row. */
+  {
+    static uint32_t order[SAMPLES];
+    tern_batch b = batch_of(0, SAMPLES);
+    tern_evaluation by_index = e;
+    for (i = 0; i < SAMPLES; ++i) order[i] = (uint32_t)i;
+    b.indices = order;
+    b.samples = SAMPLES;
+    CHECK_STATUS(tern_model_evaluate(infer, &b, &by_index, &err), TERN_OK, err);
+    CHECK(same_bits(&by_index, &e));
+    order[2] = SAMPLES;
+    CHECK_STATUS(tern_model_evaluate(net, &b, &by_index, &err), TERN_INVALID_ARGUMENT, err);
+    CHECK(strstr(err.message, "row 2 selects sample 13 of 13") != NULL);
+  }
+
   /* Evaluating changed nothing training reads: net (evaluated three times)
    * and its twin (never) train on to the same bytes, optimizer state too. */
   train(net);
@@ -210,10 +227,11 @@ static void test_against_reference(void) {
 }
 
 static void test_mse(void) {
-  static const tern_layer layers[] = {{TERN_LAYER_DENSE, TERN_ACT_TANH, 6, 0},
-                                      {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0}};
+  static const tern_layer layers[] = {
+      {TERN_LAYER_DENSE, TERN_ACT_TANH, 6, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0, TERN_INIT_AUTO}};
   const tern_spec spec = {2, ROWS, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                          layers, 2};
+                          layers, 2, 0, 0, 0, 0};
   tern_error err;
   tern_model* net = NULL;
   tern_evaluation e;

@@ -19,9 +19,9 @@ namespace {
 constexpr std::uint32_t kRows = 6, kIn = 5, kOut = 4;
 constexpr std::size_t kSamples = 3 * kRows + 2;
 const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_GELU, 9, 0},
-    {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, kOut, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_GELU, 9, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, kOut, 0, TERN_INIT_AUTO},
 };
 
 tern::ModelSpec cpp_spec(tern::LossKind loss) {
@@ -49,7 +49,7 @@ TEST_CASE("tern_model_evaluate gives the bits of Model::evaluate") {
     const tern::LossKind kind =
         loss == 0 ? tern::LossKind::kSoftmaxCrossEntropy : tern::LossKind::kMse;
     const tern_spec c_spec = {kIn, kRows, TERN_MODE_TRAINING, loss, TERN_OPTIMIZER_ADAM,
-                              kLayers, 3};
+                              kLayers, 3, 0, 0, 0, 0};
     for (int i = 0; i < tern::kIsaCount; ++i) {
       const tern::Isa isa = static_cast<tern::Isa>(i);
       if (!(tern::available_isas() & tern::isa_bit(isa))) continue;

@@ -8,8 +8,8 @@
  *   - a step decay by 1/2 gives exactly the halved rates;
  *   - setting a schedule keeps the optimizer moments and the step count (the
  *     saved state is byte for byte the same);
- *   - invalid schedules, a NULL schedule and a bad handle are refused,
- *     naming the field, and change nothing.
+ *   - invalid schedules, a NULL schedule, a bad handle and an inference
+ *     model are refused, naming the cause, and change nothing.
  * Exit status 0 on success; every failure prints what differed. */
 #include <math.h>
 #include <stdio.h>
@@ -39,12 +39,13 @@ static int failures = 0;
 
 #define ROWS 4
 static const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 6, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 6, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kSpec = {3, ROWS, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                TERN_OPTIMIZER_ADAM, kLayers, 2};
+                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
 static unsigned char arena[32 * 1024] __attribute__((aligned(64)));
+static unsigned char infer_arena[8 * 1024] __attribute__((aligned(64)));
 static unsigned char before[4096], after[4096];
 static float xs[ROWS][3] = {{0.1f, -0.5f, 0.9f}, {0.3f, 0.2f, -0.7f}, {-0.8f, 0.4f, 0.0f},
                             {0.6f, -0.1f, 0.5f}};
@@ -124,6 +125,19 @@ int main(void) {
     CHECK_STATUS(tern_model_set_schedule(NULL, &s, &err), TERN_INVALID_ARGUMENT, err);
     CHECK(tern_model_learning_rate(NULL) == 0.0f);
     CHECK(tern_model_learning_rate(model) == rate);
+  }
+  /* An inference model has no optimizer to schedule. */
+  {
+    tern_spec infer_spec = kSpec;
+    tern_model* infer = NULL;
+    infer_spec.mode = TERN_MODE_INFERENCE;
+    infer_spec.rows = 1;
+    CHECK_STATUS(tern_model_create(&infer_spec, infer_arena, sizeof infer_arena, &infer, &err),
+                 TERN_OK, err);
+    if (infer != NULL) {
+      CHECK_STATUS(tern_model_set_schedule(infer, &s, &err), TERN_FAILED_PRECONDITION, err);
+      CHECK(strstr(err.message, "an inference model has no optimizer") != NULL);
+    }
   }
 
   /* A new schedule keeps the moments and the step count: 25 steps taken,

@@ -193,8 +193,10 @@ TEST_CASE("docs: the firmware example's arenas") {
 
 #if defined(__x86_64__)
 TEST_CASE("docs: the C handle's size on x86-64") {
-  static const tern_layer layers[] = {{TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0}};
-  const tern_spec c = {2, 1, TERN_MODE_INFERENCE, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD, layers, 1};
+  static const tern_layer layers[] = {
+      {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO}};
+  const tern_spec c = {2, 1, TERN_MODE_INFERENCE, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
+                       layers, 1, 0, 0, 0, 0};
   const std::uint64_t handle =
       tern_arena_bytes(&c) - arena_bytes(ModelSpec::input(2, 1).dense(2));
   check_docs_say(spaced(handle) + " bytes on x86-64");

@@ -41,8 +41,9 @@ CModels& c_models() {
       tern_layer layers[tern::kMaxLayers];
       for (std::uint32_t l = 0; l < s.layer_count; ++l) {
         const tern::LayerSpec& ls = s.layers[l];
-        layers[l] = tern_layer{static_cast<std::int32_t>(ls.kind), static_cast<std::int32_t>(ls.act),
-                               ls.out, ls.from};
+        layers[l] = tern_layer{static_cast<std::int32_t>(ls.kind),
+                               static_cast<std::int32_t>(ls.act), ls.out, ls.from,
+                               static_cast<std::int32_t>(ls.init)};
       }
       const tern_spec spec = {s.input_width,
                               s.rows,
@@ -50,7 +51,11 @@ CModels& c_models() {
                               static_cast<std::int32_t>(s.loss),
                               static_cast<std::int32_t>(s.optimizer),
                               layers,
-                              s.layer_count};
+                              s.layer_count,
+                              s.divergence_guard ? 1 : 0,
+                              s.fused_update ? 1 : 0,
+                              s.example_rows,
+                              s.accumulation_rows};
       const std::size_t bytes = tern_arena_bytes(&spec);
       require(bytes != 0);
       m->arenas[i].assign(bytes + TERN_ARENA_ALIGNMENT, 0);

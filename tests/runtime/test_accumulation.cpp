@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "rank1_test_util.h"
@@ -139,6 +140,15 @@ TEST_CASE("accumulation: overflow, empty flush and a pending train_step are refu
     const Status over = m.accumulate(batch_of(whole, d, 24, 9), nullptr);
     CHECK(over.code() == StatusCode::kFailedPrecondition);
     CHECK(contains(over, "9 rows do not fit: 24 of 32 factor rows are in use; flush() first"));
+    // More rows than a step takes can never be accumulated, however empty
+    // the accumulator: an invalid argument, not a state to flush away.
+    for (std::size_t rows : {std::size_t{17}, std::size_t{33}}) {
+      const Status never = m.accumulate(batch_of(whole, d, 0, rows), nullptr);
+      CHECK(never.code() == StatusCode::kInvalidArgument);
+      const std::string text =
+          std::to_string(rows) + " rows; the model was built for 1..16 rows per step";
+      CHECK(contains(never, text.c_str()));
+    }
     CHECK(m.accumulated_rows() == 24);
     CHECK(State(m) == start);
     const Status pending = m.train_step(batch_of(whole, d, 0, 16), nullptr);

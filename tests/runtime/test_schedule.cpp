@@ -230,3 +230,26 @@ TEST_CASE("schedule: changing it keeps the moments and the step count") {
   CHECK(tern::test::bits_equal(tern::test::parameters_of(m.model), weights));
   CHECK(m.model.steps() == 2);
 }
+
+TEST_CASE("schedule: train_step<kFeatures> links it only with kStepSchedule") {
+  constexpr ModelSpec spec = kSpec;
+  const tern::test::SyntheticData d = tern::test::synthetic_data(spec, 4 * 6, 8, 1);
+  ReadyModel with(spec, 2), plain(spec, 2);
+  // The default (constant) schedule needs no part.
+  REQUIRE(with.model.train_step<step_features(spec)>(tern::test::batch_of(spec, d, 0, 4), nullptr)
+              .ok());
+  REQUIRE(plain.model.train_step(tern::test::batch_of(spec, d, 0, 4), nullptr).ok());
+  for (Model* m : {&with.model, &plain.model}) REQUIRE(m->set_schedule(cosine(2, 6, 0.1f)).ok());
+  const TrainingState before(with.model);
+  const Status s =
+      with.model.train_step<step_features(spec)>(tern::test::batch_of(spec, d, 4, 4), nullptr);
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(contains(s, "need kStepSchedule"), s.message());
+  CHECK(TrainingState(with.model) == before);
+  for (std::size_t step = 1; step < 6; ++step) {
+    const Batch b = tern::test::batch_of(spec, d, 4 * step, 4);
+    REQUIRE(with.model.train_step<step_features(spec) | kStepSchedule>(b, nullptr).ok());
+    REQUIRE(plain.model.train_step(b, nullptr).ok());
+  }
+  CHECK(TrainingState(with.model) == TrainingState(plain.model));
+}

@@ -160,8 +160,9 @@ class Model {
   Status set_schedule(const LearningRateSchedule& schedule);
   const LearningRateSchedule& schedule() const { return schedule_; }
   // The rate the next optimizer step will use (the product above at
-  // s = steps()).
-  float learning_rate() const { return effective_learning_rate(steps_); }
+  // s = steps()). A schedule other than the default constant one needs
+  // kStepSchedule in train_step<kFeatures>().
+  float learning_rate() const;
   // Forward, loss and backward: the gradients of the mean loss over the
   // batch replace the previous ones. *mean_loss may be null.
   Status compute_gradients(const Batch& batch, float* mean_loss);
@@ -334,6 +335,7 @@ class Model {
     Status (Model::*adam_constants)(float, UpdateConstants*) = nullptr;
     void (Model::*apply_adam)(std::size_t, float*, const float*, float*, float*,
                               const AdamStepConstants&) = nullptr;
+    float (*schedule_factor)(const LearningRateSchedule&, std::uint64_t) = nullptr;
   };
   static constexpr StepParts step_parts(StepFeatures f) {
     StepParts p;
@@ -350,6 +352,7 @@ class Model {
       p.adam_constants = &Model::adam_constants;
       p.apply_adam = &Model::apply_adam;
     }
+    if (f & kStepSchedule) p.schedule_factor = &tern::schedule_factor;
     return p;
   }
   // The parts of plain train_step() and the other training entry points.
@@ -441,7 +444,8 @@ class Model {
   // divergence_guard.cpp
   Status guarded_step(const Batch& batch, float* mean_loss);
   Status guard_recover(std::uint64_t step, float mean, const LossHistory* judged);
-  float effective_learning_rate(std::uint64_t step) const;
+  // The learning rate set, times a schedule factor, times the guard's scale.
+  float scaled_learning_rate(float schedule_factor) const;
   bool state_finite() const;
   void save_state();
   void restore_state();

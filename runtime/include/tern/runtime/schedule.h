@@ -60,6 +60,13 @@ struct LearningRateSchedule {
   float min_factor = 0.0f;
 };
 
+// Whether every factor is 1 (constant, no warm-up): the default, which a
+// training step runs without the schedule's code (kStepSchedule,
+// step_features.h).
+constexpr bool schedule_is_constant(const LearningRateSchedule& s) {
+  return s.kind == ScheduleKind::kConstant && s.warmup_steps == 0;
+}
+
 // ok, or kInvalidArgument naming the field and its value: an unknown kind;
 // kStepDecay with decay_steps 0 or decay_factor outside (0, 1]; kCosine with
 // total_steps 0 or warmup_steps above total_steps; min_factor outside

@@ -20,10 +20,12 @@ constexpr StepFeatures kStepExampleGradients = 1u << 2;    // spec.example_rows 
 constexpr StepFeatures kStepFusedUpdate = 1u << 3;         // spec.fused_update
 constexpr StepFeatures kStepAdam = 1u << 4;                // Adam or AdamW
 constexpr StepFeatures kStepGlobalClipping = 1u << 5;      // ClipParams::global_clip, stored gradients
-constexpr StepFeatures kAllStepFeatures = (1u << 6) - 1;
+constexpr StepFeatures kStepSchedule = 1u << 6;            // a learning-rate schedule (schedule.h)
+constexpr StepFeatures kAllStepFeatures = (1u << 7) - 1;
 
-// The features the step of `spec` needs. Global clipping is a setting, not
-// part of the spec: add kStepGlobalClipping to use it.
+// The features the step of `spec` needs. Global clipping and a learning-rate
+// schedule other than a constant one without warm-up are settings, not part
+// of the spec: add kStepGlobalClipping or kStepSchedule to use them.
 constexpr StepFeatures step_features(const ModelSpec& spec) {
   StepFeatures f = 0;
   if (spec.divergence_guard) f |= kStepDivergenceGuard;
