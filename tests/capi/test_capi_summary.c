@@ -3,7 +3,8 @@
  *   - the size query and a short buffer are TERN_OUT_OF_MEMORY naming the
  *     bytes needed, and a short buffer keeps every byte it had;
  *   - the text fits exactly the bytes it asked for, NUL included;
- *   - it names the model's kernels (tern_model_isa), its parameter total
+ *   - it names the model's kernels (tern_model_isa) and its training
+ *     options (the divergence guard and its snapshot), its parameter total
  *     equals the formula (in + 1) x out summed over the Dense layers, and
  *     the buffer sizes it lists add up to its arena total, which is the
  *     caller's arena less the handle's whole cache lines;
@@ -27,9 +28,9 @@ static int failures = 0;
   } while (0)
 
 static const tern_layer kLayers[] = {
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0},
-    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_RELU, 16, 0, TERN_INIT_AUTO},
+    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
 };
 /* (2 + 1) 16 + (16 + 1) 16 + (16 + 1) 2 */
 #define PARAMETERS 354u
@@ -55,8 +56,9 @@ static unsigned long long listed_bytes(const char* s) {
 }
 
 int main(void) {
+  /* With the divergence guard: its snapshot is one of the buffers listed. */
   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                    TERN_OPTIMIZER_ADAM, kLayers, 3};
+                    TERN_OPTIMIZER_ADAM, kLayers, 3, 1, 0, 0, 0};
   tern_model* model = NULL;
   tern_error err;
   size_t needed = 0, i;
@@ -93,6 +95,8 @@ int main(void) {
   CHECK(strlen(text) + 1 == needed);
   CHECK(text[needed] == '#');
 
+  CHECK(strstr(text, "training (softmax cross-entropy, adam, divergence guard)\n") != NULL);
+  CHECK(strstr(text, "divergence guard snapshot") != NULL);
   sprintf(expect, "kernels: %s\n", tern_model_isa(model));
   CHECK(strstr(text, expect) != NULL);
   at = strstr(text, "parameters: ");
