@@ -3,15 +3,29 @@
 // which one runs and why. With --self-check, also runs every available
 // kernel table on a set of odd shapes and compares it bit for bit with the
 // scalar reference, and the reference with a double-precision computation.
+// With --model FILE, prints the summary of a saved model file instead: its
+// header gives the architecture, the whole file is validated by loading it
+// into a one-row inference model, and that model's summary is printed
+// (tern/runtime/summary.h).
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <random>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tern/kernels/isa_selection.h"
 #include "tern/kernels/kernel_table.h"
 #include "tern/kernels/dense.h"
+#include "tern/runtime/model.h"
+#include "tern/runtime/persist.h"
+#include "tern/runtime/summary.h"
 #include "tern/version.h"
 
 namespace {
@@ -88,6 +102,91 @@ int self_check() {
   return failures ? 1 : 0;
 }
 
+// Prints why --model failed; the exit status.
+int model_error(const char* path, const char* cause) {
+  std::fprintf(stderr, "tern-info: --model %s: %s\n", path, cause);
+  return 1;
+}
+int model_error(const char* path, const tern::Status& s) {
+  char cause[tern::Status::kMessageCapacity + 32];
+  std::snprintf(cause, sizeof cause, "%s (%s)", s.message(), tern::status_code_name(s.code()));
+  return model_error(path, cause);
+}
+
+// The whole of a regular file; false with *cause set otherwise. A FIFO or
+// a device is refused before it is opened, so the tool never blocks on one.
+bool read_file(const char* path, std::vector<unsigned char>* bytes, const char** cause) {
+  struct stat st;
+  if (::stat(path, &st) != 0) {
+    *cause = std::strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *cause = "not a regular file";
+    return false;
+  }
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *cause = std::strerror(errno);
+    return false;
+  }
+  bytes->resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < bytes->size()) {
+    const ssize_t got = ::read(fd, bytes->data() + done, bytes->size() - done);
+    if (got <= 0) {
+      *cause = got == 0 ? "the file shrank while it was read" : std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  return true;
+}
+
+// tern-info --model FILE.
+int model_summary(const char* path) {
+  std::vector<unsigned char> file;
+  const char* cause = "";
+  if (!read_file(path, &file, &cause)) return model_error(path, cause);
+  const tern::ByteSource source = tern::memory_source(file.data(), file.size());
+  tern::ModelFileInfo info;
+  tern::Status s = tern::read_model_file_info(source, &info);
+  if (!s.ok()) return model_error(path, s);
+  // The file holds no batch size or mode: the model it loads into here is
+  // the smallest, one row of inference. Loading checks the rest of the file
+  // (CRC-32, finite values) before the summary is believed.
+  const tern::ModelSpec& spec = info.architecture;
+  const std::size_t bytes = tern::arena_bytes(spec);
+  std::unique_ptr<unsigned char[]> storage(new (std::nothrow) unsigned char[bytes + 64]);
+  if (storage == nullptr) return model_error(path, "cannot allocate the model's arena");
+  const auto addr = reinterpret_cast<std::uintptr_t>(storage.get());
+  tern::Arena arena;
+  tern::Model model;
+  s = arena.attach(storage.get() + (64 - addr % 64) % 64, bytes);
+  if (s.ok()) s = model.build(spec, arena);
+  if (s.ok()) s = tern::load_model(model, source);
+  if (!s.ok()) return model_error(path, s);
+  std::size_t needed = 0;
+  (void)tern::summary_text(model, nullptr, 0, &needed);
+  std::vector<char> text(needed);
+  s = tern::summary_text(model, text.data(), text.size(), &needed);
+  if (!s.ok()) return model_error(path, s);
+  const char* optimizers[3] = {"sgd", "adam", "adamw"};
+  std::printf("model file %s: %zu bytes, format version %u, ", path, file.size(),
+              static_cast<unsigned>(info.version));
+  if (info.optimizer_state) {
+    std::printf("with %s state after %llu steps\n", optimizers[static_cast<int>(info.optimizer)],
+                static_cast<unsigned long long>(info.steps));
+  } else {
+    std::printf("weights only\n");
+  }
+  std::printf("as a one-row inference model (a file holds no batch size or mode):\n%s",
+              text.data());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,8 +197,10 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--version") == 0) {
       std::printf("tern %s\n", tern::library_version());
       return 0;
+    } else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc && argc == 3) {
+      return model_summary(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: %s [--self-check | --version]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--self-check | --version | --model FILE]\n", argv[0]);
       return 2;
     }
   }

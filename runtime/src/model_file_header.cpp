@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The header of a model file: writing it, reading it, checking it
-// (model_file_header.h).
+// (model_file_header.h); read_model_file_info (model_file.h).
 #include "model_file_header.h"
 
 #include <cstring>
@@ -229,3 +229,28 @@ Status compare_architecture(const ModelSpec& file, const ModelSpec& model) {
 }
 
 }  // namespace tern::detail::model_file
+
+namespace tern {
+
+// The header's public reading (model_file.h).
+Status read_model_file_info(const ByteSource& source, ModelFileInfo* info) {
+  using namespace detail::model_file;
+  if (source.read == nullptr) return Status::error(StatusCode::kInvalidArgument, "load: no source");
+  if (info == nullptr) return Status::error(StatusCode::kInvalidArgument, "load: info is null");
+  unsigned char header[kMaxHeaderBytes];
+  ParsedHeader h;
+  TERN_RETURN_IF_ERROR(parse_header(source, header, &h));
+  TERN_RETURN_IF_ERROR(check_header(h));
+  ModelFileInfo out;
+  out.architecture = h.spec;
+  out.version = h.version;
+  out.optimizer_state = h.has_state();
+  // check_header() has checked the kind of a file with state (0 without).
+  out.optimizer = static_cast<OptimizerKind>(h.optimizer);
+  out.steps = h.steps;
+  out.parameters = h.params;
+  *info = out;
+  return Status();
+}
+
+}  // namespace tern

@@ -18,6 +18,7 @@
 #include "tern/runtime/checkpoint.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"
+#include "tern/runtime/summary.h"
 #include "test_util.h"
 
 namespace {
@@ -350,4 +351,27 @@ TEST_CASE("C API: checkpoints are the C++ checkpoints' bytes, and load either wa
   tern::MemorySink sink(again.data(), again.size());
   REQUIRE(tern::save_model(cpp, sink.sink(), true).ok());
   CHECK(again == file);
+}
+
+TEST_CASE("C API: tern_model_summary is the C++ summary_text, byte for byte, without heap") {
+  tern_model* model = nullptr;
+  tern_error err;
+  REQUIRE(tern_model_create(&kCSpec, g_c_arena, sizeof g_c_arena, &model, &err) == TERN_OK);
+  tern::Arena arena;
+  tern::Model cpp;
+  REQUIRE(arena.attach(g_cpp_arena, sizeof g_cpp_arena).ok());
+  REQUIRE(cpp.build(kSpec, arena).ok());
+  static char c_text[8192], cpp_text[8192];
+  std::size_t c_needed = 0, cpp_needed = 0;
+  tern::test::HeapAllocationScope heap;
+  REQUIRE(tern_model_summary(model, c_text, sizeof c_text, &c_needed, &err) == TERN_OK);
+  CHECK(heap.count() == 0);
+  REQUIRE(tern::summary_text(cpp, cpp_text, sizeof cpp_text, &cpp_needed).ok());
+  CHECK(c_needed == cpp_needed);
+  CHECK(std::memcmp(c_text, cpp_text, cpp_needed) == 0);
+  // A short buffer: the C++ status, code and message, through tern_error.
+  const tern::Status short_cpp = tern::summary_text(cpp, cpp_text, 100, &cpp_needed);
+  CHECK(tern_model_summary(model, c_text, 100, &c_needed, &err) == TERN_OUT_OF_MEMORY);
+  CHECK(static_cast<int>(err.code) == static_cast<int>(short_cpp.code()));
+  CHECK(std::string(err.message) == short_cpp.message());
 }

@@ -700,3 +700,58 @@ TEST_CASE("model_file: loading a directory or a FIFO is refused at once, naming 
   ::rmdir(dir.c_str());
 }
 #endif
+
+TEST_CASE("model_file: read_model_file_info gives the header's architecture and state, payload unread") {
+  ModelSpec spec = kSmall;
+  spec.optimizer = OptimizerKind::kAdamW;
+  ModelInArena a(spec);
+  REQUIRE(a.status.ok());
+  scribble(a.model, 21);
+  for (const bool state : {false, true}) {
+    CAPTURE(state);
+    std::vector<unsigned char> file = save(a.model, state);
+    // A flipped payload bit: the header alone still reads (the CRC is load_model's).
+    file[file.size() - 8] ^= 1u;
+    ModelFileInfo info;
+    const Status s = read_model_file_info(memory_source(file.data(), file.size()), &info);
+    REQUIRE_MESSAGE(s.ok(), s.message());
+    CHECK(info.version == kModelFormatVersion);
+    CHECK(info.parameters == a.model.parameter_count());
+    CHECK(info.optimizer_state == state);
+    CHECK(info.optimizer == (state ? OptimizerKind::kAdamW : OptimizerKind::kSgd));
+    CHECK(info.steps == (state ? a.model.steps() : 0u));
+    const ModelSpec& got = info.architecture;
+    CHECK(got.rows == 1);
+    CHECK(got.mode == Mode::kInference);
+    CHECK(got.input_width == spec.input_width);
+    REQUIRE(got.layer_count == spec.layer_count);
+    for (std::uint32_t l = 0; l < spec.layer_count; ++l) {
+      CHECK(got.layers[l].kind == spec.layers[l].kind);
+      CHECK(got.layers[l].act == spec.layers[l].act);
+      CHECK(got.layers[l].in == spec.layers[l].in);
+      CHECK(got.layers[l].out == spec.layers[l].out);
+    }
+    // The architecture builds a model that loads the intact file.
+    file[file.size() - 8] ^= 1u;
+    ModelInArena loaded(got);
+    REQUIRE(loaded.status.ok());
+    CHECK(load(loaded.model, file, false).ok());
+    CHECK(bits_equal(tern::test::parameters_of(loaded.model), tern::test::parameters_of(a.model)));
+  }
+  // Errors leave *info as it was.
+  std::vector<unsigned char> file = save(a.model, false);
+  ModelFileInfo info;
+  info.version = 77;
+  file[0] = 'X';
+  const Status magic = read_model_file_info(memory_source(file.data(), file.size()), &info);
+  CHECK(magic.code() == StatusCode::kCorruptData);
+  CHECK(contains(magic, "bad magic"));
+  file[0] = 'T';
+  const Status truncated = read_model_file_info(memory_source(file.data(), 30), &info);
+  CHECK(truncated.code() == StatusCode::kCorruptData);
+  CHECK(contains(truncated, "truncated"));
+  CHECK(info.version == 77);
+  CHECK(read_model_file_info(ByteSource{}, &info).code() == StatusCode::kInvalidArgument);
+  CHECK(read_model_file_info(memory_source(file.data(), file.size()), nullptr).code() ==
+        StatusCode::kInvalidArgument);
+}

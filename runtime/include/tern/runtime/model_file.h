@@ -115,6 +115,25 @@ Status load_model(Model& model, const ByteSource& source, bool optimizer_state =
 // holds a state that really loads.
 Status validate_model(const Model& model, const ByteSource& source, bool optimizer_state = false);
 
+// What a model file's header says, for a tool that must learn the
+// architecture before it has a model to load into (tern-info --model).
+struct ModelFileInfo {
+  ModelSpec architecture;      // the file's layers: rows 1, inference (a file has neither)
+  std::uint32_t version = 0;   // format version
+  bool optimizer_state = false;
+  OptimizerKind optimizer = OptimizerKind::kSgd;  // with optimizer state only
+  std::uint64_t steps = 0;                        // with optimizer state only
+  std::uint64_t parameters = 0;                   // parameter floats
+};
+// Reads and checks the header alone: the checks load_model makes before it
+// reads the payload (magic, version, flags, reserved bytes, the file's size
+// against the header, a valid architecture, counts that agree with it). The
+// payload is not read: load_model (or validate_model) into a model built
+// from `architecture` checks the CRC-32 and the values. *info is written
+// only on success. kInvalidArgument: no source.read or `info` null;
+// kCorruptData, kIoError: as load_model.
+Status read_model_file_info(const ByteSource& source, ModelFileInfo* info);
+
 #if TERN_HAS_OS
 // Atomic: the model is validated first (nothing is created when it cannot
 // be saved), written to a temporary file in the target's directory,
