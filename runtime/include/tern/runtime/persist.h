@@ -6,6 +6,7 @@
 //   crc32.h            the checksum of model files and checkpoints
 //   model_file.h       save_model / load_model: the versioned binary format
 //   c_header_export.h  export_c_header / load_parameters: weights as C source
+//   safetensors.h      load_safetensors / save_safetensors: PyTorch's format
 // Checkpoints (two slots, power-fail-safe) are in checkpoint.h.
 #pragma once
 
@@ -13,3 +14,4 @@
 #include "tern/runtime/c_header_export.h"
 #include "tern/runtime/crc32.h"
 #include "tern/runtime/model_file.h"
+#include "tern/runtime/safetensors.h"
