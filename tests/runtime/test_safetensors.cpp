@@ -18,6 +18,10 @@
 #include "tern/runtime/safetensors.h"
 
 #if TERN_HAS_OS
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "file_test_util.h"
 #endif
 
@@ -506,5 +510,7 @@ TEST_CASE("safetensors: files, written atomically") {
   CHECK(tern::test::names_in(dir).size() == 1);
   CHECK(load_safetensors_file(b.model, dir.c_str()).code() == StatusCode::kInvalidArgument);
   CHECK(load_safetensors_file(b.model, (dir + "/absent").c_str()).code() == StatusCode::kIoError);
+  std::remove(path.c_str());
+  ::rmdir(dir.c_str());
 }
 #endif
