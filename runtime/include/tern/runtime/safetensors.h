@@ -28,6 +28,8 @@
 // and "10.weight" precedes "2.weight": the file's order is not the model's,
 // and matching by it would load a bias into a weight of the same size
 // without an error. Names make every mismatch a "missing tensor" error.
+// Names are compared byte for byte after JSON unescaping (\uXXXX to UTF-8);
+// the bytes are not otherwise checked to be UTF-8.
 //
 // Layouts. PyTorch's nn.Linear keeps W as [out][in]; tern keeps [in][out]
 // (Y = X W). The reader transposes a Dense weight while it copies, the
@@ -54,6 +56,7 @@
 //                  refused as load_model refuses it
 //   kInvalidArgument  no source.read, a name list of the wrong length, a
 //                  null, empty or too long name, two tensors of one name
+//   kFailedPrecondition  the model is not built
 //   kIoError       the source failed, or changed between the validation
 //                  and copy passes (only then may the weights be partly
 //                  written, as with load_model)
