@@ -403,6 +403,32 @@ TEST_CASE("safetensors: every malformed or mismatched file is refused, the model
       CHECK(bits_equal(all_values(m.model), before));
     }
   }
+  SUBCASE("a source that changes between the validation and copy passes") {
+    // The second read of 0.weight's data finds a NaN in it: kIoError, the
+    // one error after which the weights may be partly written.
+    struct Changing {
+      std::vector<unsigned char> file;
+      std::size_t watched = 0;
+      int reads = 0;
+    } changing;
+    changing.file = st_file(join(k.entries), k.data);
+    changing.watched = changing.file.size() - k.data.size() + 16;  // 0.weight's first byte
+    ByteSource source;
+    source.context = &changing;
+    source.size = changing.file.size();
+    source.read = [](void* context, std::size_t offset, void* out, std::size_t bytes) {
+      Changing& c = *static_cast<Changing*>(context);
+      if (offset == c.watched && ++c.reads == 2) {
+        const float nan = NAN;
+        std::memcpy(c.file.data() + offset, &nan, 4);
+      }
+      std::memcpy(out, c.file.data() + offset, bytes);
+      return Status();
+    };
+    const Status s = load_safetensors(m.model, source);
+    CHECK(s.code() == StatusCode::kIoError);
+    CHECK_MESSAGE(contains(s, "changed or failed after validation"), std::string(s.message()));
+  }
   SUBCASE("a source that fails, or is missing") {
     const std::vector<unsigned char> file = st_file(join(k.entries), k.data);
     ByteSource failing = memory_source(file.data(), file.size());
