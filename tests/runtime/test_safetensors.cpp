@@ -336,6 +336,28 @@ TEST_CASE("safetensors: every malformed or mismatched file is refused, the model
       expect_refused(m.model, st_file(h, k.data), StatusCode::kCorruptData, "safetensors");
     }
   }
+  SUBCASE("the tokenizer's own limits and rules, each named") {
+    const std::string deep = "{\"__metadata__\": " + std::string(65, '[') + std::string(65, ']') + "}";
+    const std::string control = std::string("{\"__metadata__\": \"a") + '\n' + "\"}";
+    const struct {
+      std::string header;
+      const char* message;
+    } cases[] = {
+        {deep, "nesting deeper than 64 levels"},
+        {"{\"__metadata__\": \"\\udc00\"}", "lone low surrogate"},
+        {"{\"__metadata__\": \"\\ud800x\"}", "lone high surrogate"},
+        {"{\"__metadata__\": \"\\u12g4\"}", "bad \\u escape"},
+        {control, "control character in a string"},
+        {"{" + entry("0.weight", "F32", "[04, 3]", 16, 64) + "}", "leading zero"},
+        {"{} {}", "trailing characters after the header object"},
+        {"{\"__metadata__\": nul}", "unknown literal"},
+        {"{\"__metadata__\": -}", "expected a value"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.header);
+      expect_refused(m.model, st_file(c.header, k.data), StatusCode::kCorruptData, c.message);
+    }
+  }
   SUBCASE("metadata of any JSON is skipped") {
     std::vector<std::string> entries = k.entries;
     entries.push_back("\"__metadata__\": {\"a\": [1, -2.5e3, {\"b\": null}, true, false], \"c\": \"\\u00e9\\ud83d\\ude00\"}");
