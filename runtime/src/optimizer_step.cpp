@@ -18,7 +18,22 @@ bool finite_positive(float v) { return std::isfinite(v) && v > 0.0f; }
 bool unit_interval(float v) { return std::isfinite(v) && v >= 0.0f && v < 1.0f; }
 }  // namespace
 
+// Decision: settings for the optimizer are refused by a built inference
+// model rather than accepted without effect: it never steps, so they would
+// be silently lost (the C interface refuses them the same way). Before
+// build() they are accepted and kept, for whatever model is built next.
+Status Model::check_can_train(const char* op) const {
+  if (built() && spec_.mode != Mode::kTraining) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: an inference model has no optimizer (build it with "
+                         "Mode::kTraining)",
+                         op);
+  }
+  return Status();
+}
+
 Status Model::set_schedule(const LearningRateSchedule& schedule) {
+  TERN_RETURN_IF_ERROR(check_can_train("schedule"));
   TERN_RETURN_IF_ERROR(check_schedule(schedule));
   schedule_ = schedule;
   return Status();
@@ -29,6 +44,7 @@ float Model::learning_rate() const {
 }
 
 Status Model::set_optimizer(const OptimizerParams& p) {
+  TERN_RETURN_IF_ERROR(check_can_train("optimizer"));
   if (!finite_positive(p.learning_rate)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "optimizer: learning rate %g must be finite and > 0",

@@ -19,6 +19,7 @@
 #include "tern/kernels/dense.h"
 #include "tern/runtime/persist.h"
 #include "tern/runtime/rng.h"
+#include "tern/runtime/schedule.h"
 
 using namespace tern;
 using tern::test::AlignedBuffer;
@@ -231,6 +232,25 @@ TEST_CASE("bad input: NaN and Inf in inputs and targets, labels out of range") {
   p.learning_rate = std::nanf("");
   is(m.model.set_optimizer(p), StatusCode::kInvalidArgument,
      "optimizer: learning rate nan must be finite and > 0");
+}
+
+TEST_CASE("bad input: optimizer settings for a built inference model are refused, not lost") {
+  ModelInArena inference(mlp({4, 6, 3}, 2));
+  REQUIRE(inference.status.ok());
+  OptimizerParams p;
+  p.learning_rate = 0.25f;
+  is(inference.model.set_optimizer(p), StatusCode::kFailedPrecondition,
+     "optimizer: an inference model has no optimizer (build it with Mode::kTraining)");
+  CHECK(inference.model.optimizer().learning_rate == OptimizerParams().learning_rate);
+  LearningRateSchedule cosine;
+  cosine.kind = ScheduleKind::kCosine;
+  cosine.total_steps = 10;
+  is(inference.model.set_schedule(cosine), StatusCode::kFailedPrecondition,
+     "schedule: an inference model has no optimizer (build it with Mode::kTraining)");
+  // Before build() the settings are kept for the model built next.
+  Model unbuilt;
+  CHECK(unbuilt.set_optimizer(p).ok());
+  CHECK(unbuilt.optimizer().learning_rate == 0.25f);
 }
 
 TEST_CASE("bad input: model files truncated, bit-flipped, of another version or architecture") {

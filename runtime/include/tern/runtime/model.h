@@ -155,8 +155,10 @@ class Model {
   // The learning-rate schedule of the following steps (schedule.h): step s
   // uses optimizer().learning_rate * schedule_factor(schedule, s) * the
   // guard's scale, s = steps(). Validated (check_schedule); like
-  // set_optimizer() it keeps the moments and the step count, is accepted in
-  // any state and is kept by build() and initialize(). Default: constant.
+  // set_optimizer() it keeps the moments and the step count, is accepted
+  // before build() and kept by build() and initialize(); a built inference
+  // model refuses both (kFailedPrecondition: it never steps, so they would
+  // be lost). Default: constant.
   Status set_schedule(const LearningRateSchedule& schedule);
   const LearningRateSchedule& schedule() const { return schedule_; }
   // The rate the next optimizer step will use (the product above at
@@ -376,6 +378,8 @@ class Model {
   std::size_t weight_count(std::uint32_t layer) const;
   std::uint32_t tensor_index(std::uint32_t layer) const;
   Status check_training(const char* op) const;
+  // kFailedPrecondition for a built inference model (optimizer settings).
+  Status check_can_train(const char* op) const;
   // model.cpp: build() in three parts. take_block() checks the kernels and
   // the arena and takes the block (the last thing that can fail);
   // adopt() sets everything else once the buffers are resolved.
