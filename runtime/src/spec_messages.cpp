@@ -24,6 +24,9 @@ const char* spec_error_text(SpecError e) {
       return "fused update, example gradients and accumulation need training mode; example_rows "
              "must divide rows (and accumulation_rows), accumulation_rows must be >= rows and "
              "excludes the divergence guard";
+    case SpecError::kBadInputGradient:
+      return "the input gradient needs training mode and excludes example gradients and "
+             "accumulation";
   }
   return "unknown error";
 }

@@ -178,6 +178,10 @@ void describe_occupant(const ModelSpec& spec, const Occupant& o, char* name, cha
     case ModelBuffer::kSnapshot:
       format(name, kNameChars, "divergence guard snapshot (parameters, moments)");
       return;
+    case ModelBuffer::kOutputGradient:
+      format(name, kNameChars, "output gradient dL/dY");
+      format(shape, kShapeChars, "%llu x %u", n, static_cast<unsigned>(spec.output_width()));
+      return;
     default: format(name, kNameChars, "model buffer %u", o.buffer); return;
   }
 }
