@@ -81,6 +81,7 @@ ModelSpec deployed_spec(const ModelSpec& spec) {
   d.fused_update = false;
   d.example_rows = 0;
   d.accumulation_rows = 0;
+  d.input_gradient = false;
   return d;
 }
 
@@ -112,9 +113,10 @@ void write_c_interface(detail::ChecksummedWriter& w, const ModelSpec& spec, cons
           c_name(kCOptimizers, static_cast<unsigned>(c.optimizer)));
   w.print("#define %s_LAYER_COUNT %uu\n", upper, static_cast<unsigned>(c.layer_count));
   // The training options, in tern_spec's order after the layer count.
-  w.print("#define %s_TRAINING_OPTIONS %uu, %uu, %uu, %uu\n", upper,
+  w.print("#define %s_TRAINING_OPTIONS %uu, %uu, %uu, %uu, %uu\n", upper,
           static_cast<unsigned>(c.divergence_guard), static_cast<unsigned>(c.fused_update),
-          static_cast<unsigned>(c.example_rows), static_cast<unsigned>(c.accumulation_rows));
+          static_cast<unsigned>(c.example_rows), static_cast<unsigned>(c.accumulation_rows),
+          static_cast<unsigned>(c.input_gradient));
   w.print("#define %s_LAYERS {", upper);
   for (std::uint32_t l = 0; l < c.layer_count; ++l) {
     const LayerSpec& ls = c.layers[l];

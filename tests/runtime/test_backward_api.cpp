@@ -10,6 +10,9 @@
 #include <cstring>
 #include <vector>
 
+#include "tern.h"
+
+#include "alloc_counter.h"
 #include "reference_backward.h"
 #include "reference_forward.h"
 #include "runtime_test_util.h"
@@ -408,6 +411,62 @@ TEST_CASE("backward: every error names its cause and changes nothing") {
   CHECK(unbuilt.backward(g.data(), 3, kRows).code() == StatusCode::kFailedPrecondition);
   CHECK(unbuilt.input_gradient().data == nullptr);
   CHECK(unbuilt.output_gradient().data == nullptr);
+}
+
+// The same model through tern.h and through tern::Model: the same bits for
+// forward, backward(dl_dy), the input and output gradients and the step,
+// under every ISA; neither path touches the heap.
+TEST_CASE("tern.h's backward pass is the C++ one, bit for bit, without heap") {
+  const tern_layer layers[] = {
+      {TERN_LAYER_LAYER_NORM, TERN_ACT_IDENTITY, 0, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_DENSE, TERN_ACT_GELU, 8, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 4, 0, TERN_INIT_AUTO},
+      {TERN_LAYER_RESIDUAL, TERN_ACT_IDENTITY, 0, 0, TERN_INIT_AUTO},
+  };
+  tern_spec c_spec = {4, kRows, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_ADAM,
+                      layers, 4, 0, 0, 0, 0, 1};
+  const SyntheticData d = synthetic_data(kBlock, kRows, 91, 1);
+  Rng rng(92, 1);
+  std::vector<float> g(kRows * 4);
+  for (float& v : g) v = rng.symmetric(1.0f);
+  for (const Isa isa : runnable_isas()) {
+    CAPTURE(isa_name(isa));
+    IsaScope scope(isa);
+    ReadyModel cpp(kBlock, kDefaultInitSeed);
+    AlignedBuffer arena(tern_arena_bytes(&c_spec));
+    tern_model* c = nullptr;
+    tern_error err;
+    REQUIRE(tern_model_create(&c_spec, arena.data(), arena.size(), &c, &err) == TERN_OK);
+    std::vector<float> yc(kRows * 4), dxc(kRows * 4), dyc(kRows * 4);
+    {
+      HeapAllocationScope heap;
+      REQUIRE(tern_model_forward(c, d.x.data(), 4, kRows, yc.data(), 4, &err) == TERN_OK);
+      REQUIRE(tern_model_backward(c, g.data(), 4, kRows, &err) == TERN_OK);
+      REQUIRE(tern_model_input_gradient(c, dxc.data(), 4, nullptr, &err) == TERN_OK);
+      REQUIRE(tern_model_output_gradient(c, dyc.data(), 4, nullptr, &err) == TERN_OK);
+      REQUIRE(tern_model_apply_gradients(c, &err) == TERN_OK);
+      CHECK(heap.count() == 0);
+    }
+    std::vector<float> ycpp;
+    {
+      HeapAllocationScope heap;
+      REQUIRE(cpp.model.forward(d.x.data(), 4, kRows).ok());
+      CHECK(heap.count() == 0);
+      ycpp = copy_of(cpp.model.output());
+    }
+    {
+      HeapAllocationScope heap;
+      REQUIRE(cpp.model.backward(g.data(), 4, kRows).ok());
+      CHECK(heap.count() == 0);
+    }
+    CHECK(bits_equal(copy_of(cpp.model.input_gradient()), dxc));
+    CHECK(bits_equal(copy_of(cpp.model.output_gradient()), dyc));
+    REQUIRE(cpp.model.apply_gradients().ok());
+    CHECK(bits_equal(ycpp, yc));
+    REQUIRE(tern_model_forward(c, d.x.data(), 4, kRows, yc.data(), 4, &err) == TERN_OK);
+    REQUIRE(cpp.model.forward(d.x.data(), 4, kRows).ok());
+    CHECK(bits_equal(copy_of(cpp.model.output()), yc));
+  }
 }
 
 }  // namespace
