@@ -167,8 +167,8 @@ typedef struct tern_layer {
 } tern_layer;
 
 /* The fields after layer_count are training options (tern::ModelSpec's),
- * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard,
- * which an inference spec ignores (so a training spec copied for inference
+ * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard
+ * and input_gradient, which an inference spec ignores (so a training spec copied for inference
  * with only its mode changed stays valid). */
 typedef struct tern_spec {
   uint32_t input_width;
@@ -193,7 +193,8 @@ typedef struct tern_spec {
   uint32_t accumulation_rows;
   /* 0 or 1: plan dL/dX and a copy of dL/dY, read after a backward pass with
    * tern_model_input_gradient and tern_model_output_gradient (see "the open
-   * backward pass" below); not with example_rows or accumulation_rows. */
+   * backward pass" below); not with example_rows or accumulation_rows. An
+   * inference spec ignores it, as it ignores divergence_guard. */
   int32_t input_gradient;
 } tern_spec;
 

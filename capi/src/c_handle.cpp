@@ -172,8 +172,8 @@ tern::Status to_spec(const tern_spec* c, tern::ModelSpec* out) {
   if (check.error == tern::SpecError::kBadTrainingOption) return training_option_problem(*c);
   if (check.error == tern::SpecError::kBadInputGradient) {
     return tern::Status::error(tern::StatusCode::kInvalidArgument,
-                               "tern_spec: input_gradient 1 needs mode training and excludes "
-                               "example_rows (%u) and accumulation_rows (%u)",
+                               "tern_spec: input_gradient 1 excludes example_rows (%u) and "
+                               "accumulation_rows (%u)",
                                static_cast<unsigned>(c->example_rows),
                                static_cast<unsigned>(c->accumulation_rows));
   }

@@ -143,7 +143,7 @@ void write_c_interface(detail::ChecksummedWriter& w, const ModelSpec& spec, cons
     w.print("\\\n     %s_LOSS, %s_OPTIMIZER, (layers), %s_LAYER_COUNT, \\\n     ", upper, upper,
             upper);
     if (inference == 0) w.print("%s_TRAINING_OPTIONS}\n", upper);
-    if (inference != 0) w.text("0u, 0u, 0u, 0u}\n");
+    if (inference != 0) w.text("0u, 0u, 0u, 0u, 0u}\n");
   }
   w.print("#define %s_ARENA_BYTES (TERN_HANDLE_BYTES + %lluu)\n", upper,
           static_cast<unsigned long long>(arena_bytes(c)));

@@ -25,8 +25,7 @@ const char* spec_error_text(SpecError e) {
              "must divide rows (and accumulation_rows), accumulation_rows must be >= rows and "
              "excludes the divergence guard";
     case SpecError::kBadInputGradient:
-      return "the input gradient needs training mode and excludes example gradients and "
-             "accumulation";
+      return "the input gradient excludes example gradients and accumulation";
   }
   return "unknown error";
 }

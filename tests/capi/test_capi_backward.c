@@ -123,11 +123,17 @@ static void check_errors(void) {
   spec.input_gradient = 1;
   spec.example_rows = 1;
   CHECK_ERROR(tern_spec_check(&spec, &err), TERN_INVALID_ARGUMENT, err,
-              "tern_spec: input_gradient 1 needs mode training and excludes example_rows (1) "
-              "and accumulation_rows (0)");
+              "tern_spec: input_gradient 1 excludes example_rows (1) and accumulation_rows (0)");
   spec.example_rows = 0;
+  /* Ignored by an inference spec: the same arena as without it. */
   spec.mode = TERN_MODE_INFERENCE;
-  CHECK_STATUS(tern_spec_check(&spec, &err), TERN_INVALID_ARGUMENT, err);
+  CHECK_STATUS(tern_spec_check(&spec, &err), TERN_OK, err);
+  {
+    const size_t with = tern_arena_bytes(&spec);
+    spec.input_gradient = 0;
+    CHECK(tern_arena_bytes(&spec) == with);
+    spec.input_gradient = 1;
+  }
   spec.mode = TERN_MODE_TRAINING;
 
   /* Nothing to read or differentiate yet. */

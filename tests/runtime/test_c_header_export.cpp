@@ -103,7 +103,7 @@ TEST_CASE("c_header_export: the whole text of a small model") {
       "#define T_INFERENCE_SPEC(layers) \\\n"
       "    {T_INPUT_WIDTH, 1u, TERN_MODE_INFERENCE, \\\n"
       "     T_LOSS, T_OPTIMIZER, (layers), T_LAYER_COUNT, \\\n"
-      "     0u, 0u, 0u, 0u}\n"
+      "     0u, 0u, 0u, 0u, 0u}\n"
       "#define T_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
       "#define T_INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
       "#define T_MODEL_FILE_BYTES 116u\n"

@@ -79,7 +79,7 @@ enum class SpecError : std::uint8_t {
   kBadLoss,         // softmax cross-entropy needs >= 2 outputs
   kTooLarge,        // a buffer would not fit in size_t
   kBadTrainingOption,  // fused update, example gradients or accumulation misconfigured
-  kBadInputGradient,   // input_gradient outside training or with example_rows/accumulation
+  kBadInputGradient,   // input_gradient with example_rows or accumulation_rows
 };
 const char* spec_error_text(SpecError e);
 
@@ -134,6 +134,7 @@ struct ModelSpec {
   // Model::output_gradient() hold them after a backward pass. Models that do
   // not ask pay nothing: without it the backward pass stops at layer 0's
   // parameter gradients and the output delta is overwritten in place.
+  // An inference spec ignores it (no backward pass; like divergence_guard).
   // Excludes example_rows and accumulation_rows: those passes form the
   // deltas of each example's own loss and scale them in place, so a dL/dX
   // of theirs would not be the gradient of the mean loss.
@@ -331,8 +332,10 @@ constexpr SpecCheck check_spec(const ModelSpec& s) {
   if (s.example_rows != 0 && s.rows % s.example_rows != 0) {
     return SpecCheck{SpecError::kBadTrainingOption, 0};
   }
-  if (s.input_gradient &&
-      (s.mode != Mode::kTraining || s.example_rows != 0 || s.accumulation_rows != 0)) {
+  // An inference spec ignores it, as it ignores the divergence guard, so a
+  // training spec copied for inference with only its mode changed stays
+  // valid (an inference model has no backward pass to open).
+  if (s.input_gradient && (s.example_rows != 0 || s.accumulation_rows != 0)) {
     return SpecCheck{SpecError::kBadInputGradient, 0};
   }
   if (s.accumulation_rows != 0) {
