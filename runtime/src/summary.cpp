@@ -312,6 +312,7 @@ Status write_text(const ModelSpec& spec, const char* isa, const ByteSink& sink) 
             detail::model_file::optimizer_name(spec.optimizer));
     if (spec.divergence_guard) w.print(", divergence guard");
     if (spec.fused_update) w.print(", fused update");
+    if (spec.input_gradient) w.print(", input gradient");
     if (spec.example_rows != 0) {
       w.print(", example gradients of %u rows", static_cast<unsigned>(spec.example_rows));
     }

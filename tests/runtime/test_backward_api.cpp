@@ -16,6 +16,7 @@
 #include "reference_backward.h"
 #include "reference_forward.h"
 #include "runtime_test_util.h"
+#include "tern/runtime/summary.h"
 
 namespace tern::test {
 namespace {
@@ -252,6 +253,13 @@ TEST_CASE("the input gradient is planned only when asked for") {
     CAPTURE(st.message());
     CHECK(contains(st, "model spec: the input gradient excludes example gradients and accumulation"));
   }
+  // The summary names the option and its two buffers.
+  char text[4096];
+  std::size_t needed = 0;
+  REQUIRE(summary_text(kMlp, text, sizeof text, &needed).ok());
+  CHECK(std::string(text).find(", input gradient") != std::string::npos);
+  CHECK(std::string(text).find("output gradient dL/dY") != std::string::npos);
+  CHECK(std::string(text).find("delta 0") != std::string::npos);
   // Fused update and the divergence guard compose with it.
   CHECK(check_spec(kMlp.with_fused_update()).ok());
   CHECK(check_spec(kMlp.with_divergence_guard()).ok());
