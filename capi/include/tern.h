@@ -23,7 +23,7 @@
  *       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
  *   };
  *   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
- *                     TERN_OPTIMIZER_SGD, layers, 2, 0, 0, 0, 0};
+ *                     TERN_OPTIMIZER_SGD, layers, 2, 0, 0, 0, 0, 0};
  *   static TERN_ALIGNAS(TERN_ARENA_ALIGNMENT) unsigned char arena[8192];
  *   tern_model* model;
  *   tern_error err;
@@ -167,8 +167,8 @@ typedef struct tern_layer {
 } tern_layer;
 
 /* The fields after layer_count are training options (tern::ModelSpec's),
- * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard,
- * which an inference spec ignores (so a training spec copied for inference
+ * all off at 0; they need mode TERN_MODE_TRAINING, except divergence_guard
+ * and input_gradient, which an inference spec ignores (so a training spec copied for inference
  * with only its mode changed stays valid). */
 typedef struct tern_spec {
   uint32_t input_width;
@@ -191,6 +191,11 @@ typedef struct tern_spec {
    * >= rows; a multiple of example_rows when both are set; not with the
    * divergence guard. 0 = off. */
   uint32_t accumulation_rows;
+  /* 0 or 1: plan dL/dX and a copy of dL/dY, read after a backward pass with
+   * tern_model_input_gradient and tern_model_output_gradient (see "the open
+   * backward pass" below); not with example_rows or accumulation_rows. An
+   * inference spec ignores it, as it ignores divergence_guard. */
+  int32_t input_gradient;
 } tern_spec;
 
 typedef struct tern_optimizer_params {
@@ -701,6 +706,55 @@ tern_status tern_model_load_safetensors_file(tern_model* model, const char* path
                                              const char* const* names, uint32_t name_count,
                                              tern_error* err);
 #endif
+/* ---- the open backward pass ------------------------------------------ */
+/* tern::Model::forward, backward, compute_gradients, apply_gradients,
+ * input_gradient and output_gradient (tern/runtime/model.h has the full
+ * contracts); C and C++ give the same bits.
+ *
+ * Runs the layers on rows x input_width inputs x (row stride ldx), as one
+ * batch of at most tern_model_rows rows; y (may be NULL) receives the
+ * outputs (rows x output width, row stride ldy). A training model keeps
+ * what tern_model_backward needs. Errors as tern_model_infer's, plus rows
+ * above tern_model_rows (TERN_INVALID_ARGUMENT). */
+tern_status tern_model_forward(tern_model* model, const float* x, size_t ldx, size_t rows,
+                               float* y, size_t ldy, tern_error* err);
+/* The backward pass of the last tern_model_forward from dl_dy = dL/dY
+ * (rows x output width, row stride ldg), the gradient of the caller's own
+ * loss with respect to the outputs, taken as given (divide by rows for a
+ * mean): the parameter gradients of sum_i dl_dy_i . y_i replace the
+ * previous ones, ready for tern_model_apply_gradients. The gradient the
+ * built-in loss produced (tern_model_output_gradient) gives
+ * tern_model_compute_gradients' bits.
+ * Errors: no forward to differentiate (another call ran the layers or
+ * changed the parameters since, or backward already ran on it), or a spec
+ * with fused_update, example_rows or accumulation_rows
+ * (TERN_FAILED_PRECONDITION, naming it); rows other than the forward's,
+ * dl_dy NULL, ldg below the output width (TERN_INVALID_ARGUMENT); a value
+ * NaN or Inf (TERN_NON_FINITE, naming row and column). On error nothing
+ * changes. */
+tern_status tern_model_backward(tern_model* model, const float* dl_dy, size_t ldg, size_t rows,
+                                tern_error* err);
+/* Forward, loss and backward on a batch: the gradients of the mean loss
+ * replace the previous ones; *mean_loss may be NULL. Not with fused_update
+ * or accumulation_rows (TERN_FAILED_PRECONDITION). */
+tern_status tern_model_compute_gradients(tern_model* model, const tern_batch* batch,
+                                         float* mean_loss, tern_error* err);
+/* One optimizer step with the current gradients. */
+tern_status tern_model_apply_gradients(tern_model* model, tern_error* err);
+/* A spec with input_gradient 1: copies dL/dX (rows x input width) of the
+ * last backward pass (tern_model_compute_gradients, tern_model_train_step
+ * at the parameters before its update, or tern_model_backward) into dx,
+ * row stride lddx, and its row count into *rows (may be NULL). dx needs
+ * room for tern_model_rows rows at most, and must not overlap the arena.
+ * Errors: input_gradient 0, or no backward pass since the last loss or
+ * initialisation (TERN_FAILED_PRECONDITION); dx NULL or lddx below the
+ * input width (TERN_INVALID_ARGUMENT). */
+tern_status tern_model_input_gradient(const tern_model* model, float* dx, size_t lddx,
+                                      size_t* rows, tern_error* err);
+/* The same for dL/dY (rows x output width) as the loss produced it (the
+ * gradient of the mean loss) or tern_model_backward received it. */
+tern_status tern_model_output_gradient(const tern_model* model, float* dy, size_t lddy,
+                                       size_t* rows, tern_error* err);
 
 #ifdef __cplusplus
 }

@@ -162,8 +162,21 @@ tern::Status to_spec(const tern_spec* c, tern::ModelSpec* out) {
   s.fused_update = c->fused_update != 0;
   s.example_rows = c->example_rows;
   s.accumulation_rows = c->accumulation_rows;
+  if (c->input_gradient < 0 || c->input_gradient > 1) {
+    return tern::Status::error(tern::StatusCode::kInvalidArgument,
+                               "tern_spec: input_gradient %d must be 0 or 1",
+                               static_cast<int>(c->input_gradient));
+  }
+  s.input_gradient = c->input_gradient != 0;
   const tern::SpecCheck check = tern::check_spec(s);
   if (check.error == tern::SpecError::kBadTrainingOption) return training_option_problem(*c);
+  if (check.error == tern::SpecError::kBadInputGradient) {
+    return tern::Status::error(tern::StatusCode::kInvalidArgument,
+                               "tern_spec: input_gradient 1 excludes example_rows (%u) and "
+                               "accumulation_rows (%u)",
+                               static_cast<unsigned>(c->example_rows),
+                               static_cast<unsigned>(c->accumulation_rows));
+  }
   if (!check.ok()) {
     return tern::Status::error(tern::StatusCode::kInvalidArgument, "tern_spec: layer %u: %s",
                                static_cast<unsigned>(check.layer),

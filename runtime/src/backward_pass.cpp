@@ -79,7 +79,8 @@ void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
   zero_gradients_but_dense_weights();
   float* scratch = rank1_scratch(rows);
   for (std::uint32_t l = spec_.layer_count; l-- > 0;) {
-    propagate_delta(l, rows, l >= 1);
+    // Layer 0 propagates only to the input gradient (spec.input_gradient).
+    propagate_delta(l, rows, l >= 1 || deltas_[0] != nullptr);
     const LayerSpec& ls = spec_.layers[l];
     const std::size_t m = ls.out, kin = ls.in;
     const float* d = deltas_[l + 1];
@@ -99,6 +100,7 @@ void Model::backward_pass(std::size_t rows, const UpdateConstants* fused) {
                                buffer(l, LayerBuffer::kBiasGrad));
     }
   }
+  gradient_rows_ = rows;
 }
 
 }  // namespace tern

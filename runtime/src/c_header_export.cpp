@@ -81,6 +81,7 @@ ModelSpec deployed_spec(const ModelSpec& spec) {
   d.fused_update = false;
   d.example_rows = 0;
   d.accumulation_rows = 0;
+  d.input_gradient = false;
   return d;
 }
 
@@ -112,9 +113,10 @@ void write_c_interface(detail::ChecksummedWriter& w, const ModelSpec& spec, cons
           c_name(kCOptimizers, static_cast<unsigned>(c.optimizer)));
   w.print("#define %s_LAYER_COUNT %uu\n", upper, static_cast<unsigned>(c.layer_count));
   // The training options, in tern_spec's order after the layer count.
-  w.print("#define %s_TRAINING_OPTIONS %uu, %uu, %uu, %uu\n", upper,
+  w.print("#define %s_TRAINING_OPTIONS %uu, %uu, %uu, %uu, %uu\n", upper,
           static_cast<unsigned>(c.divergence_guard), static_cast<unsigned>(c.fused_update),
-          static_cast<unsigned>(c.example_rows), static_cast<unsigned>(c.accumulation_rows));
+          static_cast<unsigned>(c.example_rows), static_cast<unsigned>(c.accumulation_rows),
+          static_cast<unsigned>(c.input_gradient));
   w.print("#define %s_LAYERS {", upper);
   for (std::uint32_t l = 0; l < c.layer_count; ++l) {
     const LayerSpec& ls = c.layers[l];
@@ -141,7 +143,7 @@ void write_c_interface(detail::ChecksummedWriter& w, const ModelSpec& spec, cons
     w.print("\\\n     %s_LOSS, %s_OPTIMIZER, (layers), %s_LAYER_COUNT, \\\n     ", upper, upper,
             upper);
     if (inference == 0) w.print("%s_TRAINING_OPTIONS}\n", upper);
-    if (inference != 0) w.text("0u, 0u, 0u, 0u}\n");
+    if (inference != 0) w.text("0u, 0u, 0u, 0u, 0u}\n");
   }
   w.print("#define %s_ARENA_BYTES (TERN_HANDLE_BYTES + %lluu)\n", upper,
           static_cast<unsigned long long>(arena_bytes(c)));

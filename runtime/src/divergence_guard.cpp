@@ -54,6 +54,7 @@ void Model::set_steps(std::uint64_t steps) {
 }
 
 void Model::restart_divergence_history() {
+  backward_rows_ = 0;  // the parameters were replaced: the points are stale
   guard_.snapshot_valid = false;
   guard_.history = LossHistory();
   guard_.report.stopped = false;

@@ -4,6 +4,8 @@
 // first part of a training step. Shapes were validated by Model::build(),
 // so the dense-layer kernels are called through the kernel table without
 // further checks.
+#include <cstring>
+
 #include "input_checks.h"
 #include "portable_ops.h"
 #include "tern/kernels/kernel_table.h"
@@ -15,6 +17,7 @@ void Model::run_forward(const float* x0, std::size_t ld0, std::size_t rows) {
   const KernelTable& k = kernels_of(isa_);
   const bool training = spec_.mode == Mode::kTraining;
   float* scratch = buffer(ModelBuffer::kScratch).data;
+  backward_rows_ = 0;  // forward() alone sets it, after this run
   const float* in = x0;
   std::size_t ld_in = ld0;
   for (std::uint32_t l = 0; l < spec_.layer_count; ++l) {
@@ -72,7 +75,19 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
                            op, i, j);
     }
   }
-  run_forward(x, ldx, rows);
+  if (spec_.mode == Mode::kTraining) {
+    // backward() needs the layers' inputs, point 0 included (layer 0's
+    // weight gradient, a residual reading the input): a training model keeps
+    // its own copy of the caller's rows.
+    for (std::size_t i = 0; i < rows; ++i) {
+      // memmove: x may be a view of the arena (point(0) of an earlier pass).
+      std::memmove(points_[0] + i * spec_.input_width, x + i * ldx,
+                  spec_.input_width * sizeof(float));
+    }
+    run_forward(points_[0], spec_.input_width, rows);
+  } else {
+    run_forward(x, ldx, rows);
+  }
   // Finite inputs can still give Inf or NaN outputs (weights or inputs near
   // float's limit overflow a sum, Inf - Inf is NaN): an answer that is not a
   // number is an error, not a result (predict would map it to a class).
@@ -86,6 +101,7 @@ Status Model::forward(const float* x, std::size_t ldx, std::size_t rows) {
                            op, i, j, format_arg(y(i, j)));
     }
   }
+  if (spec_.mode == Mode::kTraining) backward_rows_ = rows;
   return Status();
 }
 

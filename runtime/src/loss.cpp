@@ -2,6 +2,8 @@
 // The loss of a training step and its gradient, the delta of the output
 // point: softmax cross-entropy or 0.5 * squared error, summed over rows by
 // the kernels in a fixed order.
+#include <cstring>
+
 #include "portable_ops.h"
 #include "tern/kernels/kernel_table.h"
 #include "tern/runtime/model.h"
@@ -13,6 +15,7 @@ namespace tern {
 // non-finite (the caller decides what that means).
 void Model::forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum) {
   run_forward(points_[0], spec_.input_width, rows);
+  gradient_rows_ = 0;  // the deltas of the last backward pass are being replaced
   const std::uint32_t L = spec_.layer_count;
   const std::size_t m = spec_.output_width();
   const float* labels = buffer(ModelBuffer::kLabels).data;
@@ -24,6 +27,10 @@ void Model::forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum
   } else {
     kernels_of(isa_).mse_f32(rows, m, points_[L], m, labels, m, grad_scale, deltas_[L], m, loss_sum);
   }
+  // spec.input_gradient: dL/dY kept before the backward pass changes the
+  // output delta in place (output_gradient()).
+  const ModelBufferView& dl_dy = buffer(ModelBuffer::kOutputGradient);
+  if (dl_dy.data != nullptr) std::memcpy(dl_dy.data, deltas_[L], rows * m * sizeof(float));
 }
 
 // The output delta is the gradient of the mean loss over the rows, except

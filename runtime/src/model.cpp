@@ -113,6 +113,8 @@ void Model::adopt(const ModelSpec& spec, Isa isa, unsigned char* base, std::size
   base_ = base;
   bytes_ = total;
   rows_done_ = 0;
+  gradient_rows_ = 0;
+  backward_rows_ = 0;
   // The training step this spec runs (model.h, train_step.cpp). check_spec
   // has made sure the options compose: accumulation excludes the guard.
   step_frame_ = spec.accumulation_rows != 0 ? StepFrame::kAccumulated
@@ -202,6 +204,8 @@ void Model::initialize(std::uint64_t seed) {
   }
   steps_ = 0;
   rows_done_ = 0;
+  gradient_rows_ = 0;
+  backward_rows_ = 0;
   examples_done_ = 0;
   accumulated_ = 0;
   gradient_norm_ = 0.0f;
@@ -241,9 +245,9 @@ MatrixView<const float> Model::point(std::uint32_t p) const {
 }
 
 MatrixView<const float> Model::delta(std::uint32_t p) const {
-  if (!built() || p > spec_.layer_count || deltas_[p] == nullptr) return {};
+  if (!built() || p > spec_.layer_count || !delta_holds(p)) return {};
   const std::size_t w = spec_.width(p);
-  return MatrixView<const float>{deltas_[p], rows_done_, w, w};
+  return MatrixView<const float>{deltas_[p], gradient_rows_, w, w};
 }
 
 MatrixView<const float> Model::output() const { return point(spec_.layer_count); }

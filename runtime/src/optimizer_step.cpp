@@ -67,6 +67,7 @@ Status Model::set_optimizer(const OptimizerParams& p) {
 
 // Counts the step (++steps_) and computes its constants.
 Status Model::start_update(UpdateConstants* update) {
+  backward_rows_ = 0;  // the parameters change: backward() needs a new forward()
   if (steps_ == UINT64_MAX) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "optimizer: the step counter is at its maximum %llu; set_steps() "

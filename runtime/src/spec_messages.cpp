@@ -24,6 +24,8 @@ const char* spec_error_text(SpecError e) {
       return "fused update, example gradients and accumulation need training mode; example_rows "
              "must divide rows (and accumulation_rows), accumulation_rows must be >= rows and "
              "excludes the divergence guard";
+    case SpecError::kBadInputGradient:
+      return "the input gradient excludes example gradients and accumulation";
   }
   return "unknown error";
 }

@@ -178,6 +178,10 @@ void describe_occupant(const ModelSpec& spec, const Occupant& o, char* name, cha
     case ModelBuffer::kSnapshot:
       format(name, kNameChars, "divergence guard snapshot (parameters, moments)");
       return;
+    case ModelBuffer::kOutputGradient:
+      format(name, kNameChars, "output gradient dL/dY");
+      format(shape, kShapeChars, "%llu x %u", n, static_cast<unsigned>(spec.output_width()));
+      return;
     default: format(name, kNameChars, "model buffer %u", o.buffer); return;
   }
 }
@@ -308,6 +312,7 @@ Status write_text(const ModelSpec& spec, const char* isa, const ByteSink& sink) 
             detail::model_file::optimizer_name(spec.optimizer));
     if (spec.divergence_guard) w.print(", divergence guard");
     if (spec.fused_update) w.print(", fused update");
+    if (spec.input_gradient) w.print(", input gradient");
     if (spec.example_rows != 0) {
       w.print(", example gradients of %u rows", static_cast<unsigned>(spec.example_rows));
     }

@@ -179,7 +179,7 @@ static size_t state_of(const tern_model* m, unsigned char* out) {
 
 int main(int argc, char** argv) {
   tern_spec spec = {5, ROWS, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_ADAM, kLayers, 2,
-                    0, 0, 0, 0};
+                    0, 0, 0, 0, 0};
   tern_spec infer_spec = spec;
   tern_spec other_spec = spec;
   tern_model *a, *b, *infer, *other;

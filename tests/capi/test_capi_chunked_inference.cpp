@@ -22,7 +22,7 @@ alignas(64) unsigned char g_arena[32 * 1024];
 
 TEST_CASE("tern_model_infer and tern_model_predict: any rows, the bits of one row at a time") {
   const tern_spec spec = {kIn, kRows, TERN_MODE_INFERENCE, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                          TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
+                          TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0, 0};
   tern_model* model = nullptr;
   tern_error err;
   REQUIRE(tern_model_create(&spec, g_arena, sizeof g_arena, &model, &err) == TERN_OK);

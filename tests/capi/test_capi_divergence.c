@@ -23,9 +23,9 @@ static const tern_layer kLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kGuarded = {3, 4, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                                   kLayers, 2, 1, 0, 0, 0};
+                                   kLayers, 2, 1, 0, 0, 0, 0};
 static const tern_spec kPlain = {3, 4, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                                 kLayers, 2, 0, 0, 0, 0};
+                                 kLayers, 2, 0, 0, 0, 0, 0};
 static float xs[4 * 3], ts[4 * 2];
 
 static tern_batch batch(void) {

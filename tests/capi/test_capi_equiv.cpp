@@ -40,7 +40,7 @@ const tern_layer kLayers[] = {
     {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, kWidth, 0, TERN_INIT_AUTO},
 };
 constexpr tern_spec kCSpec = {kWidth, kRows, TERN_MODE_TRAINING, TERN_LOSS_MSE,
-                              TERN_OPTIMIZER_ADAMW, kLayers, 5, 0, 0, 0, 0};
+                              TERN_OPTIMIZER_ADAMW, kLayers, 5, 0, 0, 0, 0, 0};
 constexpr tern::ModelSpec kSpec =
     tern::ffn(kRows, kWidth, kInner, tern::Mode::kTraining, tern::Pointwise::kGelu,
               tern::LossKind::kMse, tern::OptimizerKind::kAdamW)
@@ -186,7 +186,7 @@ const tern_layer kSmallLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0, TERN_INIT_AUTO},
 };
 constexpr tern_spec kSmallCSpec = {4, 2, TERN_MODE_INFERENCE, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                   TERN_OPTIMIZER_SGD, kSmallLayers, 2, 0, 0, 0, 0};
+                                   TERN_OPTIMIZER_SGD, kSmallLayers, 2, 0, 0, 0, 0, 0};
 constexpr tern::ModelSpec kSmallSpec =
     tern::mlp({4, 6, 3}, 2, tern::Mode::kInference, tern::Pointwise::kRelu,
               tern::LossKind::kSoftmaxCrossEntropy, tern::OptimizerKind::kSgd);

@@ -52,7 +52,7 @@ static const tern_layer kLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kSpec = {2, ROWS, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
+                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0, 0};
 
 static unsigned char arena_a[32 * 1024] __attribute__((aligned(64)));
 static unsigned char arena_b[32 * 1024] __attribute__((aligned(64)));
@@ -231,7 +231,7 @@ static void test_mse(void) {
       {TERN_LAYER_DENSE, TERN_ACT_TANH, 6, 0, TERN_INIT_AUTO},
       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, CLASSES, 0, TERN_INIT_AUTO}};
   const tern_spec spec = {2, ROWS, TERN_MODE_TRAINING, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                          layers, 2, 0, 0, 0, 0};
+                          layers, 2, 0, 0, 0, 0, 0};
   tern_error err;
   tern_model* net = NULL;
   tern_evaluation e;

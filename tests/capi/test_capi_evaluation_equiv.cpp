@@ -49,7 +49,7 @@ TEST_CASE("tern_model_evaluate gives the bits of Model::evaluate") {
     const tern::LossKind kind =
         loss == 0 ? tern::LossKind::kSoftmaxCrossEntropy : tern::LossKind::kMse;
     const tern_spec c_spec = {kIn, kRows, TERN_MODE_TRAINING, loss, TERN_OPTIMIZER_ADAM,
-                              kLayers, 3, 0, 0, 0, 0};
+                              kLayers, 3, 0, 0, 0, 0, 0};
     for (int i = 0; i < tern::kIsaCount; ++i) {
       const tern::Isa isa = static_cast<tern::Isa>(i);
       if (!(tern::available_isas() & tern::isa_bit(isa))) continue;

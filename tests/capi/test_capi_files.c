@@ -25,9 +25,9 @@ static const tern_layer kLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kTrain = {4, 4, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                 TERN_OPTIMIZER_ADAMW, kLayers, 2, 0, 0, 0, 0};
+                                 TERN_OPTIMIZER_ADAMW, kLayers, 2, 0, 0, 0, 0, 0};
 static const tern_spec kInfer = {4, 1, TERN_MODE_INFERENCE, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                 TERN_OPTIMIZER_ADAMW, kLayers, 2, 0, 0, 0, 0};
+                                 TERN_OPTIMIZER_ADAMW, kLayers, 2, 0, 0, 0, 0, 0};
 static float xs[16];
 static uint32_t ys[4] = {0, 2, 1, 2};
 

@@ -20,7 +20,7 @@ static const tern_layer kLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kSpec = {5, 4, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
+                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0, 0};
 static unsigned char arena_a[32 * 1024] __attribute__((aligned(64)));
 static unsigned char arena_b[32 * 1024] __attribute__((aligned(64)));
 static unsigned char first_file[8 * 1024];

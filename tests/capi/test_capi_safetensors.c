@@ -68,7 +68,7 @@ static size_t write_file(void) {
 
 int main(void) {
   tern_spec spec = {2, 1, TERN_MODE_INFERENCE, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                    kLayers, 1, 0, 0, 0, 0};
+                    kLayers, 1, 0, 0, 0, 0, 0};
   tern_model *a = NULL, *b = NULL;
   tern_error err;
   const float x[2] = {1.0f, 10.0f};

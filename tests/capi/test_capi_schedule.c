@@ -43,7 +43,7 @@ static const tern_layer kLayers[] = {
     {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO},
 };
 static const tern_spec kSpec = {3, ROWS, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0};
+                                TERN_OPTIMIZER_ADAM, kLayers, 2, 0, 0, 0, 0, 0};
 static unsigned char arena[32 * 1024] __attribute__((aligned(64)));
 static unsigned char infer_arena[8 * 1024] __attribute__((aligned(64)));
 static unsigned char before[4096], after[4096];

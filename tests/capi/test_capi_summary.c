@@ -58,7 +58,7 @@ static unsigned long long listed_bytes(const char* s) {
 int main(void) {
   /* With the divergence guard: its snapshot is one of the buffers listed. */
   tern_spec spec = {2, 8, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                    TERN_OPTIMIZER_ADAM, kLayers, 3, 1, 0, 0, 0};
+                    TERN_OPTIMIZER_ADAM, kLayers, 3, 1, 0, 0, 0, 0};
   tern_model* model = NULL;
   tern_error err;
   size_t needed = 0, i;

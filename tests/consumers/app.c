@@ -12,7 +12,7 @@ int main(void) {
   static const tern_layer layers[] = {{TERN_LAYER_DENSE, TERN_ACT_RELU, 8, 0, TERN_INIT_AUTO},
                                       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 3, 0, TERN_INIT_AUTO}};
   const tern_spec spec = {4, 6, TERN_MODE_TRAINING, TERN_LOSS_SOFTMAX_CROSS_ENTROPY,
-                          TERN_OPTIMIZER_ADAM, layers, 2, 0, 0, 0, 0};
+                          TERN_OPTIMIZER_ADAM, layers, 2, 0, 0, 0, 0, 0};
   float x[6][4];
   uint32_t labels[6];
   tern_model* model = NULL;

@@ -196,7 +196,7 @@ TEST_CASE("docs: the C handle's reservation") {
   static const tern_layer layers[] = {
       {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 2, 0, TERN_INIT_AUTO}};
   const tern_spec c = {2, 1, TERN_MODE_INFERENCE, TERN_LOSS_MSE, TERN_OPTIMIZER_SGD,
-                       layers, 1, 0, 0, 0, 0};
+                       layers, 1, 0, 0, 0, 0, 0};
   // The C arena is the reservation plus the C++ buffers, exactly.
   CHECK(tern_arena_bytes(&c) - arena_bytes(ModelSpec::input(2, 1).dense(2)) == TERN_HANDLE_BYTES);
   // Both reservations, read from tern.h (this build sees only its own).

@@ -92,7 +92,7 @@ TEST_CASE("c_header_export: the whole text of a small model") {
       "#define T_LOSS TERN_LOSS_SOFTMAX_CROSS_ENTROPY\n"
       "#define T_OPTIMIZER TERN_OPTIMIZER_ADAM\n"
       "#define T_LAYER_COUNT 2u\n"
-      "#define T_TRAINING_OPTIONS 0u, 0u, 0u, 0u\n"
+      "#define T_TRAINING_OPTIONS 0u, 0u, 0u, 0u, 0u\n"
       "#define T_LAYERS { \\\n"
       "    {TERN_LAYER_DENSE, TERN_ACT_TANH, 2u, 0u, TERN_INIT_AUTO}, \\\n"
       "    {TERN_LAYER_DENSE, TERN_ACT_IDENTITY, 1u, 0u, TERN_INIT_AUTO}}\n"
@@ -103,7 +103,7 @@ TEST_CASE("c_header_export: the whole text of a small model") {
       "#define T_INFERENCE_SPEC(layers) \\\n"
       "    {T_INPUT_WIDTH, 1u, TERN_MODE_INFERENCE, \\\n"
       "     T_LOSS, T_OPTIMIZER, (layers), T_LAYER_COUNT, \\\n"
-      "     0u, 0u, 0u, 0u}\n"
+      "     0u, 0u, 0u, 0u, 0u}\n"
       "#define T_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
       "#define T_INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + 384u)\n"
       "#define T_MODEL_FILE_BYTES 116u\n"
@@ -153,7 +153,7 @@ TEST_CASE("c_header_export: the C interface's spec and sizes") {
     CHECK(contains_text(text, "#define M_LOSS TERN_LOSS_MSE\n#define M_OPTIMIZER TERN_OPTIMIZER_SGD\n"
                               "#define M_LAYER_COUNT 4u\n"));
     CHECK(contains_text(text, std::string("#define M_TRAINING_OPTIONS ") +
-                                  (spec.divergence_guard ? "1u, 1u" : "0u, 0u") + ", 0u, 0u\n"));
+                                  (spec.divergence_guard ? "1u, 1u" : "0u, 0u") + ", 0u, 0u, 0u\n"));
     CHECK(contains_text(text, "#define M_LAYERS { \\\n"
                               "    {TERN_LAYER_DENSE, TERN_ACT_RELU, 5u, 0u, TERN_INIT_XAVIER}, \\\n"
                               "    {TERN_LAYER_ACTIVATION, TERN_ACT_TANH, 0u, 0u, TERN_INIT_AUTO}, \\\n"

@@ -23,7 +23,8 @@ namespace tern {
 // it needs, all constant expressions (they name tern.h's constants, so a C
 // program includes tern.h first):
 //   <NAME>_ROWS, _MODE, _LOSS, _OPTIMIZER, _LAYER_COUNT, _TRAINING_OPTIONS
-//   (divergence guard, fused update, example rows, accumulation rows),
+//   (divergence guard, fused update, example rows, accumulation rows, input
+//   gradient),
 //   _LAYERS (the tern_layer initialisers, weight initialiser included),
 //   _SPEC(layers), _INFERENCE_SPEC(layers) (one row, no training options); _ARENA_BYTES and _INFERENCE_ARENA_BYTES (TERN_HANDLE_BYTES + the
 //   buffers: tern_arena_bytes of the two specs), _MODEL_FILE_BYTES,

@@ -16,7 +16,8 @@
 //                  finite), point l+1 = layer l (point l)    (forward_pass.cpp)
 //   loss           mean over rows of softmax cross-entropy or 0.5*squared
 //                  error; its gradient is the delta of the output point
-//                                                                   (loss.cpp)
+//                  (loss.cpp), or the caller's dL/dY through backward()
+//                                                 (backward_from_gradient.cpp)
 //   backward pass  for l = L-1 .. 0, two parts:
 //     propagate    the delta of point l+1 through layer l: the activation
 //                  derivative in place, then dL/d(point l) (backprop_rows for
@@ -279,11 +280,63 @@ class Model {
   // Total parameter floats (the sum of the tensors' sizes).
   std::size_t parameter_count() const { return parameter_count_; }
 
-  // Activation matrix of point p (rows x width) as the last forward() left
-  // it, and (training) the delta of point p >= 1 after compute_gradients().
-  // For tests and diagnostics; in inference mode points share buffers.
+  // Activation matrix of point p (rows x width) as the last forward pass
+  // left it. For tests and diagnostics; in inference mode points share
+  // buffers (a view of a point whose buffer a later layer reused holds that
+  // layer's output).
   MatrixView<const float> point(std::uint32_t p) const;
+  // dL/d(point p), rows x width, of the last backward pass (L as that pass
+  // defined it: the mean loss of compute_gradients() and train_step(), or
+  // sum_i dl_dy_i . y_i of backward()), when its buffer still holds it; an
+  // empty view otherwise. Empty, with `p` in range, when:
+  //  * no backward pass has run since build(), initialize() or the last
+  //    loss (a training step whose loss was not finite, edit_factors());
+  //  * point p is the output of a Dense layer with an activation: the pass
+  //    turns that delta into the pre-activation gradient in place;
+  //  * the plan shares the buffer with a delta the pass wrote later (an
+  //    MLP's deltas ping-pong between two buffers, plan.h), so it holds
+  //    that one;
+  //  * p = 0 without spec.input_gradient (never computed);
+  //  * the spec has example_rows or accumulation_rows (those passes form
+  //    each example's own gradient and scale it in place).
+  // The delta of the output point is output_gradient(), of point 0
+  // input_gradient(). For tests and diagnostics.
   MatrixView<const float> delta(std::uint32_t p) const;
+
+  // ---- backward from the caller's gradient (training) ---------------------
+  // The backward pass of the last forward() from dl_dy = dL/dY, the gradient
+  // of the caller's own loss L with respect to output() (rows x output
+  // width, row stride ldg >= output width, finite, 4-byte aligned): the
+  // parameter gradients of L = sum_i dl_dy_i . y_i replace the previous ones,
+  // ready for apply_gradients(). dl_dy is taken as given: for a mean over
+  // the rows the caller divides by rows (the built-in losses do: backward()
+  // with the gradient compute_gradients() produced, output_gradient(), gives
+  // its gradients bit for bit). Global clipping (ClipParams::global_clip)
+  // applies as in compute_gradients(). Same bits on every ISA.
+  //
+  // `rows` must be those of the last forward() (kInvalidArgument names
+  // both), and that forward() must be the last thing that ran the layers or
+  // changed the parameters through the model: a training step,
+  // compute_gradients(), evaluate(), infer(), predict(), apply_gradients(),
+  // initialize(), a load or rank1_edit() in between, or an earlier
+  // backward() of it, is kFailedPrecondition (one backward per forward:
+  // the pass overwrites the pre-activation gradients in place). Writes
+  // through tensor() spans are not noticed. kFailedPrecondition, naming the
+  // option, for a spec with fused_update (no gradient is stored),
+  // example_rows (each example's own loss gradient is needed, which a total
+  // dL/dY does not separate) or accumulation_rows (use accumulate()). On
+  // error nothing changes.
+  Status backward(const float* dl_dy, std::size_t ldg, std::size_t rows);
+  // spec.input_gradient: dL/dX (rows x input width) of the last backward
+  // pass — compute_gradients(), train_step() (at the parameters before the
+  // update) or backward() — for chaining models and for analysis. Empty
+  // view without the option or before a backward pass (the rule of delta()).
+  MatrixView<const float> input_gradient() const;
+  // spec.input_gradient: dL/dY (rows x output width) of the last backward
+  // pass, as the loss produced it (the gradient of the mean loss: each
+  // row's loss gradient divided by rows) or as backward() received it.
+  // Empty view without the option or before a backward pass.
+  MatrixView<const float> output_gradient() const;
 
  private:
   using UpdateConstants = runtime_detail::UpdateConstants;
@@ -403,6 +456,10 @@ class Model {
   // spec.rows; 1 for an inference model whose data has indices).
   Status evaluate_chunk(const Batch& data, std::size_t first, std::size_t count,
                         runtime_detail::EvaluationSums* sums);
+  // backward_from_gradient.cpp
+  Status check_backward(const char* op, const float* dl_dy, std::size_t ldg,
+                        std::size_t rows) const;
+  bool delta_holds(std::uint32_t p) const;
   // loss.cpp
   void forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum);
   float loss_gradient_scale(std::size_t rows) const;
@@ -465,6 +522,12 @@ class Model {
   ModelBufferView model_buffers_[kModelBufferCount] = {};
   float* points_[kMaxLayers + 1] = {};
   float* deltas_[kMaxLayers + 1] = {};
+  // Rows of the last backward pass whose deltas delta(), input_gradient()
+  // and output_gradient() show; 0: none since the last loss or initialize().
+  std::size_t gradient_rows_ = 0;
+  // Rows of the forward() that backward() may differentiate; 0: none (any
+  // other run of the layers, parameter change or backward() clears it).
+  std::size_t backward_rows_ = 0;
   std::size_t examples_done_ = 0;  // examples of the last step with example gradients
   std::uint32_t accumulated_ = 0;  // factor rows waiting for flush()
   ClipParams clip_;

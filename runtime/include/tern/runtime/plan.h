@@ -18,6 +18,8 @@
 //   pre / stats  GELU/tanh/sigmoid pre-activations, LayerNorm
 //                mean and 1/std per row                         (training)
 //   deltas       dL/d(point), rows x width                      (training)
+//   boundary     dL/dX (the delta of point 0) and dL/dY
+//                                  (training with spec.input_gradient)
 //   labels       the batch's labels or regression targets       (training)
 //   factors      accumulated (u_i, delta_i) rows per Dense layer
 //                                          (training with accumulation_rows)
@@ -56,6 +58,11 @@
 //    each example before any gradient is accumulated — and accumulation
 //    copies every layer's delta rows after the pass, so with either the
 //    deltas get one buffer each instead of sharing slots.
+//  * The input gradient (spec.input_gradient) gives the delta of point 0 a
+//    buffer of its own, and a residual reading point 0 keeps its delta
+//    alive until layer 0's backward step adds it there. dL/dY is copied
+//    into a buffer of its own before the pass turns the output delta into
+//    a pre-activation gradient in place.
 //  * A fused update (spec.fused_update) plans no Dense weight gradient:
 //    the gradient of fused_block_rows(spec) rows of W at a time is formed
 //    in the block buffer and handed straight to the optimizer. Biases and
@@ -217,7 +224,9 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
     }
     for (std::uint32_t r = 0; r < L; ++r) {
       const LayerSpec& ls = spec.layers[r];
-      if (ls.kind != LayerKind::kResidual || ls.from == 0) continue;
+      // Without the input gradient nothing reads a residual's delta for
+      // point 0.
+      if (ls.kind != LayerKind::kResidual || (ls.from == 0 && !spec.input_gradient)) continue;
       Interval& it = items[L - (r + 1)];
       const std::int64_t t = std::int64_t{L} - 1 - ls.from;
       if (t > it.end) it.end = t;
@@ -237,6 +246,11 @@ constexpr ModelPlan plan_model(const ModelSpec& spec) {
       plan.deltas[p] = Region{slot_region[slot_of[L - p]].offset, items[L - p].bytes};
     }
     plan.delta_buffers = slots;
+    if (spec.input_gradient) {
+      plan.deltas[0] = cur.take(bytes_of_floats(n * spec.input_width));
+      plan[ModelBuffer::kOutputGradient] = cur.take(bytes_of_floats(n * spec.output_width()));
+      plan.delta_buffers += 1;
+    }
 
     const std::uint64_t label_bytes =
         spec.loss == LossKind::kSoftmaxCrossEntropy ? n * 4 : n * spec.output_width() * 4;

@@ -66,9 +66,10 @@ enum class ModelBuffer : std::uint8_t {
   kNormScratch,   // example gradients: Gram blocks, LayerNorm sums;
                   // accumulation alone: Gram blocks
   kSnapshot,      // divergence guard: parameters + moments
+  kOutputGradient,  // input gradient: dL/dY, rows x output width
 };
-constexpr std::size_t kModelBufferCount = 11;
-static_assert(static_cast<std::size_t>(ModelBuffer::kSnapshot) + 1 == kModelBufferCount,
+constexpr std::size_t kModelBufferCount = 12;
+static_assert(static_cast<std::size_t>(ModelBuffer::kOutputGradient) + 1 == kModelBufferCount,
               "kModelBufferCount counts every ModelBuffer");
 
 struct LayerPlan {
@@ -87,7 +88,7 @@ struct ModelPlan {
   LayerPlan layers[kMaxLayers] = {};
   Region buffers[kModelBufferCount] = {};
   Region points[kMaxLayers + 1] = {};  // inference: points[0] absent (the caller's input)
-  Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] absent (never needed)
+  Region deltas[kMaxLayers + 1] = {};  // training only; deltas[0] only with input_gradient
   std::uint64_t parameter_floats = 0;  // sum of the tensors' sizes, without padding
   std::uint32_t tensor_count = 0;      // parameter tensors (two per Dense / LayerNorm)
   std::uint32_t point_buffers = 0;     // distinct activation buffers

@@ -79,6 +79,7 @@ enum class SpecError : std::uint8_t {
   kBadLoss,         // softmax cross-entropy needs >= 2 outputs
   kTooLarge,        // a buffer would not fit in size_t
   kBadTrainingOption,  // fused update, example gradients or accumulation misconfigured
+  kBadInputGradient,   // input_gradient with example_rows or accumulation_rows
 };
 const char* spec_error_text(SpecError e);
 
@@ -125,6 +126,19 @@ struct ModelSpec {
   // are kept per Dense layer across micro-batches (Model::accumulate) and
   // flushed as one rank-K update (Model::flush); 0 for off. At least `rows`.
   std::uint32_t accumulation_rows = 0;
+
+  // ---- gradients at the model's boundary (training only) -----------------
+  // Input gradient: plans dL/dX (rows x input_width, the delta of point 0)
+  // and a copy of dL/dY (rows x output width) as the loss produced it or
+  // backward() received it, so that Model::input_gradient() and
+  // Model::output_gradient() hold them after a backward pass. Models that do
+  // not ask pay nothing: without it the backward pass stops at layer 0's
+  // parameter gradients and the output delta is overwritten in place.
+  // An inference spec ignores it (no backward pass; like divergence_guard).
+  // Excludes example_rows and accumulation_rows: those passes form the
+  // deltas of each example's own loss and scale them in place, so a dL/dX
+  // of theirs would not be the gradient of the mean loss.
+  bool input_gradient = false;
 
   // Width of point p (0 = input, l + 1 = output of layer l).
   constexpr std::uint32_t width(std::size_t p) const {
@@ -190,6 +204,11 @@ struct ModelSpec {
   constexpr ModelSpec with_fused_update(bool on = true) const {
     ModelSpec s = *this;
     s.fused_update = on;
+    return s;
+  }
+  constexpr ModelSpec with_input_gradient(bool on = true) const {
+    ModelSpec s = *this;
+    s.input_gradient = on;
     return s;
   }
   constexpr ModelSpec with_example_gradients(std::uint32_t rows_per_example = 1) const {
@@ -312,6 +331,12 @@ constexpr SpecCheck check_spec(const ModelSpec& s) {
   if (variants && s.mode != Mode::kTraining) return SpecCheck{SpecError::kBadTrainingOption, 0};
   if (s.example_rows != 0 && s.rows % s.example_rows != 0) {
     return SpecCheck{SpecError::kBadTrainingOption, 0};
+  }
+  // An inference spec ignores it, as it ignores the divergence guard, so a
+  // training spec copied for inference with only its mode changed stays
+  // valid (an inference model has no backward pass to open).
+  if (s.input_gradient && (s.example_rows != 0 || s.accumulation_rows != 0)) {
+    return SpecCheck{SpecError::kBadInputGradient, 0};
   }
   if (s.accumulation_rows != 0) {
     // The guard snapshots the state around one train_step(); with
