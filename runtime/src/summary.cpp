@@ -182,7 +182,7 @@ void describe_occupant(const ModelSpec& spec, const Occupant& o, char* name, cha
       format(name, kNameChars, "output gradient dL/dY");
       format(shape, kShapeChars, "%llu x %u", n, static_cast<unsigned>(spec.output_width()));
       return;
-    default: format(name, kNameChars, "model buffer %u", o.buffer); return;
+    default: format(name, kNameChars, "model buffer %u", static_cast<unsigned>(o.buffer)); return;
   }
 }
 
