@@ -120,7 +120,8 @@ void Model::compute_example_norms(std::size_t rows) {
   examples_done_ = examples;
 }
 
-// The second part: the gradient of the mean over `rows` rows from the
+// The second part: the gradient of the mean over `rows` rows (or over their
+// examples, ClipParams::divisor) from the
 // (scaled) factors — this step's points and deltas, or the accumulated factor
 // rows — with global-norm clipping and noise, and with `update` (the step
 // updates the parameters) the Dense weights of a fused update updated on the
@@ -130,7 +131,12 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
                                    const UpdateConstants* update) {
   const KernelTable& k = kernels_of(isa_);
   const std::uint32_t L = spec_.layer_count;
-  const float inv_rows = 1.0f / static_cast<float>(rows);
+  // The divisor of the clipped sum (ClipParams::divisor): the rows, or the
+  // examples they hold (rows is a multiple of example_rows, checked when the
+  // batch was loaded or accumulated).
+  const std::size_t divisor =
+      clip_.divisor == ExampleGradientDivisor::kExamples ? rows / spec_.example_rows : rows;
+  const float inv_rows = 1.0f / static_cast<float>(divisor);
   const bool accumulated = source == FactorSource::kAccumulated;
   auto factors = [&](std::uint32_t l, const float** u, const float** d) {
     *u = accumulated ? buffer(l, LayerBuffer::kFactorU) : points_[l];
@@ -155,7 +161,7 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
               sum_squares(buffer(l, LayerBuffer::kBiasGrad), ls.out);
       }
     }
-    gradient_norm_ = static_cast<float>(std::sqrt(sq) / static_cast<double>(rows));
+    gradient_norm_ = static_cast<float>(std::sqrt(sq) / static_cast<double>(divisor));
     if (gradient_norm_ > clip_.global_clip) alpha = inv_rows * (clip_.global_clip / gradient_norm_);
   }
   const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_rows;

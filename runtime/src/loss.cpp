@@ -8,6 +8,27 @@
 
 namespace tern {
 
+namespace {
+
+// What MseReduction multiplies tern's half sum 0.5 * sum((p - t)^2) by,
+// loss and gradient alike, before the step divides by its rows: 1; 2 / cols
+// for PyTorch's mean (the mean over rows becomes sum / (rows * cols)); 2 *
+// rows for the sum (the mean over rows becomes the sum; set_optimizer allows
+// it only where the step divides by its rows, not per example). The factor
+// is rounded to float once (2 / cols and 2 * rows are exact for power-of-two
+// widths and rows below 2^23), then multiplies in float: portable, the same
+// bits on every ISA.
+float mse_reduction_factor(MseReduction reduction, std::size_t cols, std::size_t rows) {
+  switch (reduction) {
+    case MseReduction::kMean: return static_cast<float>(2.0 / static_cast<double>(cols));
+    case MseReduction::kSum: return static_cast<float>(2.0 * static_cast<double>(rows));
+    case MseReduction::kHalfSumOverRows: break;
+  }
+  return 1.0f;
+}
+
+}  // namespace
+
 // The forward pass on the loaded batch (point 0), then the loss; writes the
 // delta of the output point, scaled by grad_scale. The loss sum may be
 // non-finite (the caller decides what that means).
@@ -22,7 +43,12 @@ void Model::forward_and_loss(std::size_t rows, float grad_scale, float* loss_sum
                                         reinterpret_cast<const std::uint32_t*>(labels),
                                         grad_scale, deltas_[L], m, loss_sum);
   } else {
-    kernels_of(isa_).mse_f32(rows, m, points_[L], m, labels, m, grad_scale, deltas_[L], m, loss_sum);
+    // The reduction's factor over the half sum (MseReduction, one float
+    // multiplication each side; loss_gradient_scale() has the rest).
+    const float factor = mse_reduction_factor(opt_.mse_reduction, m, rows);
+    kernels_of(isa_).mse_f32(rows, m, points_[L], m, labels, m, grad_scale * factor, deltas_[L],
+                             m, loss_sum);
+    *loss_sum *= factor;
   }
 }
 
