@@ -67,6 +67,17 @@ float Model::loss_gradient_scale(std::size_t rows) const {
 // before the gradients spread it.
 Status Model::load_and_forward(const char* op, const Batch& batch, float grad_scale,
                                float* loss_sum) {
+  // set_optimizer refuses this on a built model; settings given before
+  // build() are kept by it, so the step checks again.
+  if (opt_.mse_reduction == MseReduction::kSum && spec_.loss == LossKind::kMse &&
+      gradient_path_ == GradientPath::kFromFactors) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: the MSE sum reduction (2) is not offered with example gradients or "
+                         "accumulation (example_rows %u, accumulation_rows %u); nothing was "
+                         "changed",
+                         op, static_cast<unsigned>(spec_.example_rows),
+                         static_cast<unsigned>(spec_.accumulation_rows));
+  }
   TERN_RETURN_IF_ERROR(load_batch(batch));
   forward_and_loss(batch.rows, grad_scale, loss_sum);
   if (!ops::is_finite(*loss_sum)) {

@@ -313,6 +313,25 @@ TEST_CASE("conventions: set_optimizer refuses what the options cannot mean, chan
     CHECK(contains(s, "sum reduction"));
     CHECK(m.model.learning_rate() == 0.25f);
   }
+  // Given before build(), which keeps it: the step refuses it instead.
+  {
+    const ModelSpec f = spec.with_example_gradients(3);
+    AlignedBuffer buffer(arena_bytes(f));
+    Arena arena;
+    REQUIRE(arena.attach(buffer.data(), buffer.size()).ok());
+    Model early;
+    bad = p;
+    bad.mse_reduction = MseReduction::kSum;
+    REQUIRE(early.set_optimizer(bad).ok());
+    REQUIRE(early.build(f, arena).ok());
+    const std::vector<float> before = parameters_of(early);
+    const Data d = make_data(f, f.rows, 73);
+    s = early.train_step(batch_of(f, d, 0, f.rows), nullptr);
+    CHECK(s.code() == StatusCode::kFailedPrecondition);
+    CHECK(contains(s, "train_step: the MSE sum reduction"));
+    CHECK(bits_equal(parameters_of(early), before));
+    CHECK(early.steps() == 0);
+  }
   // Softmax cross-entropy ignores the MSE reduction, whatever the path.
   ModelSpec sce = spec.with_example_gradients(3);
   sce.loss = LossKind::kSoftmaxCrossEntropy;
