@@ -152,10 +152,14 @@ double weight_decay_run(const ModelSpec& spec, OptimizerKind kind, WeightDecaySc
 }  // namespace
 
 TEST_CASE("conventions: weight decay on every parameter is torch.optim's SGD, Adam and AdamW") {
-  // A Dense-LayerNorm block (biases, gamma and beta) and a plain MLP.
+  // A Dense-LayerNorm block (biases, gamma and beta) and a plain MLP, also
+  // with a fused update.
   const ModelSpec specs[] = {
       ffn(6, 4, 8, Mode::kTraining, Pointwise::kGelu, LossKind::kMse),
       mlp({5, 7, 3}, 6, Mode::kTraining, Pointwise::kTanh, LossKind::kSoftmaxCrossEntropy),
+      // Dense weights updated during the backward pass, the rest after it.
+      mlp({5, 7, 3}, 6, Mode::kTraining, Pointwise::kTanh, LossKind::kSoftmaxCrossEntropy)
+          .with_fused_update(),
   };
   const OptimizerKind kinds[] = {OptimizerKind::kSgd, OptimizerKind::kAdam,
                                  OptimizerKind::kAdamW};
