@@ -136,14 +136,14 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
   // batch was loaded or accumulated).
   const std::size_t divisor =
       clip_.divisor == ExampleGradientDivisor::kExamples ? rows / spec_.example_rows : rows;
-  const float inv_rows = 1.0f / static_cast<float>(divisor);
+  const float inv_divisor = 1.0f / static_cast<float>(divisor);
   const bool accumulated = source == FactorSource::kAccumulated;
   auto factors = [&](std::uint32_t l, const float** u, const float** d) {
     *u = accumulated ? buffer(l, LayerBuffer::kFactorU) : points_[l];
     *d = accumulated ? buffer(l, LayerBuffer::kFactorD) : deltas_[l + 1];
   };
 
-  float alpha = inv_rows;
+  float alpha = inv_divisor;
   gradient_norm_ = 0.0f;
   if (clip_.global_clip > 0.0f) {
     double sq = 0.0;
@@ -162,9 +162,9 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
       }
     }
     gradient_norm_ = static_cast<float>(std::sqrt(sq) / static_cast<double>(divisor));
-    if (gradient_norm_ > clip_.global_clip) alpha = inv_rows * (clip_.global_clip / gradient_norm_);
+    if (gradient_norm_ > clip_.global_clip) alpha = inv_divisor * (clip_.global_clip / gradient_norm_);
   }
-  const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_rows;
+  const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_divisor;
   // The step whose gradient is formed: the one start_update() has counted,
   // or, without an update (compute_gradients), the next one.
   const std::uint64_t step = update != nullptr ? steps_ : steps_ + 1;

@@ -7,9 +7,6 @@
 
 namespace tern {
 
-// Per-example clipping with Gaussian noise (DP-SGD: Abadi et al., "Deep
-// Learning with Differential Privacy", 2016) and global-norm clipping.
-// Norms are Euclidean over all the parameters they cover.
 // What the clipped sum of example gradients is divided by (with
 // spec.example_rows; ClipParams::divisor).
 //   kRows: the rows of the step, examples * spec.example_rows, as the plain
@@ -22,6 +19,9 @@ namespace tern {
 // learning rate; choose kExamples to port a DP-SGD recipe (docs/pytorch.md).
 enum class ExampleGradientDivisor : std::uint8_t { kRows = 0, kExamples = 1 };
 
+// Per-example clipping with Gaussian noise (DP-SGD: Abadi et al., "Deep
+// Learning with Differential Privacy", 2016) and global-norm clipping.
+// Norms are Euclidean over all the parameters they cover.
 struct ClipParams {
   // Needs spec.example_rows. Each example's gradient (of its own loss, over
   // every parameter of the model) is scaled by min(1, example_clip /
