@@ -204,7 +204,11 @@ typedef struct tern_optimizer_params {
   float beta1;         /* Adam(W), default 0.9 */
   float beta2;         /* default 0.999 */
   float epsilon;       /* default 1e-8 */
-  float weight_decay;  /* Dense weights only, default 0 */
+  float weight_decay;  /* default 0; which parameters: weight_decay_scope */
+  /* Appended fields (0, the default, keeps the older behaviour; see
+   * "conventions" below and docs/pytorch.md): */
+  int32_t weight_decay_scope; /* tern_weight_decay_scope, default Dense weights */
+  int32_t mse_reduction;      /* tern_mse_reduction, default half sum over rows */
 } tern_optimizer_params;
 
 /* A training batch of `rows` samples: sample s is the row x + s * ldx, its
@@ -418,6 +422,7 @@ typedef struct tern_clip_params {
                              noise_multiplier * example_clip */
   uint64_t noise_seed;    /* keep it secret: the noise is predictable from it */
   float global_clip;      /* not with a fused update without example gradients */
+  int32_t divisor;        /* tern_example_divisor (appended; 0 = rows, as before) */
 } tern_clip_params;
 
 /* Clipping and noise for the following steps. */
@@ -755,6 +760,28 @@ tern_status tern_model_input_gradient(const tern_model* model, float* dx, size_t
  * gradient of the mean loss) or tern_model_backward received it. */
 tern_status tern_model_output_gradient(const tern_model* model, float* dy, size_t lddy,
                                        size_t* rows, tern_error* err);
+/* ---- conventions (docs/pytorch.md) ----------------------------------- */
+/* Where tern's default differs from PyTorch's, the PyTorch form is one of
+ * these values (tern::WeightDecayScope, tern::MseReduction and
+ * tern::ExampleGradientDivisor; the header essays have the formulas). */
+/* tern_optimizer_params.weight_decay_scope */
+typedef enum tern_weight_decay_scope {
+  TERN_WEIGHT_DECAY_DENSE_WEIGHTS = 0, /* tern: Dense weights only */
+  TERN_WEIGHT_DECAY_ALL_PARAMETERS = 1 /* PyTorch: biases, LayerNorm too */
+} tern_weight_decay_scope;
+/* tern_optimizer_params.mse_reduction (TERN_LOSS_MSE only) */
+typedef enum tern_mse_reduction {
+  TERN_MSE_HALF_SUM_OVER_ROWS = 0, /* tern: 0.5 * sum((p - t)^2) / rows */
+  TERN_MSE_MEAN = 1,               /* PyTorch MSELoss(): sum / (rows * cols) */
+  TERN_MSE_SUM = 2                 /* MSELoss(reduction="sum"); not with
+                                      example_rows or accumulation_rows */
+} tern_mse_reduction;
+/* tern_clip_params.divisor: what the clipped sum of example gradients is
+ * divided by */
+typedef enum tern_example_divisor {
+  TERN_EXAMPLE_DIVISOR_ROWS = 0,    /* tern: the rows of the step */
+  TERN_EXAMPLE_DIVISOR_EXAMPLES = 1 /* DP-SGD, Opacus: the examples */
+} tern_example_divisor;
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,11 @@ using tern::c_api::null_argument;
 using tern::c_api::report;
 using tern::c_api::to_batch;
 
+static_assert(TERN_EXAMPLE_DIVISOR_ROWS == static_cast<int>(tern::ExampleGradientDivisor::kRows) &&
+                  TERN_EXAMPLE_DIVISOR_EXAMPLES ==
+                      static_cast<int>(tern::ExampleGradientDivisor::kExamples),
+              "tern.h and clipping.h disagree on the example divisors");
+
 extern "C" {
 
 tern_status tern_model_set_clipping(tern_model* model, const tern_clip_params* params,
@@ -31,6 +36,17 @@ tern_status tern_model_set_clipping(tern_model* model, const tern_clip_params* p
   p.noise_multiplier = params->noise_multiplier;
   p.noise_seed = params->noise_seed;
   p.global_clip = params->global_clip;
+  // An 8-bit C++ enum: a value outside the C enum is refused here, not
+  // truncated into a valid one.
+  if (params->divisor != TERN_EXAMPLE_DIVISOR_ROWS &&
+      params->divisor != TERN_EXAMPLE_DIVISOR_EXAMPLES) {
+    return report(tern::Status::error(tern::StatusCode::kInvalidArgument,
+                                      "tern_model_set_clipping: divisor %d is not 0 (rows) or 1 "
+                                      "(examples)",
+                                      static_cast<int>(params->divisor)),
+                  err);
+  }
+  p.divisor = static_cast<tern::ExampleGradientDivisor>(params->divisor);
   return report(m->set_clipping(p), err);
 }
 

@@ -120,7 +120,8 @@ void Model::compute_example_norms(std::size_t rows) {
   examples_done_ = examples;
 }
 
-// The second part: the gradient of the mean over `rows` rows from the
+// The second part: the gradient of the mean over `rows` rows (or over their
+// examples, ClipParams::divisor) from the
 // (scaled) factors — this step's points and deltas, or the accumulated factor
 // rows — with global-norm clipping and noise, and with `update` (the step
 // updates the parameters) the Dense weights of a fused update updated on the
@@ -130,14 +131,19 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
                                    const UpdateConstants* update) {
   const KernelTable& k = kernels_of(isa_);
   const std::uint32_t L = spec_.layer_count;
-  const float inv_rows = 1.0f / static_cast<float>(rows);
+  // The divisor of the clipped sum (ClipParams::divisor): the rows, or the
+  // examples they hold (rows is a multiple of example_rows, checked when the
+  // batch was loaded or accumulated).
+  const std::size_t divisor =
+      clip_.divisor == ExampleGradientDivisor::kExamples ? rows / spec_.example_rows : rows;
+  const float inv_divisor = 1.0f / static_cast<float>(divisor);
   const bool accumulated = source == FactorSource::kAccumulated;
   auto factors = [&](std::uint32_t l, const float** u, const float** d) {
     *u = accumulated ? buffer(l, LayerBuffer::kFactorU) : points_[l];
     *d = accumulated ? buffer(l, LayerBuffer::kFactorD) : deltas_[l + 1];
   };
 
-  float alpha = inv_rows;
+  float alpha = inv_divisor;
   gradient_norm_ = 0.0f;
   if (clip_.global_clip > 0.0f) {
     double sq = 0.0;
@@ -155,10 +161,10 @@ void Model::gradients_from_factors(std::size_t rows, FactorSource source,
               sum_squares(buffer(l, LayerBuffer::kBiasGrad), ls.out);
       }
     }
-    gradient_norm_ = static_cast<float>(std::sqrt(sq) / static_cast<double>(rows));
-    if (gradient_norm_ > clip_.global_clip) alpha = inv_rows * (clip_.global_clip / gradient_norm_);
+    gradient_norm_ = static_cast<float>(std::sqrt(sq) / static_cast<double>(divisor));
+    if (gradient_norm_ > clip_.global_clip) alpha = inv_divisor * (clip_.global_clip / gradient_norm_);
   }
-  const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_rows;
+  const float noise_stddev = clip_.noise_multiplier * clip_.example_clip * inv_divisor;
   // The step whose gradient is formed: the one start_update() has counted,
   // or, without an update (compute_gradients), the next one.
   const std::uint64_t step = update != nullptr ? steps_ : steps_ + 1;

@@ -32,6 +32,17 @@ Status Model::set_clipping(const ClipParams& p) {
                          ".with_example_gradients()",
                          op);
   }
+  if (p.divisor != ExampleGradientDivisor::kRows && p.divisor != ExampleGradientDivisor::kExamples) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: divisor %u is not an ExampleGradientDivisor (0 rows, 1 examples)", op,
+                         static_cast<unsigned>(p.divisor));
+  }
+  if (p.divisor == ExampleGradientDivisor::kExamples && spec_.example_rows == 0) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "%s: dividing by examples needs examples: build the spec with "
+                         ".with_example_gradients() (example_rows is 0)",
+                         op);
+  }
   if (p.noise_multiplier > 0.0f && !(p.example_clip > 0.0f)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: noise is scaled by the per-example clip bound, which is 0", op);

@@ -61,6 +61,27 @@ Status Model::set_optimizer(const OptimizerParams& p) {
                          "optimizer: epsilon %g must be > 0 and weight decay %g >= 0",
                          format_arg(p.epsilon), format_arg(p.weight_decay));
   }
+  if (p.weight_decay_scope != WeightDecayScope::kDenseWeights &&
+      p.weight_decay_scope != WeightDecayScope::kAllParameters) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "optimizer: weight decay scope %u is not a WeightDecayScope (0 or 1)",
+                         static_cast<unsigned>(p.weight_decay_scope));
+  }
+  if (p.mse_reduction != MseReduction::kHalfSumOverRows && p.mse_reduction != MseReduction::kMean &&
+      p.mse_reduction != MseReduction::kSum) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "optimizer: MSE reduction %u is not an MseReduction (0, 1 or 2)",
+                         static_cast<unsigned>(p.mse_reduction));
+  }
+  if (p.mse_reduction == MseReduction::kSum && spec_.loss == LossKind::kMse &&
+      gradient_path_ == GradientPath::kFromFactors) {
+    return Status::error(StatusCode::kFailedPrecondition,
+                         "optimizer: the MSE sum reduction (2) is not offered with example "
+                         "gradients or accumulation (example_rows %u, accumulation_rows %u): "
+                         "their step is a mean over rows; use the mean reduction (1)",
+                         static_cast<unsigned>(spec_.example_rows),
+                         static_cast<unsigned>(spec_.accumulation_rows));
+  }
   opt_ = p;
   return Status();
 }
@@ -125,7 +146,9 @@ Status Model::adam_constants(float learning_rate, UpdateConstants* update) {
 // gradient `grad` (count floats).
 void Model::apply_optimizer(std::uint32_t layer, bool is_bias, std::size_t offset,
                             std::size_t count, const float* grad, const UpdateConstants& update) {
-  const int decayed = (!is_bias && spec_.layers[layer].kind == LayerKind::kDense) ? 1 : 0;
+  const bool dense_weight = !is_bias && spec_.layers[layer].kind == LayerKind::kDense;
+  const int decayed =
+      (dense_weight || opt_.weight_decay_scope == WeightDecayScope::kAllParameters) ? 1 : 0;
   float* w = buffer(layer, tensor_buffer(TensorRole::kValue, is_bias)) + offset;
   float* m1 = buffer(layer, tensor_buffer(TensorRole::kMoment1, is_bias)) + offset;
   if (spec_.optimizer == OptimizerKind::kSgd) {

@@ -9,7 +9,8 @@
 namespace tern::runtime_detail {
 
 // Index 0 for tensors without weight decay (biases, LayerNorm), 1 for Dense
-// weights, which weight decay applies to (OptimizerParams::weight_decay).
+// weights, which weight decay applies to (OptimizerParams::weight_decay), and
+// for every tensor with WeightDecayScope::kAllParameters.
 struct UpdateConstants {
   SgdParams sgd[2];
   AdamStepConstants adam[2];

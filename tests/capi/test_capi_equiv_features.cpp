@@ -238,7 +238,7 @@ TEST_CASE("C API parity: per-example norms, clipping with noise, global clipping
                                .with_example_gradients(2)
                                .with_fused_update(fused);
     const Data d(spec, 30, 4);
-    tern_clip_params c_clip{0.5f, 0.3f, 99, 0.8f};
+    tern_clip_params c_clip{0.5f, 0.3f, 99, 0.8f, TERN_EXAMPLE_DIVISOR_ROWS};
     tern::ClipParams clip;
     clip.example_clip = 0.5f;
     clip.noise_multiplier = 0.3f;

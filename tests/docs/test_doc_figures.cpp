@@ -7,6 +7,7 @@
 // The docs are README.md and docs/*.md of the source tree (TERN_SOURCE_DIR);
 // a figure may move between them.
 #include <algorithm>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,8 @@
 #include "c_handle.h"  // the handle itself (capi/src), for its measured size
 #include "tern/kernels/dense.h"
 #include "tern/runtime/plan.h"
+#include "tern/runtime/spec.h"
+#include "tern/runtime/training_inputs.h"
 
 using namespace tern;
 
@@ -219,3 +222,37 @@ TEST_CASE("docs: the C handle's size on x86-64") {
   check_docs_say("`tern::Arena`, " + spaced(sizeof(tern_model)) + " bytes on x86-64)");
 }
 #endif
+
+TEST_CASE("docs: the PyTorch conventions table") {
+  // docs/pytorch.md quotes these constants of the code.
+  CHECK(kLayerNormEpsilon == 1e-5f);
+  check_docs_say("biased variance (divided by the width), eps `1e-5` inside the root");
+  const OptimizerParams defaults;
+  CHECK(defaults.learning_rate == 1e-3f);
+  CHECK(defaults.beta1 == 0.9f);
+  CHECK(defaults.beta2 == 0.999f);
+  CHECK(defaults.epsilon == 1e-8f);
+  CHECK(defaults.weight_decay == 0.0f);
+  check_docs_say("| Optimizer defaults | lr 1e-3, betas 0.9 and 0.999, eps 1e-8, weight decay 0 |");
+  CHECK(defaults.momentum == 0.9f);
+  check_docs_say("| SGD default momentum | 0.9 | 0 |");
+  CHECK(defaults.weight_decay_scope == WeightDecayScope::kDenseWeights);
+  CHECK(defaults.mse_reduction == MseReduction::kHalfSumOverRows);
+  CHECK(ClipParams().divisor == ExampleGradientDivisor::kRows);
+  // The largest gap between tern's tanh-form GELU and the erf form, on a
+  // grid of step 1e-4 over [-10, 10] (the gap vanishes outside).
+  double gap = 0, at = 0;
+  for (int i = -100000; i <= 100000; ++i) {
+    const double x = i / 10000.0;
+    const double tanh_form =
+        0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+    const double erf_form = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    if (std::fabs(tanh_form - erf_form) > gap) {
+      gap = std::fabs(tanh_form - erf_form);
+      at = x;
+    }
+  }
+  char text[96];
+  std::snprintf(text, sizeof text, "differ by at most %.1fe-4, at x near %.2f)", gap * 1e4, at);
+  check_docs_say(text);
+}
