@@ -54,9 +54,10 @@ Status safetensors_default_name(const ModelSpec& spec, std::uint32_t tensor, cha
   bool is_bias = false;
   if (!spec_tensor(spec, tensor, &layer, &is_bias)) {
     return Status::error(StatusCode::kInvalidArgument,
-                         "safetensors_default_name: tensor %u is past the model's last", tensor);
+                         "safetensors_default_name: tensor %u is past the model's last",
+                         static_cast<unsigned>(tensor));
   }
-  const int n = detail::format(out, capacity, "%u.%s", module_index(spec, layer),
+  const int n = detail::format(out, capacity, "%u.%s", static_cast<unsigned>(module_index(spec, layer)),
                               is_bias ? "bias" : "weight");
   if (n < 0 || static_cast<std::size_t>(n) >= capacity) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -76,28 +77,31 @@ Status check_tensor_names(const Model& model, const char* const* names, std::uin
   if (names == nullptr) {
     if (count != 0) {
       return Status::error(StatusCode::kInvalidArgument, "%s: %u names counted but none given",
-                           op, count);
+                           op, static_cast<unsigned>(count));
     }
     return Status();
   }
   if (count != model.tensor_count()) {
     return Status::error(StatusCode::kInvalidArgument, "%s: %u names given, the model has %u tensors",
-                         op, count, model.tensor_count());
+                         op, static_cast<unsigned>(count),
+                         static_cast<unsigned>(model.tensor_count()));
   }
   for (std::uint32_t t = 0; t < count; ++t) {
     if (names[t] == nullptr) {
-      return Status::error(StatusCode::kInvalidArgument, "%s: name %u is null", op, t);
+      return Status::error(StatusCode::kInvalidArgument, "%s: name %u is null", op,
+                           static_cast<unsigned>(t));
     }
     const std::size_t length = std::strlen(names[t]);
     if (length == 0 || length > kSafetensorsMaxNameBytes) {
       return Status::error(StatusCode::kInvalidArgument,
-                           "%s: name %u has %zu bytes, 1 to %zu allowed", op, t, length,
+                           "%s: name %u has %zu bytes, 1 to %zu allowed", op,
+                           static_cast<unsigned>(t), length,
                            kSafetensorsMaxNameBytes);
     }
     for (std::uint32_t u = 0; u < t; ++u) {
       if (std::strcmp(names[u], names[t]) == 0) {
         return Status::error(StatusCode::kInvalidArgument, "%s: names %u and %u are both '%s'", op,
-                             u, t, names[t]);
+                             static_cast<unsigned>(u), static_cast<unsigned>(t), names[t]);
       }
     }
   }

@@ -201,7 +201,7 @@ Status parse_header(const Model& model, const ByteSource& source, const char* co
         if (plan->other_count == kSafetensorsMaxOtherTensors) {
           return Status::error(StatusCode::kCorruptData,
                                "safetensors: more than %u tensors the model does not use",
-                               kSafetensorsMaxOtherTensors);
+                               static_cast<unsigned>(kSafetensorsMaxOtherTensors));
         }
         plan->others[plan->other_count++] = entry.range;
       }
@@ -292,7 +292,8 @@ Status check_tensors(const Model& model, const char* const* names, const Plan& p
       return Status::error(StatusCode::kShapeMismatch,
                            "safetensors: tensor '%s' has rank %u, shape [%llu, %llu...]; the model "
                            "needs [%llu%s%llu]",
-                           name.text, e.rank, static_cast<unsigned long long>(e.dims[0]),
+                           name.text, static_cast<unsigned>(e.rank),
+                           static_cast<unsigned long long>(e.dims[0]),
                            static_cast<unsigned long long>(e.dims[1]),
                            static_cast<unsigned long long>(want.dims[0]), want.rank == 2 ? ", " : "",
                            want.rank == 2 ? static_cast<unsigned long long>(want.dims[1]) : 0ull);
