@@ -489,6 +489,14 @@ typedef struct tern_evaluation {
  * then untouched. */
 tern_status tern_model_evaluate(tern_model* model, const tern_batch* data, tern_evaluation* out,
                                 tern_error* err);
+/* Each row's own loss (tern::Model::row_losses): losses[i] (data->rows
+ * floats, 4-byte aligned) is row i's term of tern_model_evaluate's mean
+ * over the same data, the same bits on every ISA. Call it on a step's batch
+ * before tern_model_train_step for the per-example losses of that step.
+ * Errors as tern_model_evaluate's; after one, the rows before the named
+ * row hold their losses and the rest are untouched. */
+tern_status tern_model_row_losses(tern_model* model, const tern_batch* data, float* losses,
+                                  tern_error* err);
 
 /* ---- learning-rate schedules ---------------------------------------- */
 typedef enum tern_schedule_kind {

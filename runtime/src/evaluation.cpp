@@ -16,6 +16,7 @@ namespace runtime_detail {
 struct EvaluationSums {
   double loss = 0.0;  // the rows' losses, each a float from the loss kernel
   std::size_t correct = 0;
+  float* row_losses = nullptr;  // row_losses(): each row's loss, by batch row
 };
 
 }  // namespace runtime_detail
@@ -114,12 +115,11 @@ std::uint32_t argmax(const float* y, std::size_t width) {
 
 }  // namespace
 
-Status Model::evaluate(const Batch& data, Evaluation* out) {
+// evaluate() and row_losses(): every chunk in row order into *sums.
+Status Model::run_evaluation(const char* op, const Batch& data,
+                             runtime_detail::EvaluationSums* sums) {
   if (!built()) {
-    return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", kOp);
-  }
-  if (out == nullptr) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: out is null", kOp);
+    return Status::error(StatusCode::kFailedPrecondition, "%s: the model is not built", op);
   }
   TERN_RETURN_IF_ERROR(check_data(spec_, data));
   // An inference model has no buffer to gather selected samples into (its
@@ -127,14 +127,38 @@ Status Model::evaluate(const Batch& data, Evaluation* out) {
   // same bits, as every row's outputs are computed on their own.
   const bool gather_rows = data.indices != nullptr && spec_.mode == Mode::kInference;
   const std::size_t chunk_rows = gather_rows ? 1 : spec_.rows;
-  runtime_detail::EvaluationSums sums;
   Status s;
   for (std::size_t first = 0; s.ok() && first < data.rows; first += chunk_rows) {
     const std::size_t left = data.rows - first;
-    s = evaluate_chunk(data, first, left < chunk_rows ? left : chunk_rows, &sums);
+    s = evaluate_chunk(data, first, left < chunk_rows ? left : chunk_rows, sums);
   }
   // The activations now hold loss values, not a forward pass's outputs.
   rows_done_ = 0;
+  return s;
+}
+
+Status Model::row_losses(const Batch& data, float* losses) {
+  if (losses == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "row_losses: losses is null");
+  }
+  if (reinterpret_cast<std::uintptr_t>(losses) % alignof(float) != 0) {
+    return Status::error(StatusCode::kMisaligned, "row_losses: losses at %p is not %zu-byte aligned",
+                         static_cast<void*>(losses), alignof(float));
+  }
+  TERN_RETURN_IF_ERROR(check_rows_extent("row_losses", "losses", losses, data.rows, 1, 1));
+  // On an error the rows before the named one hold their losses and the
+  // rest are untouched, as infer() delivers its rows.
+  runtime_detail::EvaluationSums sums;
+  sums.row_losses = losses;
+  return run_evaluation("row_losses", data, &sums);
+}
+
+Status Model::evaluate(const Batch& data, Evaluation* out) {
+  if (out == nullptr) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: out is null", kOp);
+  }
+  runtime_detail::EvaluationSums sums;
+  const Status s = run_evaluation(kOp, data, &sums);
   if (!s.ok()) return s;
   const double rows = static_cast<double>(data.rows);
   Evaluation e;
@@ -204,6 +228,7 @@ Status Model::evaluate_chunk(const Batch& data, std::size_t first, std::size_t c
                            kOp, row, sample, format_arg(loss));
     }
     sums->loss += static_cast<double>(loss);
+    if (sums->row_losses != nullptr) sums->row_losses[row] = loss;
   }
   return Status();
 }

@@ -4,6 +4,7 @@
 // under every ISA this CPU runs, for both losses, without the heap.
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "alloc_counter.h"
@@ -95,6 +96,17 @@ TEST_CASE("tern_model_evaluate gives the bits of Model::evaluate") {
       CHECK(std::memcmp(&c_eval.accuracy, &e.accuracy, sizeof(float)) == 0);
       CHECK(std::memcmp(&c_eval.mean_squared_error, &e.mean_squared_error, sizeof(float)) == 0);
       CHECK(e.mean_loss > 0.0f);
+
+      // Each row's loss, C and C++, bit for bit; the C call's errors.
+      std::vector<float> c_losses(kSamples), cpp_losses(kSamples);
+      REQUIRE(tern_model_row_losses(c_model, &b, c_losses.data(), &err) == TERN_OK);
+      REQUIRE(model.row_losses(batch, cpp_losses.data()).ok());
+      CHECK(std::memcmp(c_losses.data(), cpp_losses.data(), kSamples * sizeof(float)) == 0);
+      CHECK(tern_model_row_losses(c_model, &b, nullptr, &err) == TERN_INVALID_ARGUMENT);
+      CHECK(std::string(err.message) == "tern_model_row_losses: losses is null");
+      CHECK(tern_model_row_losses(nullptr, &b, c_losses.data(), &err) == TERN_INVALID_ARGUMENT);
+      CHECK(tern_model_row_losses(c_model, nullptr, c_losses.data(), &err) ==
+            TERN_INVALID_ARGUMENT);
     }
   }
 }

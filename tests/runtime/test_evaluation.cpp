@@ -362,3 +362,51 @@ TEST_CASE("evaluate: errors name the cause and the row, and leave *out untouched
   fails(linear.model, all_rows(kRegressor, far, 1), StatusCode::kNonFinite,
         "evaluate: the loss of row 0 (sample 0) is inf");
 }
+
+TEST_CASE("row_losses: each row's loss, against the double reference, the same bits everywhere") {
+  for (const ModelSpec& spec : {kClassifier, kRegressor}) {
+    const bool ce = spec.loss == LossKind::kSoftmaxCrossEntropy;
+    const std::size_t rows = 3 * kRows + 1, in = spec.input_width, out = spec.output_width();
+    const Data d = data_for(spec, rows);
+    const Batch data = all_rows(spec, d, rows);
+    std::vector<float> first;
+    for (Isa isa : tern::test::runnable_isas()) {
+      CAPTURE(isa_name(isa));
+      IsaScope scope(isa);
+      ReadyModel m(spec, 5);
+      tern::test::perturb(m.model, 6);
+      const tern::test::ReferenceModel ref(m.model);
+      std::vector<float> losses(rows + 1, -1.0f);  // one guard element past the end
+      REQUIRE(m.model.row_losses(data, losses.data()).ok());
+      CHECK(losses[rows] == -1.0f);
+      double sum = 0.0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        CAPTURE(r);
+        // The row alone, in double precision.
+        const double want = ref.loss(d.x.data() + r * in, 1, ce ? d.labels.data() + r : nullptr,
+                                     ce ? nullptr : d.targets.data() + r * out);
+        CHECK(std::fabs(double(losses[r]) - want) <= 1e-5 * (1.0 + want));
+        sum += double(losses[r]);
+      }
+      // Their mean, summed in row order, is evaluate()'s, bit for bit.
+      const Evaluation e = evaluated(m.model, data);
+      CHECK(static_cast<float>(sum / double(rows)) == e.mean_loss);
+      losses.resize(rows);
+      if (first.empty()) first = losses;
+      CHECK(std::memcmp(losses.data(), first.data(), rows * sizeof(float)) == 0);
+    }
+  }
+  ReadyModel m(kRegressor, 5);
+  const Data d = data_for(kRegressor, 4);
+  CHECK(m.model.row_losses(all_rows(kRegressor, d, 4), nullptr).code() ==
+        StatusCode::kInvalidArgument);
+  float spare[5] = {};
+  CHECK(m.model.row_losses(all_rows(kRegressor, d, 4),
+                           reinterpret_cast<float*>(reinterpret_cast<char*>(spare) + 1))
+            .code() == StatusCode::kMisaligned);
+  Model unbuilt;
+  float losses[4];
+  const Status s = unbuilt.row_losses(all_rows(kRegressor, d, 4), losses);
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(std::string(s.message()) == "row_losses: the model is not built");
+}

@@ -149,6 +149,18 @@ class Model {
   // non-finite input, target, output or loss, or a label out of range, is
   // an error naming the batch row and the sample; *out is then untouched.
   Status evaluate(const Batch& data, Evaluation* out);
+  // Each row's own loss (per-example losses, not only the mean): losses[i]
+  // is row i's term of evaluate()'s mean over the same data — softmax
+  // cross-entropy, or half the squared error summed over the outputs —
+  // from the loss kernel on that row alone, so the same bits on every ISA
+  // and every spec.rows. Call it before train_step() on the step's batch
+  // for the losses that step trains on (the step's own mean is their mean,
+  // under the default MSE reduction). Any number of rows; the data is
+  // checked and reported as evaluate() does (messages start "evaluate:");
+  // losses must hold data.rows floats (kInvalidArgument if null,
+  // kMisaligned if not 4-byte aligned). After an error the rows before the
+  // named one hold their losses, the rest are untouched.
+  Status row_losses(const Batch& data, float* losses);
 
   // ---- training (Mode::kTraining) ---------------------------------------
   Status set_optimizer(const OptimizerParams& params);
@@ -454,6 +466,7 @@ class Model {
                        std::size_t count, std::size_t* finite_rows);
   // evaluation.cpp: rows first .. first + count - 1 of `data` (count <=
   // spec.rows; 1 for an inference model whose data has indices).
+  Status run_evaluation(const char* op, const Batch& data, runtime_detail::EvaluationSums* sums);
   Status evaluate_chunk(const Batch& data, std::size_t first, std::size_t count,
                         runtime_detail::EvaluationSums* sums);
   // backward_from_gradient.cpp
