@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What the C99 tests of tern.h share: failure counting, status checks that
  * print the message, and running a check under every ISA available. Each
- * test program includes it once (static definitions). */
+ * test program includes it once (static definitions; the functions are
+ * inline so that a program that uses only the macros gets no unused-function
+ * warning). */
 #ifndef TERN_CAPI_TEST_UTIL_H
 #define TERN_CAPI_TEST_UTIL_H
 
@@ -45,7 +47,7 @@ static int failures = 0;
 
 /* Runs check(isa) with each available ISA selected (tern_isa_select), then
  * returns to the automatic selection. */
-static void for_each_isa(void (*check)(int32_t isa)) {
+static inline void for_each_isa(void (*check)(int32_t isa)) {
   const uint32_t available = tern_isa_available();
   int32_t isa;
   for (isa = 0; isa < 32; ++isa) {
@@ -57,7 +59,7 @@ static void for_each_isa(void (*check)(int32_t isa)) {
   tern_isa_select_auto();
 }
 
-static int finish(const char* name) {
+static inline int finish(const char* name) {
   if (failures != 0) {
     fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
     return 1;

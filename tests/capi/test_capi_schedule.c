@@ -15,27 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tern.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_STATUS(expr, expected, err)                                                  \
-  do {                                                                                     \
-    tern_status got_ = (expr);                                                             \
-    if (got_ != (expected)) {                                                              \
-      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s\n", __FILE__, __LINE__, #expr, \
-              tern_status_name(got_), (err).message, tern_status_name(expected));          \
-      ++failures;                                                                          \
-    }                                                                                      \
-  } while (0)
+#include "capi_test_util.h"
 
 #define ROWS 4
 static const tern_layer kLayers[] = {
@@ -155,10 +135,5 @@ int main(void) {
   for (step = 25; step < 30; ++step) train(model);
   CHECK(tern_model_learning_rate(model) == base * 0.125f);
 
-  if (failures != 0) {
-    fprintf(stderr, "%d checks failed\n", failures);
-    return 1;
-  }
-  printf("all C schedule checks passed\n");
-  return 0;
+  return finish("tern C schedules");
 }
