@@ -202,8 +202,9 @@ TEST_CASE("docs: the C handle's reservation") {
                        layers, 1, 0, 0, 0, 0, 0};
   // The C arena is the reservation plus the C++ buffers, exactly.
   CHECK(tern_arena_bytes(&c) - arena_bytes(ModelSpec::input(2, 1).dense(2)) == TERN_HANDLE_BYTES);
-  // Both reservations, read from tern.h (this build sees only its own).
-  const std::string header = read_file(std::string(TERN_SOURCE_DIR) + "/capi/include/tern.h");
+  // Both reservations, read from tern/c/types.h (this build sees only its own).
+  const std::string header =
+      read_file(std::string(TERN_SOURCE_DIR) + "/capi/include/tern/c/types.h");
   const struct {
     const char* test;
     const char* sentence;
