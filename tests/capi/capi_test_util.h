@@ -45,6 +45,20 @@ static int failures = 0;
     }                                                                                    \
   } while (0)
 
+/* The call must fail with `expected`, err.code must say the same, and the
+ * message must contain `needle`. */
+#define CHECK_ERROR_CONTAINS(expr, expected, err, needle)                                    \
+  do {                                                                                       \
+    tern_status got_ = (expr);                                                               \
+    if (got_ != (expected) || (err).code != (expected) ||                                    \
+        strstr((err).message, (needle)) == NULL) {                                           \
+      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s with \"%s\"\n", __FILE__, __LINE__, \
+              #expr, tern_status_name(got_), (err).message, tern_status_name(expected),      \
+              (needle));                                                                     \
+      ++failures;                                                                            \
+    }                                                                                        \
+  } while (0)
+
 /* Runs check(isa) with each available ISA selected (tern_isa_select), then
  * returns to the automatic selection. */
 static inline void for_each_isa(void (*check)(int32_t isa)) {

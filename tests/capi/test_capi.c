@@ -19,27 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tern.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                    \
-    }                                                                \
-  } while (0)
-
-#define CHECK_STATUS(expr, expected, err)                                            \
-  do {                                                                               \
-    tern_status got_ = (expr);                                                       \
-    if (got_ != (expected)) {                                                        \
-      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s\n", __FILE__, __LINE__, #expr, \
-              tern_status_name(got_), (err).message, tern_status_name(expected));    \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
+#include "capi_test_util.h"
 
 /* A small LCG: the test's own data, independent of tern's generator. */
 static uint32_t rng_state = 12345u;

@@ -19,28 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tern.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                               \
-    }                                                                           \
-  } while (0)
-
-/* The call's status and a message containing `needle`. */
-#define CHECK_ERROR(expr, expected, needle)                                                  \
-  do {                                                                                       \
-    tern_status got_ = (expr);                                                               \
-    if (got_ != (expected) || err.code != (expected) || strstr(err.message, needle) == NULL) { \
-      fprintf(stderr, "%s:%d: %s gave %s (%s), expected %s with \"%s\"\n", __FILE__, __LINE__, \
-              #expr, tern_status_name(got_), err.message, tern_status_name(expected), needle); \
-      ++failures;                                                                            \
-    }                                                                                        \
-  } while (0)
+#include "capi_test_util.h"
 
 #define ROWS 4
 static const tern_layer kLayers[] = {
@@ -262,64 +241,67 @@ int main(int argc, char** argv) {
 
   /* ---- errors; each leaves the model (file_b) as it was ---- */
   store = ram_storage(need);
-  CHECK_ERROR(tern_checkpoint_save(NULL, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
-              "tern_checkpoint_save: the model handle is null");
-  CHECK_ERROR(tern_checkpoint_load(NULL, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
-              "tern_checkpoint_load: the model handle is null");
-  CHECK_ERROR(tern_checkpoint_load((tern_model*)(void*)(arena_b + 8192), NULL, &store, NULL, &err),
-              TERN_INVALID_ARGUMENT, "not a model made by tern_model_create");
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, NULL, NULL, &err), TERN_INVALID_ARGUMENT,
-              "tern_checkpoint_save: storage is null");
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, NULL, NULL, &err), TERN_INVALID_ARGUMENT,
-              "tern_checkpoint_load: storage is null");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(NULL, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
+                       err, "tern_checkpoint_save: the model handle is null");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(NULL, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
+                       err, "tern_checkpoint_load: the model handle is null");
+  CHECK_ERROR_CONTAINS(
+      tern_checkpoint_load((tern_model*)(void*)(arena_b + 8192), NULL, &store, NULL, &err),
+      TERN_INVALID_ARGUMENT, err, "not a model made by tern_model_create");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, NULL, NULL, &err), TERN_INVALID_ARGUMENT, err,
+                       "tern_checkpoint_save: storage is null");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, NULL, NULL, &err), TERN_INVALID_ARGUMENT, err,
+                       "tern_checkpoint_load: storage is null");
   store.read = NULL;
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
-              "no read callback");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
+                       err, "no read callback");
   store = ram_storage(need);
   store.write = NULL;
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
-              "no write callback");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
+                       err, "no write callback");
   store = ram_storage(need);
   store.erase = mem_erase;
   store.erase_bytes = 1;
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
-              "erase");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_INVALID_ARGUMENT,
+                       err, "erase");
   store = ram_storage(need - 1);
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_OUT_OF_MEMORY, "bytes");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_OUT_OF_MEMORY, err,
+                       "bytes");
   store = ram_storage(0);
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_FAILED_PRECONDITION, "");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_FAILED_PRECONDITION,
+                       err, "");
   store = ram_storage(need);
   if (tern_model_create(&infer_spec, arena_a + 8192, 8192, &infer, &err) == TERN_OK) {
-    CHECK_ERROR(tern_checkpoint_save(infer, NULL, &store, NULL, &err), TERN_FAILED_PRECONDITION,
-                "");
-    CHECK_ERROR(tern_checkpoint_load(infer, NULL, &store, NULL, &err), TERN_FAILED_PRECONDITION,
-                "");
+    CHECK_ERROR_CONTAINS(tern_checkpoint_save(infer, NULL, &store, NULL, &err),
+                         TERN_FAILED_PRECONDITION, err, "");
+    CHECK_ERROR_CONTAINS(tern_checkpoint_load(infer, NULL, &store, NULL, &err),
+                         TERN_FAILED_PRECONDITION, err, "");
   } else {
     CHECK(0);
   }
   /* The storage's failures, with the callbacks' reasons. */
   ram.fail_read = 1;
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_IO_ERROR,
-              "the bus timed out");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_IO_ERROR, err,
+                       "the bus timed out");
   ram.fail_read = 0;
   ram.bad_status = 1;
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_IO_ERROR,
-              "returned 42, not a tern_status");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, NULL, &err), TERN_IO_ERROR, err,
+                       "returned 42, not a tern_status");
   ram.bad_status = 0;
   /* A write that fails half-way: the last checkpoint (slot 1, from the
    * "even increment" save) still loads. */
   ram.writes = 0;
   ram.fail_write_at = 3;
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR,
-              "the page is worn out");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR, err,
+                       "the page is worn out");
   ram.fail_write_at = 0;
   CHECK(tern_checkpoint_load(b, &got, &store, &info, &err) == TERN_OK);
   CHECK(info.sequence == 4 && info.slot == 1 && got.increment == 0x55ull);
   /* A failed sync: the slot written is invalidated, the previous stays, and
    * the next save goes into the same slot. */
   ram.fail_sync = 1;
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR,
-              "storage sync of 0 bytes at 0: io_error");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR, err,
+                       "storage sync of 0 bytes at 0: io_error");
   ram.fail_sync = 0;
   CHECK(tern_checkpoint_load(b, NULL, &store, &info, &err) == TERN_OK && info.sequence == 4);
   CHECK(tern_checkpoint_save(a, NULL, &store, &info, &err) == TERN_OK);
@@ -330,8 +312,8 @@ int main(int argc, char** argv) {
   store.erase_bytes = SECTOR;
   store.size = sizeof flash_mem.bytes;
   flash_mem.fail_erase = 1;
-  CHECK_ERROR(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR,
-              "erase timed out");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_save(a, NULL, &store, NULL, &err), TERN_IO_ERROR, err,
+                       "erase timed out");
   flash_mem.fail_erase = 0;
   store = ram_storage(need);
 
@@ -340,16 +322,17 @@ int main(int argc, char** argv) {
   n_b = state_of(b, file_b);
   got.state = 7;
   got.increment = 9;
-  CHECK_ERROR(tern_checkpoint_load(b, &got, &store, NULL, &err), TERN_FAILED_PRECONDITION,
-              "an RNG state was requested but checkpoint 5 has none");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, &got, &store, NULL, &err), TERN_FAILED_PRECONDITION,
+                       err, "an RNG state was requested but checkpoint 5 has none");
   CHECK(got.state == 7 && got.increment == 9);
   /* Another architecture. */
   if (tern_model_create(&other_spec, arena_a + 8192, 8192, &other, &err) == TERN_OK) {
-    CHECK_ERROR(tern_checkpoint_load(other, NULL, &store, NULL, &err), TERN_OUT_OF_MEMORY, "");
+    CHECK_ERROR_CONTAINS(tern_checkpoint_load(other, NULL, &store, NULL, &err), TERN_OUT_OF_MEMORY,
+                         err, "");
     store.size = tern_checkpoint_storage_bytes(&other_spec, 0);
     if (store.size > need) memset(ram.bytes + need, 0, store.size - need);
-    CHECK_ERROR(tern_checkpoint_load(other, NULL, &store, NULL, &err), TERN_CORRUPT_DATA,
-                "no valid checkpoint");
+    CHECK_ERROR_CONTAINS(tern_checkpoint_load(other, NULL, &store, NULL, &err), TERN_CORRUPT_DATA,
+                         err, "no valid checkpoint");
     store.size = need;
   } else {
     CHECK(0);
@@ -358,10 +341,11 @@ int main(int argc, char** argv) {
   ram.bytes[need / 2 + 60] ^= 1; /* slot 1 (sequence 4) */
   CHECK(tern_checkpoint_load(b, NULL, &store, &info, &err) == TERN_OK && info.sequence == 5);
   ram.bytes[60] ^= 1; /* slot 0 (sequence 5) */
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, &info, &err), TERN_CORRUPT_DATA,
-              "no valid checkpoint (slot 0: ");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, &info, &err), TERN_CORRUPT_DATA, err,
+                       "no valid checkpoint (slot 0: ");
   memset(ram.bytes, 0, sizeof ram.bytes);
-  CHECK_ERROR(tern_checkpoint_load(b, NULL, &store, NULL, NULL), TERN_CORRUPT_DATA, "");
+  CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &store, NULL, NULL), TERN_CORRUPT_DATA, err,
+                       "");
   {
     size_t n = state_of(b, file_a);
     CHECK(n == n_b);
@@ -411,8 +395,8 @@ int main(int argc, char** argv) {
     cb.message[0] = '\0';
     CHECK(fs.read(fs.context, 0, scratch, sizeof scratch, &cb) == TERN_FAILED_PRECONDITION);
     CHECK(strstr(cb.message, "closed") != NULL);
-    CHECK_ERROR(tern_checkpoint_load(b, NULL, &fs, NULL, &err), TERN_IO_ERROR,
-                "reading slot 0 failed: storage: the tern_file_storage is closed");
+    CHECK_ERROR_CONTAINS(tern_checkpoint_load(b, NULL, &fs, NULL, &err), TERN_IO_ERROR, err,
+                         "reading slot 0 failed: storage: the tern_file_storage is closed");
     CHECK(tern_file_storage_open(&file, path, need, &fs, &err) == TERN_OK);
     got.state = got.increment = 0;
     CHECK(tern_checkpoint_load(b, &got, &fs, &info, &err) == TERN_OK && info.sequence == 1);
@@ -422,16 +406,17 @@ int main(int argc, char** argv) {
     CHECK(n_a > 0 && n_a == n_b && memcmp(file_a, file_b, n_a) == 0);
     tern_file_storage_close(&file);
     CHECK(remove(path) == 0);
-    CHECK_ERROR(tern_file_storage_open(&file, ".", need, &fs, &err), TERN_INVALID_ARGUMENT, "");
+    CHECK_ERROR_CONTAINS(tern_file_storage_open(&file, ".", need, &fs, &err), TERN_INVALID_ARGUMENT,
+                         err, "");
     CHECK(file.magic == 0 && fs.read == NULL);
-    CHECK_ERROR(tern_file_storage_open(&file, "/nonexistent-tern-dir/x", need, &fs, &err),
-                TERN_IO_ERROR, "/nonexistent-tern-dir/x");
-    CHECK_ERROR(tern_file_storage_open(&file, NULL, need, &fs, &err), TERN_INVALID_ARGUMENT,
-                "tern_file_storage_open: path is null");
-    CHECK_ERROR(tern_file_storage_open(NULL, path, need, &fs, &err), TERN_INVALID_ARGUMENT,
-                "tern_file_storage_open: file is null");
-    CHECK_ERROR(tern_file_storage_open(&file, path, need, NULL, &err), TERN_INVALID_ARGUMENT,
-                "tern_file_storage_open: storage is null");
+    CHECK_ERROR_CONTAINS(tern_file_storage_open(&file, "/nonexistent-tern-dir/x", need, &fs, &err),
+                         TERN_IO_ERROR, err, "/nonexistent-tern-dir/x");
+    CHECK_ERROR_CONTAINS(tern_file_storage_open(&file, NULL, need, &fs, &err),
+                         TERN_INVALID_ARGUMENT, err, "tern_file_storage_open: path is null");
+    CHECK_ERROR_CONTAINS(tern_file_storage_open(NULL, path, need, &fs, &err), TERN_INVALID_ARGUMENT,
+                         err, "tern_file_storage_open: file is null");
+    CHECK_ERROR_CONTAINS(tern_file_storage_open(&file, path, need, NULL, &err),
+                         TERN_INVALID_ARGUMENT, err, "tern_file_storage_open: storage is null");
   }
 
   if (failures == 0) printf("tern checkpoints from C: resume bit-identical, every error refused\n");
